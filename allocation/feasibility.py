@@ -1,0 +1,162 @@
+"""Why a set of constraints cannot be met, and how to move a nearly-feasible plan onto the feasible set.
+
+The named checks explain the common conflicts in the allocator's terms; a linear-programming feasibility
+test then catches any combination the named checks miss, so a plan is never returned for an empty set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from scipy.optimize import linprog
+
+from allocation.errors import InfeasibleConstraintsError
+from allocation.problem import Problem, money
+
+
+def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Budget and group rows as A_ub x <= b_ub and A_eq x = b_eq (in money units)."""
+    n = problem.size
+    ub_rows: list[np.ndarray] = []
+    ub_rhs: list[float] = []
+    ones = np.ones(n)
+    if problem.mode == "at_most":
+        ub_rows.append(ones)
+        ub_rhs.append(problem.budget)
+    for group in problem.groups:
+        mask = group.members.astype(float)
+        if group.floor is not None:
+            ub_rows.append(-mask)
+            ub_rhs.append(-group.floor)
+        if group.cap is not None:
+            ub_rows.append(mask)
+            ub_rhs.append(group.cap)
+    a_ub = np.array(ub_rows, dtype=float).reshape(len(ub_rows), n)
+    b_ub = np.array(ub_rhs, dtype=float)
+    if problem.mode == "exact":
+        return a_ub, b_ub, ones.reshape(1, n), np.array([problem.budget])
+    return a_ub, b_ub, None, None
+
+
+def _named_conflicts(problem: Problem) -> list[str]:
+    conflicts = list(problem.program_conflicts)
+    budget = problem.budget
+    lo_total = float(problem.lo.sum())
+    hi_total = float(problem.hi.sum())
+    locked_total = float(problem.lo[problem.locked].sum())
+    if locked_total > budget:
+        conflicts.append(
+            f"locked programmes' current funding adds up to {money(locked_total)} but the budget is {money(budget)}"
+        )
+    elif lo_total > budget:
+        detail = f" (locked programmes take {money(locked_total)} of that)" if locked_total > 0 else ""
+        conflicts.append(
+            f"programme minimums add up to {money(lo_total)} but the budget is {money(budget)}{detail}"
+        )
+    if problem.mode == "exact" and hi_total < budget:
+        conflicts.append(
+            f"programme maximums add up to {money(hi_total)} but the budget is {money(budget)} "
+            "and budget_mode is 'exact' (use 'at_most' or raise the limits)"
+        )
+    floors_by_column: dict[str, float] = defaultdict(float)
+    for group in problem.groups:
+        members_hi = float(problem.hi[group.members].sum())
+        members_lo = float(problem.lo[group.members].sum())
+        if group.floor is not None:
+            floors_by_column[group.column] += group.floor
+            if not group.members.any() and group.floor > 0:
+                conflicts.append(
+                    f"group {group.label} has a floor of {group.min_share:.0%} ({money(group.floor)}) "
+                    f"but no programme has {group.label}"
+                )
+            elif members_hi < group.floor:
+                conflicts.append(
+                    f"group {group.label} floor of {group.min_share:.0%} of the budget ({money(group.floor)}) "
+                    f"cannot be met: its programmes' maximums add up to {money(members_hi)}"
+                )
+        if group.cap is not None and members_lo > group.cap:
+            conflicts.append(
+                f"group {group.label} cap of {group.max_share:.0%} of the budget ({money(group.cap)}) "
+                f"is below its programmes' minimums, which add up to {money(members_lo)}"
+            )
+    for column, floors in sorted(floors_by_column.items()):
+        if floors > budget * (1 + 1e-12):
+            conflicts.append(
+                f"group floors on {column} add up to {money(floors)}, more than the budget of {money(budget)}"
+            )
+    return conflicts
+
+
+def lp_feasible(problem: Problem) -> bool:
+    a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
+    scale = max(problem.budget, 1.0)
+    result = linprog(
+        np.zeros(problem.size),
+        A_ub=a_ub if a_ub.size else None,
+        b_ub=b_ub / scale if a_ub.size else None,
+        A_eq=a_eq,
+        b_eq=None if b_eq is None else b_eq / scale,
+        bounds=list(zip(problem.lo / scale, problem.hi / scale, strict=True)),
+        method="highs",
+    )
+    return bool(result.status == 0)
+
+
+def ensure_feasible(problem: Problem) -> None:
+    """Raise InfeasibleConstraintsError naming every conflict found; return quietly when a plan exists."""
+    conflicts = _named_conflicts(problem)
+    if conflicts:
+        raise InfeasibleConstraintsError(conflicts)
+    if not lp_feasible(problem):
+        raise InfeasibleConstraintsError(
+            [
+                "no split satisfies all constraints together although each passes on its own "
+                f"(budget {money(problem.budget)}, minimums add up to {money(float(problem.lo.sum()))}, "
+                f"maximums to {money(float(problem.hi.sum()))}, "
+                f"{len(problem.groups)} group share rule(s)); relax the group shares or programme limits"
+            ]
+        )
+
+
+def tidy(problem: Problem, funding: np.ndarray) -> np.ndarray:
+    """Clip to the boxes and, in exact mode, spread the rounding residue over programmes with room."""
+    x = np.clip(np.asarray(funding, dtype=float), problem.lo, problem.hi)
+    if problem.mode == "exact" or x.sum() > problem.budget:
+        for _ in range(3):
+            residue = problem.budget - float(x.sum())
+            if abs(residue) <= 1e-9 * max(problem.budget, 1.0):
+                break
+            room = problem.hi - x if residue > 0 else x - problem.lo
+            total_room = float(room.sum())
+            if total_room <= 0:
+                break
+            x = np.clip(x + np.sign(residue) * room * min(1.0, abs(residue) / total_room), problem.lo, problem.hi)
+    return x
+
+
+def project(problem: Problem, funding: np.ndarray) -> np.ndarray | None:
+    """Nearest feasible plan in total absolute change (an LP), used to repair rounding and heuristics."""
+    n = problem.size
+    scale = max(problem.budget, 1.0)
+    target = np.asarray(funding, dtype=float) / scale
+    a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
+    # variables: x (n), d (n) with d >= |x - target|
+    eye = np.eye(n)
+    rows = [np.hstack([eye, -eye]), np.hstack([-eye, -eye])]
+    rhs = [target, -target]
+    if a_ub.size:
+        rows.append(np.hstack([a_ub, np.zeros_like(a_ub)]))
+        rhs.append(b_ub / scale)
+    result = linprog(
+        np.concatenate([np.zeros(n), np.ones(n)]),
+        A_ub=np.vstack(rows),
+        b_ub=np.concatenate(rhs),
+        A_eq=None if a_eq is None else np.hstack([a_eq, np.zeros_like(a_eq)]),
+        b_eq=None if b_eq is None else b_eq / scale,
+        bounds=[*zip(problem.lo / scale, problem.hi / scale, strict=True), *([(0, None)] * n)],
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    return tidy(problem, np.asarray(result.x[:n]) * scale)

@@ -1,0 +1,190 @@
+"""The optimisation problem in standard form: one box per programme, a budget row and group rows.
+
+Every rule in `Constraints` is folded into per-programme lower/upper limits (remembering which rule set
+each limit, for explanations) and linear group rows, so the solvers, the feasibility check and the
+explanations all read the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocation.constraints import BudgetMode, Constraints
+from allocation.curves import OutcomeCurve
+from allocation.objectives import Objective
+
+# Plans may miss the budget by at most this much money (the issue allows one currency unit).
+BUDGET_TOLERANCE = 0.5
+
+
+def money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True, eq=False)
+class GroupRow:
+    """A group share rule turned into money: floor <= sum of members' funding <= cap."""
+
+    label: str
+    column: str
+    value: str
+    members: np.ndarray  # bool mask over programmes
+    floor: float | None
+    cap: float | None
+    min_share: float | None
+    max_share: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Curves sorted by program_id (so results never depend on input order) plus compiled limits."""
+
+    curves: tuple[OutcomeCurve, ...]
+    knots: tuple[np.ndarray, ...]
+    scores: tuple[np.ndarray, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    lo_source: tuple[str, ...]
+    hi_source: tuple[str, ...]
+    locked: np.ndarray
+    budget: float
+    mode: BudgetMode
+    groups: tuple[GroupRow, ...]
+    constraints: Constraints
+    objective: Objective
+    program_conflicts: tuple[str, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.program_id for c in self.curves)
+
+    @property
+    def size(self) -> int:
+        return len(self.curves)
+
+    def value_parts(self, funding: np.ndarray) -> np.ndarray:
+        return np.array(
+            [np.interp(x, k, s) for x, k, s in zip(funding, self.knots, self.scores, strict=True)], dtype=float
+        )
+
+    def value(self, funding: np.ndarray) -> float:
+        return float(np.sum(self.value_parts(funding)))
+
+    def violations(self, funding: np.ndarray) -> list[str]:
+        """Our own re-check of every constraint; solvers' success flags are never trusted."""
+        problems: list[str] = []
+        if not np.all(np.isfinite(funding)):
+            return ["plan contains NaN or inf"]
+        total = float(np.sum(funding))
+        if self.mode == "exact" and abs(total - self.budget) > BUDGET_TOLERANCE:
+            problems.append(f"plan spends {money(total)} but the budget is {money(self.budget)}")
+        if self.mode == "at_most" and total > self.budget + BUDGET_TOLERANCE:
+            problems.append(f"plan spends {money(total)}, more than the budget of {money(self.budget)}")
+        slack = 1e-6 * np.maximum(1.0, np.abs(self.hi))
+        for i, pid in enumerate(self.ids):
+            if funding[i] < self.lo[i] - slack[i]:
+                problems.append(f"programme {pid} gets {money(funding[i])}, below its limit {money(self.lo[i])}")
+            if funding[i] > self.hi[i] + slack[i]:
+                problems.append(f"programme {pid} gets {money(funding[i])}, above its limit {money(self.hi[i])}")
+        for group in self.groups:
+            amount = float(np.sum(funding[group.members]))
+            if group.floor is not None and amount < group.floor - BUDGET_TOLERANCE:
+                problems.append(f"group {group.label} gets {money(amount)}, below its floor {money(group.floor)}")
+            if group.cap is not None and amount > group.cap + BUDGET_TOLERANCE:
+                problems.append(f"group {group.label} gets {money(amount)}, above its cap {money(group.cap)}")
+        return problems
+
+
+def _program_limits(
+    curve: OutcomeCurve, constraints: Constraints
+) -> tuple[float, str, float, str, bool, list[str]]:
+    """Lower and upper funding limit of one programme, the rule behind each, and any contradiction."""
+    pid = curve.program_id
+    bounds = constraints.programs.get(pid)
+    current = curve.current_funding
+    grid = f"forecast grid covers {money(curve.funding_min)} to {money(curve.funding_max)}"
+    conflicts: list[str] = []
+    if bounds is not None and bounds.locked:
+        if not curve.funding_min <= current <= curve.funding_max:
+            conflicts.append(f"programme {pid} is locked at {money(current)} but its {grid}")
+        if bounds.min is not None and bounds.min > current:
+            conflicts.append(f"programme {pid} is locked at {money(current)} but its minimum is {money(bounds.min)}")
+        if bounds.max is not None and bounds.max < current:
+            conflicts.append(f"programme {pid} is locked at {money(current)} but its maximum is {money(bounds.max)}")
+        return current, "locked at current funding", current, "locked at current funding", True, conflicts
+
+    lower: list[tuple[float, str]] = [(curve.funding_min, "start of its forecast grid")]
+    upper: list[tuple[float, str]] = [(curve.funding_max, "end of its forecast grid")]
+    if bounds is not None and bounds.min is not None:
+        lower.append((bounds.min, "its minimum"))
+    if bounds is not None and bounds.max is not None:
+        upper.append((bounds.max, "its maximum"))
+    if constraints.max_change is not None:
+        change = constraints.max_change
+        lower.append((current * (1 - change), f"max_change {change:.0%} below current {money(current)}"))
+        upper.append((current * (1 + change), f"max_change {change:.0%} above current {money(current)}"))
+    if constraints.within_observed_range:
+        lower.append((curve.observed_min, "lowest funding observed"))
+        upper.append((curve.observed_max, "highest funding observed"))
+    if bounds is not None and bounds.no_decrease:
+        lower.append((current, "no_decrease (current funding)"))
+    lo, lo_why = max(lower, key=lambda item: item[0])
+    hi, hi_why = min(upper, key=lambda item: item[0])
+    if lo > hi + 1e-9 * max(1.0, hi):
+        conflicts.append(
+            f"programme {pid}: lower limit {money(lo)} ({lo_why}) exceeds upper limit {money(hi)} ({hi_why})"
+        )
+    return lo, lo_why, hi, hi_why, False, conflicts
+
+
+def build_problem(curves: Sequence[OutcomeCurve], constraints: Constraints, objective: Objective) -> Problem:
+    """Validate inputs and compile them; per-programme contradictions are kept for the feasibility report."""
+    if not curves:
+        raise ValueError("at least one outcome curve is needed")
+    ordered = tuple(sorted(curves, key=lambda c: c.program_id))
+    ids = [c.program_id for c in ordered]
+    duplicates = sorted({pid for pid in ids if ids.count(pid) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate program_id(s): {', '.join(duplicates)}")
+    unknown = sorted(set(constraints.programs) - set(ids))
+    if unknown:
+        raise ValueError(f"bounds given for unknown programme(s): {', '.join(unknown)}")
+
+    scores = tuple(objective.score_grid(c) for c in ordered)
+    limits = [_program_limits(c, constraints) for c in ordered]
+    budget = constraints.budget
+    groups = []
+    for share in constraints.groups:
+        members = np.array([c.groups.get(share.column) == share.value for c in ordered], dtype=bool)
+        groups.append(
+            GroupRow(
+                label=share.label,
+                column=share.column,
+                value=share.value,
+                members=members,
+                floor=None if share.min_share is None else share.min_share * budget,
+                cap=None if share.max_share is None else share.max_share * budget,
+                min_share=share.min_share,
+                max_share=share.max_share,
+            )
+        )
+    problem = Problem(
+        curves=ordered,
+        knots=tuple(c.funding for c in ordered),
+        scores=scores,
+        lo=np.array([item[0] for item in limits], dtype=float),
+        hi=np.array([max(item[0], item[2]) for item in limits], dtype=float),
+        lo_source=tuple(item[1] for item in limits),
+        hi_source=tuple(item[3] for item in limits),
+        locked=np.array([item[4] for item in limits], dtype=bool),
+        budget=budget,
+        mode=constraints.budget_mode,
+        groups=tuple(groups),
+        constraints=constraints,
+        objective=objective,
+        program_conflicts=tuple(msg for item in limits for msg in item[5]),
+    )
+    return problem

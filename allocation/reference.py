@@ -1,0 +1,170 @@
+"""Exact reference: dynamic programming over programmes on a money grid (a separable knapsack).
+
+Why a DP: forecast curves are step-shaped (trees) or S-shaped (dose-response), so a gradient method from an
+equal split stalls on a plateau. The DP needs no concavity at all.
+
+What is exact: for a grid of ``step`` money units above every programme's lower limit, the DP returns the
+best plan among all grid plans that meet the budget (exact or at most), every programme's limits and the
+group share rules of ONE grouping column (each group of that column is solved as its own knapsack, then
+the budget is split across the groups by a second max-plus convolution, restricted to each group's
+floor..cap). Group rules on further columns are not part of the DP; the solver enforces them afterwards by
+projection, marks the reference as not exact, and the certificate then rests on the concave-envelope
+bound alone (see `certificate.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from allocation.problem import Problem
+
+DEFAULT_GRID_STEPS = 2000
+_DENSE_LIMIT = 3_000_000  # above this many cells a 2-D window would be wasteful; loop instead
+
+
+@dataclass(frozen=True, eq=False)
+class GridSolution:
+    funding: np.ndarray
+    value: float
+    step: float
+    exact: bool  # every constraint was inside the DP (at most one grouping column)
+    on_grid: bool  # the DP found a plan that meets every rule without repair
+
+
+def _maxplus(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """new[t] = max_j prev[t - j] + values[j] for t <= cap, with the maximising j for backtracking."""
+    span = len(values) - 1
+    top = min(cap, len(prev) - 1 + span)
+    kept = prev[: top + 1]
+    if (top + 1) * (span + 1) <= _DENSE_LIMIT:
+        padded = np.full(top + 1 + span, -np.inf)
+        padded[span : span + len(kept)] = kept
+        windows = sliding_window_view(padded, span + 1)[: top + 1] + values[::-1]
+        best = np.argmax(windows, axis=1)
+        return windows[np.arange(top + 1), best], span - best
+    new = np.full(top + 1, -np.inf)
+    arg = np.zeros(top + 1, dtype=np.int64)
+    for j in np.flatnonzero(np.isfinite(values)):
+        stop = min(top + 1, j + len(kept))
+        if stop <= j:
+            continue
+        candidate = kept[: stop - j] + values[j]
+        better = candidate > new[j:stop]
+        new[j:stop] = np.where(better, candidate, new[j:stop])
+        arg[j:stop] = np.where(better, j, arg[j:stop])
+    return new, arg
+
+
+def primary_column(problem: Problem) -> str | None:
+    """The grouping column handled exactly: the one with the most share rules (ties: alphabetical)."""
+    counts: dict[str, int] = {}
+    for group in problem.groups:
+        counts[group.column] = counts.get(group.column, 0) + 1
+    if not counts:
+        return None
+    return min(counts, key=lambda column: (-counts[column], column))
+
+
+@dataclass
+class _Cell:
+    members: list[int]
+    floor: float | None
+    cap: float | None
+
+
+def _cells(problem: Problem, column: str | None) -> list[_Cell]:
+    cells: dict[str, _Cell] = {}
+    for group in problem.groups:
+        if group.column != column:
+            continue
+        cell = cells.setdefault(group.value, _Cell(list(np.flatnonzero(group.members)), None, None))
+        if group.floor is not None:
+            cell.floor = group.floor if cell.floor is None else max(cell.floor, group.floor)
+        if group.cap is not None:
+            cell.cap = group.cap if cell.cap is None else min(cell.cap, group.cap)
+    ordered = [cells[value] for value in sorted(cells)]
+    grouped = {i for cell in ordered for i in cell.members}
+    rest = [i for i in range(problem.size) if i not in grouped]
+    if rest or not ordered:
+        ordered.append(_Cell(rest, None, None))
+    return ordered
+
+
+def _solve(problem: Problem, step: float, units: int, conservative: bool) -> np.ndarray | None:
+    column = primary_column(problem)
+    capacity = np.floor((problem.hi - problem.lo) / step + 1e-9).astype(np.int64)
+    tables: list[np.ndarray] = []
+    choices: list[list[np.ndarray]] = []
+    cells = _cells(problem, column)
+    for cell in cells:
+        table = np.zeros(1)
+        picks: list[np.ndarray] = []
+        for i in cell.members:
+            grid = problem.lo[i] + step * np.arange(capacity[i] + 1)
+            table, pick = _maxplus(table, np.interp(grid, problem.knots[i], problem.scores[i]), units)
+            picks.append(pick)
+        base = float(problem.lo[cell.members].sum())
+        round_floor, round_cap = (math.ceil, math.floor) if conservative else (math.floor, math.ceil)
+        if cell.floor is not None:
+            table[: max(0, min(len(table), round_floor((cell.floor - base) / step - 1e-9)))] = -np.inf
+        if cell.cap is not None:
+            table[max(0, round_cap((cell.cap - base) / step + 1e-9)) + 1 :] = -np.inf
+        tables.append(table)
+        choices.append(picks)
+
+    total = tables[0]
+    splits: list[np.ndarray] = []
+    for table in tables[1:]:
+        total, split = _maxplus(total, table, units)
+        splits.append(split)
+    if not np.isfinite(total).any():
+        return None
+    if problem.mode == "exact" and len(total) > units and np.isfinite(total[units]):
+        used = units
+    else:
+        used = int(np.argmax(total))  # at_most, or the grid cannot reach the exact budget: repair later
+
+    spend = [0] * len(cells)
+    for c in range(len(cells) - 1, 0, -1):
+        spend[c] = int(splits[c - 1][used])
+        used -= spend[c]
+    spend[0] = used
+    funding = problem.lo.copy()
+    for cell, picks, amount in zip(cells, choices, spend, strict=True):
+        left = amount
+        for i, pick in zip(reversed(cell.members), reversed(picks), strict=True):
+            j = int(pick[left])
+            funding[i] += j * step
+            left -= j
+    return funding
+
+
+def grid_step(problem: Problem, steps: int = DEFAULT_GRID_STEPS) -> float:
+    """Money per grid unit: the spendable room above the lower limits split into ``steps`` units."""
+    room = problem.budget - float(problem.lo.sum())
+    if problem.mode == "at_most":
+        room = min(room, float((problem.hi - problem.lo).sum()))
+    return max(room, 0.0) / steps
+
+
+def solve_grid(problem: Problem, step: float | None = None, steps: int = DEFAULT_GRID_STEPS) -> GridSolution:
+    """Best grid plan; the caller must still repair (`feasibility.project`) when ``on_grid`` is False."""
+    step = grid_step(problem, steps) if step is None else float(step)
+    exact = len({g.column for g in problem.groups}) <= 1
+    room = problem.budget - float(problem.lo.sum())
+    if step <= 0 or room <= 0:
+        funding = problem.lo.copy()
+        return GridSolution(funding, problem.value(funding), max(step, 0.0), exact, not problem.violations(funding))
+    units = int(math.floor(room / step + 1e-9))
+    funding = _solve(problem, step, units, conservative=True)
+    on_grid = funding is not None
+    if funding is None:
+        funding = _solve(problem, step, units, conservative=False)
+    if funding is None:
+        funding = problem.lo.copy()
+    on_grid = on_grid and not problem.violations(funding)
+    return GridSolution(funding, problem.value(funding), step, exact, on_grid)

@@ -1,0 +1,110 @@
+"""The programmes of a synthetic world and how they were funded: deterministic by (preset, size, seed).
+
+Historical funding is confounded on purpose (ARCHITECTURE.md): a programme's funding per referral rises with its
+hidden quality (better-run programmes win bigger budgets) and follows last period's demand, so a model that
+regresses outcomes on funding across programmes credits quality to money. Within a programme, funding still
+varies from period to period (budget noise and demand surprises): that variation is what identifies the true
+effect of money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.world.mechanism import ProgramArrays, courses_per_referral, reach_share
+from features.world.presets import PRESETS, Preset
+
+
+@dataclass(frozen=True)
+class WorldPlan:
+    preset: Preset
+    seed: int
+    target_episodes: int
+    programs: pd.DataFrame
+    """One row per programme: program_id, modality, region, site_id, quality, unit_cost, demand."""
+    periods: tuple[str, ...]
+    next_period: str
+    funding: np.ndarray  # (n_programs, n_periods)
+    referrals: np.ndarray  # (n_programs, n_periods), realised
+    next_referrals: np.ndarray  # expected referrals in the next period
+    arrays: ProgramArrays
+
+    @property
+    def current_funding(self) -> np.ndarray:
+        return self.funding[:, -1]
+
+
+def period_labels(first: str, count: int) -> tuple[str, ...]:
+    year, quarter = int(first[:4]), int(first[-1])
+    labels = []
+    for _ in range(count):
+        labels.append(f"{year}-Q{quarter}")
+        quarter += 1
+        if quarter == 5:
+            year, quarter = year + 1, 1
+    return tuple(labels)
+
+
+def _layout(preset: Preset, rng: np.random.Generator) -> pd.DataFrame:
+    """Programme identities: mental health spreads modalities over sites; physical therapy is clinic x category."""
+    modalities = list(preset.modalities)
+    regions = list(preset.regions)
+    region_p = np.array(list(preset.regions.values()))
+    rows = []
+    if preset.name == "physical-therapy":
+        clinics = preset.n_programs // len(modalities)
+        for c in range(clinics):
+            region = regions[rng.choice(len(regions), p=region_p)]
+            for m in modalities:
+                rows.append({"program_id": f"C{c + 1:02d}-{m}", "modality": m, "region": region,
+                             "site_id": f"C{c + 1:02d}"})
+    else:
+        for i in range(preset.n_programs):
+            region = regions[rng.choice(len(regions), p=region_p)]
+            rows.append({"program_id": f"P{i + 1:03d}", "modality": modalities[i % len(modalities)],
+                         "region": region, "site_id": f"S{i // 3 + 1:02d}"})
+    return pd.DataFrame(rows)
+
+
+def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
+    if preset_name not in PRESETS:
+        raise ValueError(f"unknown preset {preset_name!r}; expected one of {sorted(PRESETS)}")
+    if episodes < 1:
+        raise ValueError("episodes must be at least 1")
+    preset = PRESETS[preset_name]
+    rng = np.random.default_rng(seed)
+    programs = _layout(preset, rng)
+    n, t = len(programs), preset.n_periods
+    programs["quality"] = rng.normal(0.0, 0.35, n)
+    base_cost = np.array([preset.modalities[m].unit_cost for m in programs["modality"]])
+    programs["unit_cost"] = np.round(base_cost * np.exp(rng.normal(0.0, 0.08, n)), 2)
+    arrays = ProgramArrays.from_frame(programs, preset)
+
+    weight = np.exp(rng.normal(0.0, 0.5, n))
+    trend = 1.0 + 0.015 * np.arange(-1, t + 1)  # index 0 is the period before the data starts
+    demand = weight[:, None] * trend[None, :] * np.exp(rng.normal(0.0, 0.12, (n, t + 2)))
+    # Confounding: funding per referral follows hidden quality, and is set from last period's demand.
+    generosity = 0.85 * np.exp(0.8 * programs["quality"].to_numpy() + rng.normal(0.0, 0.15, n))
+    course_cost = arrays.unit_cost * arrays.standard_sessions
+    funding = (generosity * course_cost)[:, None] * demand[:, :t] * np.exp(rng.normal(0.0, 0.2, (n, t)))
+    kappa = funding / (course_cost[:, None] * demand[:, 1 : t + 1])
+    expected_episodes = float((demand[:, 1 : t + 1] * reach_share(kappa, arrays.reach_rate[:, None])).sum())
+    scale = episodes / expected_episodes
+
+    referrals = rng.poisson(scale * demand[:, 1 : t + 1]).astype(np.int64)
+    programs["demand"] = scale * weight
+    return WorldPlan(
+        preset=preset, seed=seed, target_episodes=episodes, programs=programs,
+        periods=period_labels(preset.first_period, t + 1)[:t],
+        next_period=period_labels(preset.first_period, t + 1)[t],
+        funding=np.round(scale * funding), referrals=referrals,
+        next_referrals=scale * weight * trend[t + 1], arrays=arrays,
+    )
+
+
+def kappa_of(plan: WorldPlan, funding: np.ndarray, referrals: np.ndarray) -> np.ndarray:
+    a = plan.arrays
+    return courses_per_referral(funding, referrals, a.unit_cost, a.standard_sessions)

@@ -1,0 +1,128 @@
+"""Episode records drawn from a world plan, in the input contract's form.
+
+Episodes are drawn in chunks so a million of them fit well inside the memory budget; the random stream is
+fixed by the seed, so the same (preset, episodes, seed) always gives the same files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.world.mechanism import (
+    MAX_SESSIONS,
+    PAYERS,
+    InstrumentArrays,
+    ProgramArrays,
+    courses_per_referral,
+    draw_cohort,
+    dropout_hazard,
+    entry_probability,
+    good_enough_session,
+    reach_share,
+    score_from_severity,
+    session_cap,
+    severity_path,
+    wait_weeks,
+)
+from features.world.plan import WorldPlan
+from features.world.presets import Preset
+
+CHUNK = 200_000
+
+
+def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArrays, program: np.ndarray,
+           kappa: np.ndarray) -> dict[str, np.ndarray]:
+    """Outcomes of one chunk of offered patients; `kappa` is each patient's programme-period funding level."""
+    cohort = draw_cohort(rng, preset, programs, program)
+    n = len(cohort)
+    inst = InstrumentArrays.for_cohort(preset, cohort)
+    severity = severity_path(preset, programs, cohort, inst)
+    hazard = dropout_hazard(programs, cohort, severity)
+    good = good_enough_session(severity, inst)
+
+    entered = rng.random(n) < entry_probability(programs, cohort, wait_weeks(kappa))
+    cap = session_cap(kappa, programs.reach_rate[program], programs.standard_sessions[program])
+    cap_int = np.floor(cap).astype(np.int64)
+    cap_int = np.minimum(cap_int + (rng.random(n) < cap - cap_int), MAX_SESSIONS)
+    planned_stop = np.minimum(good, cap_int)
+
+    leaves = rng.random((n, MAX_SESSIONS + 1)) < hazard  # leaves after session k (column 0 never)
+    leaves[:, 0] = False
+    first_leave = np.where(leaves.any(axis=1), np.argmax(leaves, axis=1), MAX_SESSIONS + 1)
+    dropped = entered & (first_leave < planned_stop)
+    stop = np.where(entered, np.minimum(first_leave, planned_stop), 0)
+
+    measured = entered & (~dropped | (rng.random(n) < preset.final_when_dropped))
+    rows = np.arange(n)
+    latent = score_from_severity(severity[rows, stop][:, None], inst)[:, 0]
+    noisy = latent + rng.normal(0.0, 1.0, n) * inst.measurement_sd
+    final = np.clip(np.round(noisy / inst.resolution) * inst.resolution, inst.low, inst.low + inst.span)
+    final = np.where(measured, final, np.nan)
+
+    gain = 1.0 - severity[rows, stop] / np.maximum(severity[:, 0], 1e-9)
+    satisfaction = np.clip(np.round(5.5 + 4.0 * gain - 1.5 * dropped + rng.normal(0, 1.5, n)), 0, 10)
+    return {
+        "program": program, "cohort_age": cohort.age, "male": cohort.male, "deprivation": cohort.deprivation,
+        "payer": cohort.payer, "instrument": cohort.instrument, "baseline": cohort.baseline, "final": final,
+        "dropped_out": ~entered | dropped, "sessions": stop, "satisfaction": np.where(measured, satisfaction, np.nan),
+    }
+
+
+def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contract tables (programs, episodes) for every historical period of the plan."""
+    rng = np.random.default_rng([plan.seed, 1])
+    a = plan.arrays
+    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None])
+    offered = rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
+
+    cell_program, cell_period = np.divmod(np.repeat(np.arange(offered.size), offered.ravel()), offered.shape[1])
+    parts = []
+    for start in range(0, max(len(cell_program), 1), CHUNK):
+        sl = slice(start, start + CHUNK)
+        part = treat_offered(rng, plan.preset, a, cell_program[sl], kappa[cell_program[sl], cell_period[sl]])
+        part["period"] = cell_period[sl]
+        parts.append(part)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return _programs_table(plan), _episodes_table(plan, cols, rng)
+
+
+def _programs_table(plan: WorldPlan) -> pd.DataFrame:
+    n, t = plan.funding.shape
+    idx = np.repeat(np.arange(n), t)
+    return pd.DataFrame({
+        "program_id": plan.programs["program_id"].to_numpy()[idx],
+        "period": np.tile(np.array(plan.periods), n),
+        "modality": plan.programs["modality"].to_numpy()[idx],
+        "funding": plan.funding.ravel(),
+        "referrals": plan.referrals.ravel(),
+        "region": plan.programs["region"].to_numpy()[idx],
+        "site_id": plan.programs["site_id"].to_numpy()[idx],
+    })
+
+
+def _episodes_table(plan: WorldPlan, c: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+    n = len(c["program"])
+    names = list(plan.preset.instruments)
+    program_ids = plan.programs["program_id"].to_numpy()
+    regions = plan.programs["region"].to_numpy()
+    patient_numbers = rng.permutation(np.arange(10_000_000, 10_000_000 + max(n, 1)))[:n]
+    return pd.DataFrame({
+        "episode_id": np.char.add("E", np.arange(1, n + 1).astype(str)),
+        "patient_id": np.char.add("PT", patient_numbers.astype(str)),
+        "program_id": program_ids[c["program"]],
+        "period": np.array(plan.periods)[c["period"]],
+        "instrument": np.array(names)[c["instrument"]],
+        "baseline_score": c["baseline"],
+        "final_score": c["final"],
+        "dropped_out": c["dropped_out"].astype(bool),
+        "sessions_attended": c["sessions"].astype(np.int64),
+        "age": c["cohort_age"].astype(np.int64),
+        "sex": np.where(c["male"], "M", "F"),
+        "region": regions[c["program"]],
+        "payer": np.array(PAYERS)[c["payer"]],
+        "diagnosis": np.array([plan.preset.diagnosis[x] for x in names])[c["instrument"]],
+        "satisfaction": c["satisfaction"],
+        "deprivation_decile": c["deprivation"].astype(np.int64),
+    })
+

@@ -1,0 +1,221 @@
+"""What the synthetic world knows and the models must learn: next period's expected outcomes at any funding.
+
+The next period's referrals are represented by a fixed, seeded cohort of representative patients per programme.
+Given that cohort, expectations are exact: the dropout process and the measurement noise are integrated out in
+closed form (mechanism.reliable_improvement_probability and the survival sums below), with no Monte Carlo. The
+only approximation is the cohort size (`cohort_size`, 3,000 per programme by default), which sets the patient mix.
+
+Every decision-quality figure in the project is scored with `Truth.expected_outcomes`; the oracle allocation is
+exact on a stated money grid (dynamic programming over programmes, since outcomes are separable by programme).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.world.mechanism import (
+    MAX_SESSIONS,
+    Cohort,
+    QALY_HORIZON_YEARS,
+    InstrumentArrays,
+    courses_per_referral,
+    draw_cohort,
+    dropout_hazard,
+    entry_probability,
+    good_enough_session,
+    reach_share,
+    reliable_improvement_probability,
+    score_from_severity,
+    session_cap,
+    severity_path,
+    utility,
+    wait_weeks,
+)
+from features.world.plan import WorldPlan, build_plan
+
+METRICS = ("episodes", "reliable_improvements", "dropouts", "qalys", "cost")
+TRUTH_FILE = "truth.json"
+
+
+@dataclass(frozen=True)
+class _ProgramCohort:
+    """Cumulative per-patient sums over the session at which treatment stops, for O(1) lookups by session cap."""
+
+    patients: Cohort  # kept for entry probabilities
+    good: np.ndarray  # good-enough session per patient
+    survive: np.ndarray  # (n, K+2): P(attends session k | started)
+    ri_dropped: np.ndarray  # cumulative expected reliable improvements from those leaving after sessions <= k
+    sessions_dropped: np.ndarray
+    qaly_dropped: np.ndarray
+    ri_at: np.ndarray  # P(reliable improvement | stops as planned at k)
+    qaly_at: np.ndarray
+
+
+class Truth:
+    """Exact expected next-period outcomes of a synthetic world, and the oracle allocation."""
+
+    def __init__(self, plan: WorldPlan, cohort_size: int = 3000):
+        self.plan = plan
+        self.cohort_size = cohort_size
+        self.program_ids: tuple[str, ...] = tuple(plan.programs["program_id"])
+        self._index = {p: i for i, p in enumerate(self.program_ids)}
+
+    # ---- persistence: the plan is rebuilt from its recipe, so the file stays small and human-readable ----
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / TRUTH_FILE
+        programs = self.plan.programs.assign(
+            current_funding=self.plan.current_funding, next_referrals=self.plan.next_referrals)
+        path.write_text(json.dumps({
+            "preset": self.plan.preset.name, "episodes": self.plan.target_episodes, "seed": self.plan.seed,
+            "cohort_size": self.cohort_size, "next_period": self.plan.next_period,
+            "programs": json.loads(programs.to_json(orient="records")),
+        }, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Truth:
+        path = Path(folder) / TRUTH_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the truth exists only for folders written by "
+                                    "`carealloc simulate`")
+        recipe = json.loads(path.read_text())
+        return cls(build_plan(recipe["preset"], recipe["episodes"], recipe["seed"]), recipe["cohort_size"])
+
+    # ---- exact expectations ----
+    @cached_property
+    def _cohorts(self) -> list[_ProgramCohort]:
+        rng = np.random.default_rng([self.plan.seed, 2])
+        return [self._prepare(rng, i) for i in range(len(self.program_ids))]
+
+    def _prepare(self, rng: np.random.Generator, program: int) -> _ProgramCohort:
+        preset, arrays = self.plan.preset, self.plan.arrays
+        cohort = draw_cohort(rng, preset, arrays, np.full(self.cohort_size, program))
+        inst = InstrumentArrays.for_cohort(preset, cohort)
+        severity = severity_path(preset, arrays, cohort, inst)
+        hazard = dropout_hazard(arrays, cohort, severity)
+        n, k = severity.shape
+        survive = np.ones((n, k + 1))
+        survive[:, 2:] = np.cumprod(1.0 - hazard[:, 1:], axis=1)  # survive[:, s] = P(attends session s)
+        survive[:, 0] = 1.0
+        leave = survive[:, :k] * hazard  # P(leaves right after session s), s = 0..K (s = 0 is zero)
+        ri_at = reliable_improvement_probability(score_from_severity(severity, inst), cohort, inst)
+        qaly_at = QALY_HORIZON_YEARS * (utility(severity) - utility(severity[:, :1]))
+        sessions = np.arange(k)[None, :]
+        return _ProgramCohort(
+            patients=cohort, good=good_enough_session(severity, inst), survive=survive,
+            ri_dropped=np.cumsum(leave * preset.final_when_dropped * ri_at, axis=1),
+            sessions_dropped=np.cumsum(leave * sessions, axis=1),
+            qaly_dropped=np.cumsum(leave * qaly_at, axis=1),
+            ri_at=ri_at, qaly_at=qaly_at,
+        )
+
+    def _per_started(self, pc: _ProgramCohort, cap: np.ndarray) -> dict[str, np.ndarray]:
+        """Expected outcomes per started patient, shape (len(cap), n); cap is an integer session cap."""
+        stop = np.minimum(pc.good[None, :], cap[:, None])  # planned stop session
+        rows = np.arange(pc.good.size)[None, :]
+        before = stop - 1
+        at_stop = pc.survive[rows, stop]
+        return {
+            "reliable_improvements": pc.ri_dropped[rows, before] + at_stop * pc.ri_at[rows, stop],
+            "dropouts": 1.0 - at_stop,
+            "sessions": pc.sessions_dropped[rows, before] + at_stop * stop,
+            "qalys": pc.qaly_dropped[rows, before] + at_stop * pc.qaly_at[rows, stop],
+        }
+
+    def curve(self, program_id: str, funding: np.ndarray) -> pd.DataFrame:
+        """Expected next-period outcomes of one programme at each funding level."""
+        i = self._program_index(program_id)
+        a, pc = self.plan.arrays, self._cohorts[i]
+        funding = np.asarray(funding, dtype=float)
+        referrals = float(self.plan.next_referrals[i])
+        kappa = courses_per_referral(funding, np.full_like(funding, referrals), a.unit_cost[i], a.standard_sessions[i])
+        offered = referrals * reach_share(kappa, a.reach_rate[i])
+        cap = session_cap(kappa, a.reach_rate[i], a.standard_sessions[i])
+        low = np.floor(cap).astype(np.int64)
+        high = np.minimum(low + 1, MAX_SESSIONS)
+        frac = (cap - low)[:, None]
+        lo, hi = self._per_started(pc, low), self._per_started(pc, high)
+        cohort = pc.patients
+        start = np.stack([entry_probability(a, cohort, np.full(self.cohort_size, w))
+                          for w in wait_weeks(kappa)])
+        per = {k: (1 - frac) * lo[k] + frac * hi[k] for k in lo}
+        mean = {k: (start * v).mean(axis=1) for k, v in per.items()}
+        return pd.DataFrame({
+            "program_id": program_id, "funding": funding, "episodes": offered,
+            "reliable_improvements": offered * mean["reliable_improvements"],
+            "dropouts": offered * (1.0 - start.mean(axis=1) + mean["dropouts"]),
+            "qalys": offered * mean["qalys"],
+            "cost": offered * mean["sessions"] * a.unit_cost[i],
+        })
+
+    def expected_outcomes(self, funding: Mapping[str, float]) -> pd.DataFrame:
+        """Expected next-period outcomes per programme for a full allocation (every programme named)."""
+        missing = set(self.program_ids) - set(funding)
+        unknown = set(funding) - set(self.program_ids)
+        if missing or unknown:
+            raise KeyError(f"allocation must name every programme exactly: missing {sorted(missing)}, "
+                           f"unknown {sorted(unknown)}")
+        return pd.concat([self.curve(p, np.array([funding[p]])) for p in self.program_ids], ignore_index=True)
+
+    def value(self, funding: Mapping[str, float], metric: str = "reliable_improvements") -> float:
+        return float(self.expected_outcomes(funding)[metric].sum())
+
+    @property
+    def current_funding(self) -> dict[str, float]:
+        return dict(zip(self.program_ids, self.plan.current_funding.tolist(), strict=True))
+
+    def _program_index(self, program_id: str) -> int:
+        try:
+            return self._index[program_id]
+        except KeyError:
+            raise KeyError(f"unknown programme {program_id!r}") from None
+
+    # ---- oracle ----
+    def oracle_allocation(self, budget: float, bounds: Mapping[str, tuple[float, float]], step: float,
+                          metric: str = "reliable_improvements") -> tuple[dict[str, float], float]:
+        """Best split of exactly `budget` (to within one grid step) with every programme inside its bounds.
+
+        Exact on the grid `step`: funding levels are multiples of `step` above each programme's lower bound, and
+        dynamic programming over programmes finds the best combination. Returns (allocation, truth value).
+        """
+        lows = np.array([bounds[p][0] for p in self.program_ids], float)
+        highs = np.array([bounds[p][1] for p in self.program_ids], float)
+        if (lows > highs).any() or lows.sum() > budget + 1e-6 or highs.sum() < budget - 1e-6:
+            raise ValueError("bounds cannot meet the budget: minimums add up to "
+                             f"{lows.sum():,.0f} and maximums to {highs.sum():,.0f}, budget {budget:,.0f}")
+        units = int(np.floor((budget - lows.sum()) / step + 1e-9))
+        best = np.full(units + 1, -np.inf)
+        best[0] = 0.0
+        choice = []
+        for i, p in enumerate(self.program_ids):
+            options = min(int(np.floor((highs[i] - lows[i]) / step + 1e-9)), units)
+            values = self.curve(p, lows[i] + step * np.arange(options + 1))[metric].to_numpy()
+            new = np.full(units + 1, -np.inf)
+            pick = np.zeros(units + 1, dtype=np.int64)
+            for j in range(options + 1):
+                candidate = np.full(units + 1, -np.inf)
+                candidate[j:] = best[: units + 1 - j] + values[j]
+                better = candidate > new
+                new[better], pick[better] = candidate[better], j
+            best = new
+            choice.append(pick)
+        used = units
+        allocation: dict[str, float] = {}
+        for i in reversed(range(len(self.program_ids))):
+            j = int(choice[i][used])
+            allocation[self.program_ids[i]] = float(lows[i] + step * j)
+            used -= j
+        leftover = budget - sum(allocation.values())  # below one step: give it to whoever it helps most
+        gains = {p: self.value({**allocation, p: allocation[p] + leftover}, metric) for p in allocation
+                 if allocation[p] + leftover <= bounds[p][1] + 1e-6}
+        if gains:
+            allocation[max(gains, key=lambda p: gains[p])] += leftover
+        ordered = {p: allocation[p] for p in self.program_ids}
+        return ordered, self.value(ordered, metric)
