@@ -80,13 +80,15 @@ class Problem:
     message: str
     rows: tuple[int, ...] = ()
     count: int = 0
+    unit: str = "row"
+    """'line' for CSV files (the header is line 1), 'row' (1-based) for Parquet."""
 
     def __str__(self) -> str:
         where = f"{self.file}" + (f", column '{self.column}'" if self.column else "")
         if not self.rows:
             return f"{where}: {self.message}"
         shown = ", ".join(str(r) for r in self.rows)
-        return f"{where}: {self.count} row(s) {self.message} (first rows: {shown})"
+        return f"{where}: {self.count} row(s) {self.message} (first at {self.unit}s {shown})"
 
 
 class ContractError(ValueError):
@@ -105,11 +107,16 @@ class _Checker:
     row_numbers: Callable[[np.ndarray], tuple[int, ...]]
     problems: list[Problem] = field(default_factory=list)
 
+    @property
+    def unit(self) -> str:
+        return "line" if self.file.endswith(".csv") else "row"
+
     def flag(self, column: str | None, bad: np.ndarray, message: str) -> None:
         positions = np.flatnonzero(bad)
         if len(positions):
             self.problems.append(
-                Problem(self.file, column, message, self.row_numbers(positions[:EXAMPLE_ROWS]), len(positions))
+                Problem(self.file, column, message, self.row_numbers(positions[:EXAMPLE_ROWS]), len(positions),
+                        self.unit)
             )
 
     def note(self, column: str | None, message: str) -> None:

@@ -51,8 +51,8 @@ def _locate(folder: Path) -> tuple[dict[str, Path], list[Problem]]:
         if not candidates:
             problems.append(Problem(str(folder), None, f"has no {table}.csv or {table}.parquet"))
         elif len(candidates) > 1:
-            problems.append(Problem(str(folder), None,
-                                    f"has both {table}.csv and {table}.parquet; keep one so it is clear which is meant"))
+            problems.append(Problem(str(folder), None, f"has both {table}.csv and {table}.parquet; "
+                                    "keep one so it is clear which is meant"))
         else:
             found[table] = candidates[0]
     return found, problems

@@ -22,8 +22,8 @@ import pandas as pd
 
 from features.world.mechanism import (
     MAX_SESSIONS,
-    Cohort,
     QALY_HORIZON_YEARS,
+    Cohort,
     InstrumentArrays,
     courses_per_referral,
     draw_cohort,

@@ -1,0 +1,3 @@
+from carealloc.cli import app
+
+app()

@@ -1,0 +1,29 @@
+"""Shared fixtures: small seeded synthetic worlds built on the fly (no data files are committed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.world.plan import WorldPlan, build_plan
+from features.world.simulate import simulate_episodes
+
+
+@pytest.fixture(scope="session")
+def small_world() -> tuple[WorldPlan, pd.DataFrame, pd.DataFrame]:
+    plan = build_plan("mental-health", 6_000, seed=11)
+    programs, episodes = simulate_episodes(plan)
+    return plan, programs, episodes
+
+
+@pytest.fixture
+def world_dir(tmp_path: Path, small_world: tuple[WorldPlan, pd.DataFrame, pd.DataFrame]) -> Path:
+    from features.tables import write_tables
+    from features.world.truth import Truth
+
+    plan, programs, episodes = small_world
+    write_tables(tmp_path, programs, episodes, "csv")
+    Truth(plan).save(tmp_path)
+    return tmp_path
