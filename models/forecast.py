@@ -1,0 +1,138 @@
+"""Programme outcome curves: expected reliable improvements, dropouts, episodes and cost at any funding level.
+
+For programme p at next-period funding F:
+    episodes(F)              = referrals_next[p] * reach_p(F)
+    reliable_improvements(F) = episodes(F) * mean over p's recent patient mix of P(reliable improvement | F)
+    dropouts(F)              = episodes(F) * mean of P(dropout | F)
+The patient mix is the programme's most recent episodes, moved to the next period; funding enters only through
+`features.build.funding_features`, the same function that built the training columns.
+
+Intervals are split-conformal: the spread of realised / forecast reliable improvements over held-out later
+programme-periods, widened in proportion to how far F lies outside the programme's observed funding range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.build import (
+    FUNDING_FEATURES,
+    episode_features,
+    funding_features,
+    next_period,
+    program_history,
+)
+from models.classifier import FundingAwareClassifier
+from models.reach import ReachModel
+
+QALY_PER_RELIABLE_IMPROVEMENT = 0.075
+"""QALYs gained per reliable improvement: midpoint of 0.05-0.10 per recovery (CoBalT 0.057/12 months; [D])."""
+EXTRAPOLATION_WIDENING = 2.0
+"""Interval half-width (log scale) grows by this factor per unit of log-distance outside the observed range."""
+COHORT_SIZE = 300
+
+
+@dataclass(frozen=True)
+class ProgramState:
+    """What is known of a programme for the next period; aggregates only, no patient rows."""
+
+    program_id: str
+    modality: str
+    groups: dict[str, str]
+    current_funding: float
+    next_referrals: float
+    prior_mean_funding_per_referral: float
+    observed_min: float
+    observed_max: float
+
+
+@dataclass
+class Forecaster:
+    response: FundingAwareClassifier
+    dropout: FundingAwareClassifier
+    reach: ReachModel
+    programs: dict[str, ProgramState]
+    cohorts: dict[str, pd.DataFrame] = field(repr=False)
+    interval_log_ratio: tuple[float, float] = (-0.2, 0.2)
+    """5 % and 95 % quantiles of log(realised / forecast) reliable improvements on held-out programme-periods."""
+
+    def curve(self, program_id: str, funding: np.ndarray) -> pd.DataFrame:
+        state = self.programs[program_id]
+        cohort = self.cohorts[program_id]
+        funding = np.asarray(funding, dtype=float)
+        levels = len(funding)
+        rows = pd.concat([cohort] * levels, ignore_index=True)
+        level_funding = funding_features(
+            np.repeat(funding, len(cohort)), np.full(levels * len(cohort), state.next_referrals),
+            np.full(levels * len(cohort), state.prior_mean_funding_per_referral))
+        for col in FUNDING_FEATURES:
+            rows[col] = level_funding[col].to_numpy()
+        p_ri = self.response.predict_proba(rows)[:, 1].reshape(levels, len(cohort)).mean(axis=1)
+        p_drop = self.dropout.predict_proba(rows)[:, 1].reshape(levels, len(cohort)).mean(axis=1)
+        reach_in = pd.DataFrame({"program_id": program_id, "modality": state.modality,
+                                 "log_funding_per_referral": level_funding["log_funding_per_referral"]
+                                 .to_numpy()[:: len(cohort)]})
+        episodes = state.next_referrals * self.reach.predict(reach_in)
+        ri = episodes * p_ri
+        outside = np.maximum(0.0, np.maximum(np.log(np.maximum(funding, 1.0) / max(state.observed_max, 1.0)),
+                                             np.log(max(state.observed_min, 1.0) / np.maximum(funding, 1.0))))
+        widen = 1.0 + EXTRAPOLATION_WIDENING * outside
+        low, high = self.interval_log_ratio
+        return pd.DataFrame({
+            "program_id": program_id, "funding": funding, "episodes": episodes,
+            "reliable_improvements": ri,
+            "reliable_improvements_lower": ri * np.exp(low * widen),
+            "reliable_improvements_upper": ri * np.exp(high * widen),
+            "dropouts": episodes * p_drop,
+            "qalys": ri * QALY_PER_RELIABLE_IMPROVEMENT,
+            "cost": funding,
+            "outside_observed_range": outside > 0,
+        })
+
+
+def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: FundingAwareClassifier,
+                     dropout: FundingAwareClassifier, reach: ReachModel, *, recent_periods: int = 2,
+                     referral_periods: int = 4, seed: int = 0) -> Forecaster:
+    """States and patient-mix cohorts for the period after the last one in `programs`."""
+    periods = sorted(programs["period"].unique())
+    upcoming = next_period(periods[-1])
+    history = program_history(programs, episodes)
+    last = history[history["period"] == periods[-1]].set_index("program_id")
+    recent_refs = history[history["period"].isin(periods[-referral_periods:])].groupby("program_id")["referrals"]
+    group_cols = [c for c in ("region", "site_id") if c in programs.columns]
+    latest = programs[programs["period"] == periods[-1]].set_index("program_id")
+
+    states: dict[str, ProgramState] = {}
+    next_rows = []
+    for pid in sorted(last.index):
+        fpr = history.loc[history["program_id"] == pid, "funding_per_referral"]
+        funding_seen = history.loc[history["program_id"] == pid, "funding"]
+        states[pid] = ProgramState(
+            program_id=pid, modality=str(latest.loc[pid, "modality"]),
+            groups={"modality": str(latest.loc[pid, "modality"]),
+                    **{c: str(latest.loc[pid, c]) for c in group_cols if pd.notna(latest.loc[pid, c])}},
+            current_funding=float(last.loc[pid, "funding"]), next_referrals=float(recent_refs.mean()[pid]),
+            prior_mean_funding_per_referral=float(fpr.mean()),
+            observed_min=float(funding_seen.min()), observed_max=float(funding_seen.max()),
+        )
+        next_rows.append({"program_id": pid, "period": upcoming, "modality": states[pid].modality,
+                          "funding": states[pid].current_funding, "referrals": states[pid].next_referrals,
+                          **{c: latest.loc[pid, c] for c in group_cols}})
+    extended = pd.concat([programs, pd.DataFrame(next_rows)], ignore_index=True)
+    next_history = program_history(extended, episodes)
+
+    rng = np.random.default_rng(seed)
+    recent = episodes[episodes["period"].isin(periods[-recent_periods:])]
+    cohorts: dict[str, pd.DataFrame] = {}
+    for pid, group in recent.groupby("program_id"):
+        take = group if len(group) <= COHORT_SIZE else group.iloc[np.sort(rng.choice(len(group), COHORT_SIZE, False))]
+        moved = take.assign(period=upcoming)
+        cohorts[str(pid)] = episode_features(extended, moved, history=next_history).reset_index(drop=True)
+    missing = sorted(set(states) - set(cohorts))
+    if missing:
+        raise ValueError(f"programme(s) {missing} have no episodes in the last {recent_periods} periods: "
+                         "their patient mix is unknown")
+    return Forecaster(response, dropout, reach, states, cohorts)

@@ -1,0 +1,47 @@
+"""Fitting the three models together from validated tables: the one place that decides targets and weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import PROGRAM_CATEGORICALS, episode_features, program_period_features
+from features.outcomes import derive_outcomes
+from models.classifier import FundingAwareClassifier
+from models.reach import ReachModel
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "n_estimators": 250, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 100, "reg_lambda": 5.0,
+    "feature_fraction": 0.8,
+}
+
+
+@dataclass
+class ModelSuite:
+    response: FundingAwareClassifier
+    dropout: FundingAwareClassifier
+    reach: ReachModel
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def targets(episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(reliable improvement, dropout) per episode; no final score counts as not improved."""
+    flags = derive_outcomes(episodes["instrument"], episodes["baseline_score"], episodes["final_score"])
+    return (flags["reliable_improvement"].to_numpy(dtype=float),
+            episodes["dropped_out"].to_numpy(dtype=float, na_value=np.nan))
+
+
+def fit_suite(programs: pd.DataFrame, episodes: pd.DataFrame, params: dict[str, Any] | None = None,
+              seed: int = 0) -> ModelSuite:
+    chosen = {**DEFAULT_PARAMS, **(params or {})}
+    X = episode_features(programs, episodes)
+    ri, dropped = targets(episodes)
+    response = FundingAwareClassifier(funding_direction=1, random_state=seed, **chosen).fit(X, ri)
+    dropout = FundingAwareClassifier(funding_direction=-1, random_state=seed, **chosen).fit(X, dropped)
+    cells = program_period_features(programs, episodes)
+    reach = ReachModel().fit(cells[[*PROGRAM_CATEGORICALS[:2], "log_funding_per_referral"]], cells["reach"],
+                             sample_weight=cells["referrals"].to_numpy())
+    return ModelSuite(response, dropout, reach, chosen)
