@@ -17,7 +17,32 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Where the demo writes data, the MLflow store and caches.")
     seed: int = Field(0, ge=0, description="Seed for simulation and training randomness.")
     demo_episodes: int = Field(50_000, ge=1_000, le=5_000_000, description="Size of the demo's synthetic world.")
+    tracking_uri: str | None = Field(
+        None, validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking store; default: a SQLite file and artifact folder inside data_dir.")
+    experiment_name: str = Field("carealloc", min_length=1)
+    model_name: str = Field("carealloc", min_length=1, description="Registered model name in the MLflow registry.")
+    gate_tolerance: float = Field(
+        1e-3, ge=0, le=0.1,
+        description="A challenger is 'not worse' when its holdout score is within this relative margin.")
 
     @property
     def sample_dir(self) -> Path:
         return self.data_dir / "synthetic"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_location(self) -> str:
+        return (self.data_dir / "mlartifacts").resolve().as_uri()
+
+    @property
+    def tuning_dir(self) -> Path:
+        return self.data_dir / "tuning"
+
+    @property
+    def best_params_path(self) -> Path:
+        """Where `tune` writes the best parameters and `train` picks them up."""
+        return self.tuning_dir / "best_params.json"

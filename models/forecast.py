@@ -32,7 +32,7 @@ QALY_PER_RELIABLE_IMPROVEMENT = 0.075
 """QALYs gained per reliable improvement: midpoint of 0.05-0.10 per recovery (CoBalT 0.057/12 months; [D])."""
 EXTRAPOLATION_WIDENING = 2.0
 """Interval half-width (log scale) grows by this factor per unit of log-distance outside the observed range."""
-COHORT_SIZE = 300
+COHORT_SIZE = 200
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""Why a patient is flagged: SHAP contributions of the booster, turned into sentences a clinician can use.
+
+Contributions are exact TreeSHAP values on the log-odds scale of the LightGBM booster (before isotonic
+calibration, which only re-maps the total monotonically); the sentence says which way each factor pushes and
+the base rate is the average risk the factors move from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shap
+
+from models.classifier import FundingAwareClassifier
+
+DESCRIPTIONS = {
+    "baseline_score": "baseline {instrument} of {value:g}",
+    "baseline_severity": "baseline severity of {value:.0%} of the scale",
+    "at_caseness": "{case}",
+    "age": "age {value:g}",
+    "deprivation_decile": "deprivation decile {value:g}",
+    "sex": "sex {value}",
+    "payer": "payer {value}",
+    "diagnosis": "diagnosis {value}",
+    "instrument": "measured with {value}",
+    "modality": "{value} programme",
+    "region": "{value} region",
+    "program_id": "programme {value}",
+    "log_funding_per_referral": "the programme's funding per referral",
+    "funding_vs_history": "the programme's funding relative to its usual level",
+    "prior_reliable_improvement_rate": "the programme's past improvement rate of {value:.0%}",
+    "prior_dropout_rate": "the programme's past dropout rate of {value:.0%}",
+    "prior_reach": "the programme's past reach of {value:.0%}",
+    "prior_periods": "{value:g} earlier periods of programme history",
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    feature: str
+    value: str
+    contribution: float
+    """Change in log-odds of the outcome attributed to this feature."""
+    text: str
+
+
+def _describe(feature: str, value: object, row: pd.Series) -> str:
+    template = DESCRIPTIONS.get(feature, feature.replace("_", " ") + " {value}")
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return feature.replace("_", " ") + " not recorded"
+    if feature == "at_caseness":
+        return "starting at clinical caseness" if float(value) >= 0.5 else "starting below clinical caseness"
+    try:
+        return template.format(value=value, instrument=row.get("instrument", "score"), case="")
+    except (ValueError, TypeError):
+        return template.replace("{value:g}", "{value}").replace("{value:.0%}", "{value}").format(
+            value=value, instrument=row.get("instrument", "score"), case="")
+
+
+def explain(model: FundingAwareClassifier, X: pd.DataFrame, outcome: str, top: int = 3,
+            invert: bool = False) -> list[list[Factor]]:
+    """Top factors per row. `invert` explains 1 - p (e.g. non-response from a reliable-improvement model)."""
+    prepared = model.prepared(X)
+    values = np.asarray(shap.TreeExplainer(model.booster_).shap_values(prepared))
+    if values.ndim == 3:  # some shap versions return one array per class
+        values = values[-1]
+    if invert:
+        values = -values
+    names = list(prepared.columns)
+    out = []
+    for i in range(len(prepared)):
+        order = np.argsort(-np.abs(values[i]))[:top]
+        row = X.iloc[i]
+        factors = []
+        for j in order:
+            contribution = float(values[i, j])
+            direction = "raises" if contribution > 0 else "lowers"
+            label = _describe(names[j], row[names[j]], row)
+            factors.append(Factor(names[j], str(row[names[j]]), contribution,
+                                  f"{label[0].upper()}{label[1:]} {direction} {outcome} risk"))
+        out.append(factors)
+    return out

@@ -1,0 +1,31 @@
+"""The bundle as an MLflow pyfunc model: `predict` takes episodes in contract form and returns risks.
+
+Logging the bundle as one pyfunc keeps the feature transform inside the model (serving never rebuilds feature
+columns by hand) and lets `mlflow models serve` or any pyfunc consumer score episodes too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from models.bundle import CareAllocBundle
+
+
+class CareAllocPyfunc(mlflow.pyfunc.PythonModel):
+    def __init__(self, bundle: CareAllocBundle):
+        self.bundle = bundle
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.bundle.risk(model_input.reset_index(drop=True))
+
+
+def load_bundle(model_uri: str) -> CareAllocBundle:
+    """The bundle behind a pyfunc model URI such as models:/carealloc@champion or a local path."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    wrapped = model.unwrap_python_model()
+    if not isinstance(wrapped, CareAllocPyfunc):
+        raise TypeError(f"{model_uri} is not a carealloc model bundle")
+    return wrapped.bundle
