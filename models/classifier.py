@@ -73,25 +73,27 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         constraints = [self.funding_direction if c in FUNDING_FEATURES else 0 for c in self.feature_names_in_]
         self.model_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda, colsample_bytree=self.feature_fraction,
+            min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
+            colsample_bytree=self.feature_fraction,
             monotone_constraints=constraints, monotone_constraints_method="advanced", random_state=self.random_state,
             n_jobs=self.n_jobs, verbose=-1, max_cat_to_onehot=8, cat_smooth=20.0,
         )
         fit_kwargs: dict[str, Any] = {"callbacks": callbacks or []}
         if eval_set is not None:
-            fit_kwargs["eval_set"] = [(self._prepare(eval_set[0]), np.asarray(eval_set[1], dtype=float))]
+            fit_kwargs["eval_X"] = (self._prepare(eval_set[0]),)
+            fit_kwargs["eval_y"] = (np.asarray(eval_set[1], dtype=float),)
         self.model_.fit(frame[fit_rows], y_arr[fit_rows], **fit_kwargs)
         self.booster_ = self.model_.booster_
         self.calibrator_: IsotonicRegression | None = None
         if calibrate is not None and calibrate.sum() >= 50 and len(np.unique(y_arr[calibrate])) == 2:
-            raw = self.model_.predict_proba(frame[calibrate])[:, 1]
+            raw = np.asarray(self.model_.predict_proba(frame[calibrate]))[:, 1]
             self.calibrator_ = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip").fit(
                 raw, y_arr[calibrate])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        raw = self.model_.predict_proba(self._prepare(X))[:, 1]
+        raw = np.asarray(self.model_.predict_proba(self._prepare(X)))[:, 1]
         p = self.calibrator_.predict(raw) if self.calibrator_ is not None else raw
         return np.column_stack([1.0 - p, p])
 

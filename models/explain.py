@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import shap
 
 from models.classifier import FundingAwareClassifier
+from models.shap_values import shap_contributions
 
 DESCRIPTIONS = {
     "baseline_score": "baseline {instrument} of {value:g}",
@@ -51,7 +51,7 @@ def _describe(feature: str, value: object, row: pd.Series) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return feature.replace("_", " ") + " not recorded"
     if feature == "at_caseness":
-        return "starting at clinical caseness" if float(value) >= 0.5 else "starting below clinical caseness"
+        return "starting at clinical caseness" if float(str(value)) >= 0.5 else "starting below clinical caseness"
     try:
         return template.format(value=value, instrument=row.get("instrument", "score"), case="")
     except (ValueError, TypeError):
@@ -62,10 +62,7 @@ def _describe(feature: str, value: object, row: pd.Series) -> str:
 def explain(model: FundingAwareClassifier, X: pd.DataFrame, outcome: str, top: int = 3,
             invert: bool = False) -> list[list[Factor]]:
     """Top factors per row. `invert` explains 1 - p (e.g. non-response from a reliable-improvement model)."""
-    prepared = model.prepared(X)
-    values = np.asarray(shap.TreeExplainer(model.booster_).shap_values(prepared))
-    if values.ndim == 3:  # some shap versions return one array per class
-        values = values[-1]
+    values, prepared = shap_contributions(model, X)
     if invert:
         values = -values
     names = list(prepared.columns)

@@ -10,11 +10,12 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from models.bundle import CareAllocBundle
 
 
-class CareAllocPyfunc(mlflow.pyfunc.PythonModel):
+class CareAllocPyfunc(PythonModel):
     def __init__(self, bundle: CareAllocBundle):
         self.bundle = bundle
 

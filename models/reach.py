@@ -35,11 +35,11 @@ class ReachModel(RegressorMixin, BaseEstimator):
         z = logit(np.clip(np.asarray(y, dtype=float), EPS, 1 - EPS))
         w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         frame = pd.DataFrame({"p": program, "m": modality, "x": x, "z": z, "w": w})
-        means = frame.groupby("p").apply(
-            lambda g: pd.Series({"x": np.average(g["x"], weights=g["w"]), "z": np.average(g["z"], weights=g["w"])}),
-            include_groups=False)
-        dx = x - means.loc[program, "x"].to_numpy()
-        dz = z - means.loc[program, "z"].to_numpy()
+        weighted = frame.assign(wx=frame["w"] * frame["x"], wz=frame["w"] * frame["z"]).groupby("p")[["wx", "wz", "w"]]
+        sums = weighted.sum()
+        means = pd.DataFrame({"x": sums["wx"] / sums["w"], "z": sums["wz"] / sums["w"]})
+        dx = x - means["x"].reindex(program).to_numpy()
+        dz = z - means["z"].reindex(program).to_numpy()
         pooled = max(float(np.sum(w * dx * dz) / max(np.sum(w * dx * dx), 1e-12)), 0.0)
         slopes = {}
         for m in np.unique(modality):

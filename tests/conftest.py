@@ -27,3 +27,18 @@ def world_dir(tmp_path: Path, small_world: tuple[WorldPlan, pd.DataFrame, pd.Dat
     write_tables(tmp_path, programs, episodes, "csv")
     Truth(plan).save(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def trained(small_world):
+    """A model suite, forecaster and bundle fitted once on the small world (tests must not refit needlessly)."""
+    from models.bundle import make_bundle
+    from models.forecast import build_forecaster
+    from models.suite import fit_suite
+
+    _, programs, episodes = small_world
+    params = {"n_estimators": 80, "learning_rate": 0.08, "num_leaves": 15, "min_child_samples": 40}
+    suite = fit_suite(programs, episodes, params, seed=0)
+    forecaster = build_forecaster(programs, episodes, suite.response, suite.dropout, suite.reach)
+    bundle = make_bundle(forecaster, suite, programs, episodes)
+    return suite, forecaster, bundle

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from models.shap_values import shap_contributions
+
 
 def calibration_figure(reliability: dict[str, pd.DataFrame]) -> Figure:
     fig = Figure(figsize=(9, 4))
@@ -23,12 +25,7 @@ def calibration_figure(reliability: dict[str, pd.DataFrame]) -> Figure:
 
 def shap_summary_figure(model: Any, X: pd.DataFrame, title: str) -> Figure:
     """Mean |SHAP| per feature (bar chart): which inputs move the forecast most."""
-    import shap
-
-    prepared = model.prepared(X)
-    values = np.asarray(shap.TreeExplainer(model.booster_).shap_values(prepared))
-    if values.ndim == 3:
-        values = values[-1]
+    values, prepared = shap_contributions(model, X)
     importance = pd.Series(np.abs(values).mean(axis=0), index=prepared.columns).sort_values()
     fig = Figure(figsize=(7, 6))
     ax = fig.subplots()

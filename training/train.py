@@ -63,7 +63,10 @@ def synthetic_input_example(bundle: CareAllocBundle, rows: int = 3) -> pd.DataFr
     example["period"] = bundle.next_period
     example["episode_id"] = [f"EXAMPLE-{i}" for i in range(rows)]
     example["patient_id"] = [f"SYNTHETIC-{i}" for i in range(rows)]
-    return example.drop(columns=["region"]).reset_index(drop=True)
+    # Whole-number columns go in as floats so the signature accepts missing optional values (e.g. age).
+    integers = example.select_dtypes("integer").columns
+    return example.drop(columns=["region"]).astype({c: "float64" for c in integers if c != "region"}).reset_index(
+        drop=True)
 
 
 @contextmanager
@@ -86,11 +89,12 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
         step("validating data")
         tables = load_tables(data_dir)
         snapshot = tables.snapshot.to_dict()
+        periods = tables.snapshot.periods
         with mlflow.start_run(run_name="train") as run:
             mlflow.set_tags({**provenance_tags(), "data.sha256": snapshot["sha256"], "data.dir": str(data_dir)})
-            mlflow.log_params({**chosen, "seed": settings.seed, "data_periods": f"{snapshot['periods'][0]}.."
-                               f"{snapshot['periods'][-1]}", "data_programs_rows": snapshot["programs_rows"],
-                               "data_episodes_rows": snapshot["episodes_rows"]})
+            mlflow.log_params({**chosen, "seed": settings.seed, "data_periods": f"{periods[0]}..{periods[-1]}",
+                               "data_programs_rows": tables.snapshot.programs_rows,
+                               "data_episodes_rows": tables.snapshot.episodes_rows})
             mlflow.log_dict(snapshot, "data_snapshot.json")
 
             step("evaluating on the temporal holdout")

@@ -1,0 +1,63 @@
+"""Behavioural model tests: directional (funding), invariance (ids, row order), estimator conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+from sklearn.base import clone
+
+from features.build import FUNDING_FEATURES, episode_features
+from models.classifier import FundingAwareClassifier
+
+
+def test_more_funding_never_lowers_response_or_raises_dropout(small_world, trained) -> None:
+    _, programs, episodes = small_world
+    suite, _, _ = trained
+    X = episode_features(programs, episodes).sample(400, random_state=0).reset_index(drop=True)
+    previous_ri = previous_drop = None
+    for shift in np.linspace(-1.0, 1.0, 9):
+        moved = X.copy()
+        for col in FUNDING_FEATURES:
+            moved[col] = X[col] + shift
+        ri = suite.response.predict_proba(moved)[:, 1]
+        drop = suite.dropout.predict_proba(moved)[:, 1]
+        if previous_ri is not None:
+            assert (ri >= previous_ri - 1e-12).all()
+            assert (drop <= previous_drop + 1e-12).all()
+        previous_ri, previous_drop = ri, drop
+
+
+def test_identifiers_and_row_order_do_not_change_risk(small_world, trained) -> None:
+    _, programs, episodes = small_world
+    _, _, bundle = trained
+    sample = episodes.sample(50, random_state=1).reset_index(drop=True)
+    risk = bundle.risk(sample)
+    renamed = sample.assign(patient_id="someone-else", episode_id=[f"X{i}" for i in range(len(sample))])
+    pd.testing.assert_frame_equal(risk, bundle.risk(renamed))
+    order = np.random.default_rng(0).permutation(len(sample))
+    shuffled = bundle.risk(sample.iloc[order].reset_index(drop=True))
+    np.testing.assert_allclose(shuffled.to_numpy(), risk.iloc[order].to_numpy())
+
+
+def test_estimator_conventions_clone_and_shap(small_world) -> None:
+    _, programs, episodes = small_world
+    X = episode_features(programs, episodes)
+    y = (episodes["dropped_out"].to_numpy(dtype=float))
+    est = FundingAwareClassifier(funding_direction=-1, n_estimators=20, min_child_samples=1)
+    fresh = clone(est)
+    assert fresh.get_params() == est.get_params()
+    with pytest.raises(Exception, match="not fitted"):
+        fresh.predict_proba(X.head())
+    fresh.fit(X, y)
+    assert fresh.predict_proba(X.head()).shape == (5, 2)
+    values = shap.TreeExplainer(fresh.booster_).shap_values(fresh.prepared(X.head(10)))
+    assert np.asarray(values).shape[-2:] == (10, X.shape[1])
+
+
+def test_unseen_category_levels_are_reported_not_silently_scored(small_world, trained) -> None:
+    _, programs, episodes = small_world
+    suite, _, bundle = trained
+    X = bundle.features(episodes.head(3).assign(payer=["martian", "commercial", "medicaid"]))
+    assert suite.response.unknown_levels(X) == {"payer": ["martian"]}

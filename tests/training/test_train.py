@@ -1,0 +1,75 @@
+"""The retraining job end to end against a throwaway MLflow store: register, gate, aliases, artefacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from carealloc.settings import Settings
+from models.packaging import load_bundle
+from training.registry import apply_gate
+from training.train import resolve_params, train
+
+FAST = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 40}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("mlflow"), tracking_uri=None)
+
+
+def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = train(world_dir, store, FAST, show_progress=False)
+    assert first.gate.promoted and first.gate.reason == "no champion yet"
+    second = train(world_dir, store, FAST, show_progress=False)
+    assert second.model_version != first.model_version
+    assert second.gate.champion_version == first.model_version
+    assert second.gate.promoted, second.gate.reason  # same data, same seed: not worse
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias(store.model_name, "champion").version) == second.model_version
+    assert str(client.get_model_version_by_alias(store.model_name, "challenger").version) == second.model_version
+
+    run = client.get_run(second.run_id)
+    for key in ("response_auc", "response_log_loss", "response_ece", "dropout_brier", "response_prior_log_loss",
+                "response_logistic_auc", "holdout_score", "reach_episodes_mape", "truth_curve_relative_mae"):
+        assert key in run.data.metrics, key
+    assert run.data.tags["git_commit"] and run.data.tags["version.lightgbm"]
+    assert int(run.data.params["data_episodes_rows"]) > 0
+    artifacts = {a.path for a in client.list_artifacts(second.run_id)} | {
+        a.path for a in client.list_artifacts(second.run_id, "plots")}
+    assert {"data_snapshot.json", "plots/calibration.png", "plots/shap_response.png",
+            "plots/outcome_curves.png"} <= artifacts
+
+    bundle = load_bundle(f"models:/{store.model_name}@champion")
+    assert set(bundle.programs) and bundle.curves["reliable_improvements"].notna().all()
+    example = mlflow.models.Model.load(f"models:/{store.model_name}@champion").load_input_example(
+        mlflow.artifacts.download_artifacts(f"models:/{store.model_name}@champion"))
+    assert all(str(p).startswith("SYNTHETIC-") for p in example["patient_id"])  # never a real patient row
+
+
+def test_worse_challenger_does_not_replace_the_champion(world_dir: Path, store: Settings,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = train(world_dir, store, FAST, show_progress=False)
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias(store.model_name, "champion").version
+    decision = apply_gate(client, store.model_name, result.model_version, result.metrics["holdout_score"] * 1.2,
+                          store.gate_tolerance)
+    assert not decision.promoted and "worse" in decision.reason
+    assert str(client.get_model_version_by_alias(store.model_name, "champion").version) == str(champion)
+    assert str(client.get_model_version_by_alias(store.model_name, "challenger").version) == result.model_version
+
+
+def test_tuned_parameters_are_picked_up(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert resolve_params(settings)["num_leaves"] == 15
+    settings.best_params_path.parent.mkdir(parents=True)
+    settings.best_params_path.write_text(json.dumps({"params": {"num_leaves": 7}, "holdout_score": 1.0}))
+    assert resolve_params(settings)["num_leaves"] == 7
+    assert resolve_params(settings, {"num_leaves": 9})["num_leaves"] == 9
