@@ -76,8 +76,7 @@ class OutcomeCurve:
             object.__setattr__(self, label, value)
         if self.observed_min > self.observed_max:
             raise ValueError(
-                f"programme {pid}: observed_min {self.observed_min:,.0f} exceeds observed_max "
-                f"{self.observed_max:,.0f}"
+                f"programme {pid}: observed_min {self.observed_min:,.0f} exceeds observed_max {self.observed_max:,.0f}"
             )
         object.__setattr__(self, "funding", funding)
         object.__setattr__(self, "metrics", metrics)

@@ -51,9 +51,7 @@ def _named_conflicts(problem: Problem) -> list[str]:
         )
     elif lo_total > budget:
         detail = f" (locked programmes take {money(locked_total)} of that)" if locked_total > 0 else ""
-        conflicts.append(
-            f"programme minimums add up to {money(lo_total)} but the budget is {money(budget)}{detail}"
-        )
+        conflicts.append(f"programme minimums add up to {money(lo_total)} but the budget is {money(budget)}{detail}")
     if problem.mode == "exact" and hi_total < budget:
         conflicts.append(
             f"programme maximums add up to {money(hi_total)} but the budget is {money(budget)} "
@@ -72,7 +70,8 @@ def _named_conflicts(problem: Problem) -> list[str]:
                 )
             elif members_hi < group.floor:
                 conflicts.append(
-                    f"group {group.label} floor of {group.min_share:.0%} of the budget ({money(group.floor)}) "
+                    f"group {group.label} floor of {group.min_share:.0%} of the budget "
+                    f"({money(group.floor)}) "
                     f"cannot be met: its programmes' maximums add up to {money(members_hi)}"
                 )
         if group.cap is not None and members_lo > group.cap:
@@ -160,3 +159,12 @@ def project(problem: Problem, funding: np.ndarray) -> np.ndarray | None:
     if result.status != 0:
         return None
     return tidy(problem, np.asarray(result.x[:n]) * scale)
+
+
+def verified(problem: Problem, funding: np.ndarray) -> np.ndarray | None:
+    """The plan itself if it passes our re-check, else its nearest feasible repair, else None."""
+    candidate = tidy(problem, funding)
+    if not problem.violations(candidate):
+        return candidate
+    repaired = project(problem, candidate)
+    return None if repaired is None or problem.violations(repaired) else repaired

@@ -23,7 +23,7 @@ HARMFUL_METRICS: frozenset[str] = frozenset({"dropouts"})
 
 @dataclass(frozen=True)
 class Objective:
-    """``weighted`` sums weight x metric (dropouts count as avoided); ``risk_averse`` maximises a lower quantile."""
+    """``weighted`` sums weight x metric (dropouts count as avoided); ``risk_averse`` uses a lower quantile."""
 
     kind: ObjectiveKind = "reliable_improvements"
     weights: Mapping[str, float] = field(default_factory=dict)

@@ -1,10 +1,15 @@
-"""Local polish of the grid plan with SLSQP on a smooth, concave surrogate around it.
+"""Local polish of the grid plan: pick up what lies between grid points.
 
-The DP is only as fine as its grid; the polish moves each programme within a few grid steps of the DP
-plan to pick up what lies between grid points (a ramp's end, the exact budget remainder). Inside that
-window each curve is replaced by its concave envelope, smoothed with a soft minimum over the envelope's
-pieces so SLSQP gets an analytic gradient. SLSQP's answer is only a candidate: the solver re-checks every
-constraint and keeps it only if the true (unsmoothed) objective improves.
+The DP is only as fine as its grid, and on a step-shaped curve stopping one grid step short of a ramp's
+top can cost a noticeable share of that step. Around the current plan each programme may move within a
+window of a few grid steps; inside the window its curve is replaced by the concave envelope (a
+shape-constrained surrogate), which makes the local problem a linear programme solved exactly by HiGHS.
+
+Why not SLSQP on a smoothed surrogate: on this problem SLSQP needed ~150 iterations and 45 ms single-
+threaded, and 1.5 s when OpenBLAS threads contend on a 2-core machine, with a smoothing parameter to tune;
+the surrogate is piecewise-linear and concave anyway, so an LP gives its exact optimum in a few ms.
+The polished plan is only a candidate: the solver re-checks every constraint and keeps it only when the
+true (non-envelope) objective improves.
 """
 
 from __future__ import annotations
@@ -12,78 +17,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
-from allocation.envelope import section, upper_hull_lines
-from allocation.feasibility import linear_rows
+from allocation.envelope import maximise_envelope
+from allocation.feasibility import verified
 from allocation.problem import Problem
 
-_PAD = 1e30
+WINDOW_STEPS = (4.0, 1.0)
+MAX_ROUNDS = 4
 
 
 @dataclass(frozen=True, eq=False)
 class PolishOutcome:
     funding: np.ndarray
-    iterations: int
-    success: bool
+    value: float
+    rounds: int
+    improved: bool
 
 
-def polish(problem: Problem, start: np.ndarray, width: float) -> PolishOutcome:
-    lower = np.maximum(problem.lo, start - width)
-    upper = np.minimum(problem.hi, start + width)
-    span = upper - lower
-    free = np.flatnonzero(span > 1e-9 * np.maximum(1.0, upper))
-    if free.size == 0:
-        return PolishOutcome(start.copy(), 0, True)
-
-    pieces = []
-    for i in free:
-        xs, ys = section(problem.knots[i], problem.scores[i], float(lower[i]), float(upper[i]))
-        slopes, anchors = upper_hull_lines(xs, ys)
-        pieces.append((anchors, slopes * span[i]))  # in terms of z in [0, 1]
-    width_k = max(len(a) for a, _ in pieces)
-    alpha = np.full((free.size, width_k), _PAD)
-    beta = np.zeros((free.size, width_k))
-    for row, (anchors, slopes) in enumerate(pieces):
-        alpha[row, : len(anchors)] = anchors
-        beta[row, : len(slopes)] = slopes
-    ends = np.stack([np.min(alpha, axis=1), np.min(alpha + beta, axis=1)], axis=1)
-    variation = np.abs(ends[:, 1] - ends[:, 0]) + np.abs(beta).max(axis=1)
-    tau = 1e-3 * variation + 1e-12
-    norm = float(variation.sum()) + 1e-12
-
-    def smoothed(z: np.ndarray) -> tuple[float, np.ndarray]:
-        lines = alpha + beta * z[:, None]
-        low = lines.min(axis=1)
-        weights = np.exp(-(lines - low[:, None]) / tau[:, None])
-        total = weights.sum(axis=1)
-        value = low - tau * np.log(total)
-        gradient = (weights * beta).sum(axis=1) / total
-        return -float(value.sum()) / norm, -gradient / norm
-
-    scale = max(problem.budget, 1.0)
-    fixed = start.copy()
-    fixed[free] = lower[free]
-    a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
-    constraints = []
-    if a_ub.size:
-        coef = a_ub[:, free] * span[free] / scale
-        offset = (b_ub - a_ub @ fixed) / scale
-        constraints.append({"type": "ineq", "fun": lambda z: offset - coef @ z, "jac": lambda z: -coef})
-    if a_eq is not None and b_eq is not None:
-        coef_eq = a_eq[:, free] * span[free] / scale
-        offset_eq = (b_eq - a_eq @ fixed) / scale
-        constraints.append({"type": "eq", "fun": lambda z: coef_eq @ z - offset_eq, "jac": lambda z: coef_eq})
-    z0 = (start[free] - lower[free]) / span[free]
-    result = minimize(
-        smoothed,
-        np.clip(z0, 0.0, 1.0),
-        jac=True,
-        method="SLSQP",
-        bounds=[(0.0, 1.0)] * free.size,
-        constraints=constraints,
-        options={"maxiter": 200, "ftol": 1e-12},
-    )
-    funding = fixed.copy()
-    funding[free] = lower[free] + span[free] * np.clip(result.x, 0.0, 1.0)
-    return PolishOutcome(funding, int(result.nit), bool(result.success))
+def polish(problem: Problem, start: np.ndarray, step: float, *, max_rounds: int = MAX_ROUNDS) -> PolishOutcome:
+    best = start.copy()
+    best_value = problem.value(best)
+    rounds = 0
+    improved = False
+    for width in WINDOW_STEPS[: 1 if max_rounds <= 1 else None]:
+        for _ in range(max_rounds):
+            rounds += 1
+            lower = np.maximum(problem.lo, best - width * step)
+            upper = np.minimum(problem.hi, best + width * step)
+            solved = maximise_envelope(problem, lower, upper)
+            candidate = None if solved is None else verified(problem, solved[0])
+            if candidate is None:
+                break
+            value = problem.value(candidate)
+            if value <= best_value + 1e-9 * max(1.0, abs(best_value)):
+                break
+            best, best_value, improved = candidate, value, True
+    return PolishOutcome(best, best_value, rounds, improved)

@@ -67,7 +67,8 @@ class Problem:
 
     def value_parts(self, funding: np.ndarray) -> np.ndarray:
         return np.array(
-            [np.interp(x, k, s) for x, k, s in zip(funding, self.knots, self.scores, strict=True)], dtype=float
+            [np.interp(x, k, s) for x, k, s in zip(funding, self.knots, self.scores, strict=True)],
+            dtype=float,
         )
 
     def value(self, funding: np.ndarray) -> float:
@@ -98,9 +99,7 @@ class Problem:
         return problems
 
 
-def _program_limits(
-    curve: OutcomeCurve, constraints: Constraints
-) -> tuple[float, str, float, str, bool, list[str]]:
+def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[float, str, float, str, bool, list[str]]:
     """Lower and upper funding limit of one programme, the rule behind each, and any contradiction."""
     pid = curve.program_id
     bounds = constraints.programs.get(pid)

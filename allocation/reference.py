@@ -7,9 +7,9 @@ What is exact: for a grid of ``step`` money units above every programme's lower 
 best plan among all grid plans that meet the budget (exact or at most), every programme's limits and the
 group share rules of ONE grouping column (each group of that column is solved as its own knapsack, then
 the budget is split across the groups by a second max-plus convolution, restricted to each group's
-floor..cap). Group rules on further columns are not part of the DP; the solver enforces them afterwards by
-projection, marks the reference as not exact, and the certificate then rests on the concave-envelope
-bound alone (see `certificate.py`).
+floor..cap). Group rules on further columns are not part of the DP: the solver either projects the DP
+plan onto them or prices them into the DP (`lagrange.py`), keeps the better, marks the reference as not
+exact, and the certificate then rests on the concave-envelope bound alone (see `certificate.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from allocation.problem import Problem
 
 DEFAULT_GRID_STEPS = 2000
+MAX_EXTRA_STEPS = DEFAULT_GRID_STEPS // 10
+MAX_GRID_STEPS = 200_000  # memory guard against a caller-supplied step that is far too fine
 _DENSE_LIMIT = 3_000_000  # above this many cells a 2-D window would be wasteful; loop instead
 
 
@@ -33,6 +35,8 @@ class GridSolution:
     step: float
     exact: bool  # every constraint was inside the DP (at most one grouping column)
     on_grid: bool  # the DP found a plan that meets every rule without repair
+    extra_money: float  # the budget increase the DP also priced (0 when not asked)
+    extra_gain: float | None  # best grid value with ``extra_money`` more minus without; None if infeasible
 
 
 def _maxplus(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +52,8 @@ def _maxplus(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray
         return windows[np.arange(top + 1), best], span - best
     new = np.full(top + 1, -np.inf)
     arg = np.zeros(top + 1, dtype=np.int64)
-    for j in np.flatnonzero(np.isfinite(values)):
-        stop = min(top + 1, j + len(kept))
+    for j in np.flatnonzero(np.isfinite(values)).tolist():
+        stop: int = min(top + 1, j + len(kept))
         if stop <= j:
             continue
         candidate = kept[: stop - j] + values[j]
@@ -94,9 +98,13 @@ def _cells(problem: Problem, column: str | None) -> list[_Cell]:
     return ordered
 
 
-def _solve(problem: Problem, step: float, units: int, conservative: bool) -> np.ndarray | None:
+def _solve(
+    problem: Problem, step: float, units: int, extra: int, conservative: bool
+) -> tuple[np.ndarray, float | None] | None:
+    """Grid plan for ``units`` steps above the lower limits, and the gain from ``extra`` more steps."""
     column = primary_column(problem)
-    capacity = np.floor((problem.hi - problem.lo) / step + 1e-9).astype(np.int64)
+    # a programme can never use more steps than the budget has, however wide its own range
+    capacity = np.minimum(np.floor((problem.hi - problem.lo) / step + 1e-9), units + extra).astype(np.int64)
     tables: list[np.ndarray] = []
     choices: list[list[np.ndarray]] = []
     cells = _cells(problem, column)
@@ -105,7 +113,7 @@ def _solve(problem: Problem, step: float, units: int, conservative: bool) -> np.
         picks: list[np.ndarray] = []
         for i in cell.members:
             grid = problem.lo[i] + step * np.arange(capacity[i] + 1)
-            table, pick = _maxplus(table, np.interp(grid, problem.knots[i], problem.scores[i]), units)
+            table, pick = _maxplus(table, np.interp(grid, problem.knots[i], problem.scores[i]), units + extra)
             picks.append(pick)
         base = float(problem.lo[cell.members].sum())
         round_floor, round_cap = (math.ceil, math.floor) if conservative else (math.floor, math.ceil)
@@ -119,14 +127,22 @@ def _solve(problem: Problem, step: float, units: int, conservative: bool) -> np.
     total = tables[0]
     splits: list[np.ndarray] = []
     for table in tables[1:]:
-        total, split = _maxplus(total, table, units)
+        total, split = _maxplus(total, table, units + extra)
         splits.append(split)
-    if not np.isfinite(total).any():
+    reachable = total[: units + 1]
+    if not np.isfinite(reachable).any():
         return None
-    if problem.mode == "exact" and len(total) > units and np.isfinite(total[units]):
+    if problem.mode == "exact" and len(reachable) > units and np.isfinite(reachable[units]):
         used = units
     else:
-        used = int(np.argmax(total))  # at_most, or the grid cannot reach the exact budget: repair later
+        used = int(np.argmax(reachable))  # at_most, or the grid cannot reach the exact budget: repair later
+    gain = None
+    if extra > 0:
+        more = total[units + extra] if problem.mode == "exact" and len(total) > units + extra else -np.inf
+        if problem.mode == "at_most":
+            more = float(np.max(total))
+        if np.isfinite(more):
+            gain = float(more - reachable[used])
 
     spend = [0] * len(cells)
     for c in range(len(cells) - 1, 0, -1):
@@ -140,7 +156,7 @@ def _solve(problem: Problem, step: float, units: int, conservative: bool) -> np.
             j = int(pick[left])
             funding[i] += j * step
             left -= j
-    return funding
+    return funding, gain
 
 
 def grid_step(problem: Problem, steps: int = DEFAULT_GRID_STEPS) -> float:
@@ -151,20 +167,37 @@ def grid_step(problem: Problem, steps: int = DEFAULT_GRID_STEPS) -> float:
     return max(room, 0.0) / steps
 
 
-def solve_grid(problem: Problem, step: float | None = None, steps: int = DEFAULT_GRID_STEPS) -> GridSolution:
-    """Best grid plan; the caller must still repair (`feasibility.project`) when ``on_grid`` is False."""
+def solve_grid(
+    problem: Problem, step: float | None = None, steps: int = DEFAULT_GRID_STEPS, extra_money: float = 0.0
+) -> GridSolution:
+    """Best grid plan; the caller must still repair (`feasibility.verified`) when ``on_grid`` is False.
+
+    ``extra_money`` also prices a larger budget from the same tables (the DP's last table holds the best
+    value for every spend), holding group money limits fixed: that is the budget row's shadow price.
+    """
     step = grid_step(problem, steps) if step is None else float(step)
     exact = len({g.column for g in problem.groups}) <= 1
-    room = problem.budget - float(problem.lo.sum())
-    if step <= 0 or room <= 0:
-        funding = problem.lo.copy()
-        return GridSolution(funding, problem.value(funding), max(step, 0.0), exact, not problem.violations(funding))
-    units = int(math.floor(room / step + 1e-9))
-    funding = _solve(problem, step, units, conservative=True)
-    on_grid = funding is not None
-    if funding is None:
-        funding = _solve(problem, step, units, conservative=False)
-    if funding is None:
-        funding = problem.lo.copy()
+    room = max(problem.budget - float(problem.lo.sum()), 0.0)
+    if problem.mode == "at_most":  # money beyond every programme's upper limit cannot be spent anyway
+        room = min(room, float((problem.hi - problem.lo).sum()))
+    if step <= 0:
+        if extra_money <= 0:
+            funding = problem.lo.copy()
+            feasible = not problem.violations(funding)
+            return GridSolution(funding, problem.value(funding), 0.0, exact, feasible, 0.0, None)
+        step = extra_money / DEFAULT_GRID_STEPS  # nothing to share out now; the grid only prices more budget
+    units = math.floor(room / step + 1e-9)
+    if units > MAX_GRID_STEPS:
+        raise ValueError(
+            f"step {step:,.2f} would cut the budget into {units:,} grid steps; use a step of at least "
+            f"{room / MAX_GRID_STEPS:,.2f}"
+        )
+    # price at most a tenth of the grid's length more, so a tiny budget cannot blow the tables up
+    extra = min(math.ceil(extra_money / step - 1e-9), MAX_EXTRA_STEPS) if extra_money > 0 else 0
+    solved = _solve(problem, step, units, extra, conservative=True)
+    on_grid = solved is not None
+    if solved is None:
+        solved = _solve(problem, step, units, extra, conservative=False)
+    funding, gain = (problem.lo.copy(), None) if solved is None else solved
     on_grid = on_grid and not problem.violations(funding)
-    return GridSolution(funding, problem.value(funding), step, exact, on_grid)
+    return GridSolution(funding, problem.value(funding), step, exact, on_grid, extra * step, gain)

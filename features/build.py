@@ -176,3 +176,13 @@ def _categoricals(frame: pd.DataFrame) -> pd.DataFrame:
         if col in frame.columns:
             frame[col] = pd.Categorical(frame[col])
     return frame
+
+
+def next_period(label: str) -> str:
+    """The period after `label` in the same form: 2025-Q4 -> 2026-Q1, 2025-12 -> 2026-01."""
+    year, rest = int(label[:4]), label[5:]
+    if rest.startswith("Q"):
+        quarter = int(rest[1:]) + 1
+        return f"{year + quarter // 5}-Q{(quarter - 1) % 4 + 1}"
+    month = int(rest) + 1
+    return f"{year + month // 13}-{(month - 1) % 12 + 1:02d}"

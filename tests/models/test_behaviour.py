@@ -30,7 +30,7 @@ def test_more_funding_never_lowers_response_or_raises_dropout(small_world, train
 
 
 def test_identifiers_and_row_order_do_not_change_risk(small_world, trained) -> None:
-    _, programs, episodes = small_world
+    _, _, episodes = small_world
     _, _, bundle = trained
     sample = episodes.sample(50, random_state=1).reset_index(drop=True)
     risk = bundle.risk(sample)
@@ -57,7 +57,7 @@ def test_estimator_conventions_clone_and_shap(small_world) -> None:
 
 
 def test_unseen_category_levels_are_reported_not_silently_scored(small_world, trained) -> None:
-    _, programs, episodes = small_world
+    _, _, episodes = small_world
     suite, _, bundle = trained
     X = bundle.features(episodes.head(3).assign(payer=["martian", "commercial", "medicaid"]))
     assert suite.response.unknown_levels(X) == {"payer": ["martian"]}
