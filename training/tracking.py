@@ -5,6 +5,7 @@ Called at the start of a job (never at import time), so tests can point MLflow a
 
 from __future__ import annotations
 
+import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,11 @@ def configure(settings: Settings) -> str:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     mlflow.set_registry_uri(settings.resolved_tracking_uri)
+    launched = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if os.environ.get("MLFLOW_RUN_ID") and launched:
+        # Started by `mlflow run`: the launcher already opened a run in its experiment; attach to it.
+        mlflow.set_experiment(experiment_id=launched)
+        return launched
     experiment = mlflow.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
         mlflow.set_experiment(experiment_id=experiment.experiment_id)
