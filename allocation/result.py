@@ -1,0 +1,138 @@
+"""What a recommendation carries back: the split, its evidence, and how far it could be from the best.
+
+Everything is a frozen dataclass; ``to_dict`` turns it into plain JSON types (NaN/inf become None) so the
+API and CLI never hand-convert numpy scalars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy: dataclasses and mappings to dicts, sequences to lists, non-finite floats to None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+@dataclass(frozen=True)
+class PlanEvaluation:
+    """Forecast outcomes of any split (a scenario, the status quo, a baseline) under one objective."""
+
+    funding: Mapping[str, float]
+    objective_value: float
+    totals: Mapping[str, float]  # "funding" plus the sum of every metric all curves have
+    per_programme: Mapping[str, Mapping[str, float]]
+    outside_forecast_grid: tuple[str, ...]  # funding clamped to the grid end for these programmes
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = plain(self)
+        return result
+
+
+@dataclass(frozen=True)
+class ProgrammeAllocation:
+    program_id: str
+    current_funding: float
+    recommended_funding: float
+    change: float
+    change_pct: float | None  # None when current funding is zero
+    lower_limit: float
+    upper_limit: float
+    objective_current: float
+    objective_recommended: float
+    metrics_current: Mapping[str, float]
+    metrics_recommended: Mapping[str, float]
+    marginal_gain_per_1000: float | None  # None when 1,000 more would leave the forecast grid
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """A simple rule's split, moved onto the constraints where possible so comparisons are fair."""
+
+    name: str
+    feasible: bool
+    adjusted: bool  # the rule's raw split broke a constraint and was moved to the nearest feasible split
+    objective_value: float | None
+    allocation: Mapping[str, float] | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BudgetPoint:
+    fraction: float
+    budget: float
+    objective_value: float | None  # None when the constraints cannot be met at this budget
+
+
+@dataclass(frozen=True)
+class OptimalityGap:
+    """``absolute``/``relative`` compare with the exact grid DP; ``bound_*`` with a proven upper bound."""
+
+    reference: str
+    reference_value: float
+    reference_exact: bool
+    reference_step: float
+    absolute: float
+    relative: float
+    upper_bound: float | None
+    bound_absolute: float | None
+    bound_relative: float | None
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    method: str
+    iterations: int
+    seconds: float
+    grid_step: float
+    polish_improved: bool
+    numpy_version: str
+    scipy_version: str
+    python_version: str
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    objective: Mapping[str, Any]
+    objective_value: float
+    budget: float
+    budget_mode: str
+    allocations: tuple[ProgrammeAllocation, ...]
+    totals: Mapping[str, Mapping[str, float]]  # "plan" and "status_quo"
+    unallocated: float
+    binding_constraints: tuple[str, ...]
+    shadow_price: float | None  # objective gain per extra 1,000 of budget
+    optimality_gap: OptimalityGap
+    budget_curve: tuple[BudgetPoint, ...]
+    baselines: tuple[BaselinePlan, ...]
+    solver: SolverInfo
+
+    @property
+    def allocation(self) -> dict[str, float]:
+        return {a.program_id: a.recommended_funding for a in self.allocations}
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = plain(self)
+        return result

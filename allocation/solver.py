@@ -1,0 +1,238 @@
+"""Entry points: `optimize` finds the best split, `evaluate` scores any split.
+
+Pipeline: compile and check feasibility (named conflicts) -> exact grid DP (`reference.py`); when group
+rules span several columns also an exact mixed-integer programme (`mixed_integer.py`), falling back to a
+priced DP (`lagrange.py`) if the MIP hits its time limit -> repair onto the constraints if grid rounding
+left a gap -> polish on a local concave surrogate (`polish.py`) ->
+keep the better plan after re-checking every constraint ourselves -> certify against the DP value and the
+concave-envelope upper bound -> explanations, budget curve, shadow price and baselines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy
+
+from allocation.baselines import baseline_plans
+from allocation.certificate import envelope_upper_bound
+from allocation.constraints import Constraints
+from allocation.curves import OutcomeCurve
+from allocation.errors import InfeasibleConstraintsError, SolverFailedError
+from allocation.evaluation import evaluate_plan
+from allocation.explain import MARGINAL_UNIT, active_constraints, marginal_gains, programme_flags
+from allocation.feasibility import ensure_feasible, verified
+from allocation.lagrange import solve_with_prices
+from allocation.mixed_integer import solve_mixed_integer
+from allocation.objectives import Objective
+from allocation.polish import MAX_ROUNDS, polish
+from allocation.problem import Problem, build_problem
+from allocation.reference import DEFAULT_GRID_STEPS, solve_grid
+from allocation.result import (
+    AllocationResult,
+    BudgetPoint,
+    OptimalityGap,
+    PlanEvaluation,
+    ProgrammeAllocation,
+    SolverInfo,
+)
+
+__all__ = ["InfeasibleConstraintsError", "evaluate", "optimize"]
+
+BUDGET_CURVE_FRACTIONS = (0.8, 0.9, 1.0, 1.1, 1.2)
+BUDGET_CURVE_GRID_STEPS = 400
+SHADOW_PRICE_FRACTION = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class _Solved:
+    funding: np.ndarray
+    value: float
+    reference: str
+    reference_value: float
+    reference_exact: bool
+    dual_bound: float | None
+    step: float
+    rounds: int
+    polish_improved: bool
+    shadow_price: float | None
+
+
+def _best(problem: Problem, plans: list[np.ndarray | None]) -> np.ndarray | None:
+    """Highest-scoring plan among those that pass our own constraint re-check (first wins ties)."""
+    best: np.ndarray | None = None
+    for plan in plans:
+        if plan is not None and (best is None or problem.value(plan) > problem.value(best)):
+            best = plan
+    return best
+
+
+def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bool, polish_rounds: int) -> _Solved:
+    """Best verified plan: exact grid DP (or MIP across grouping columns), repaired if needed, polished."""
+    extra = max(MARGINAL_UNIT, SHADOW_PRICE_FRACTION * problem.budget) if price_budget else 0.0
+    grid = solve_grid(problem, step, steps, extra_money=extra)
+    dp_plan = verified(problem, grid.funding)
+    plans = [dp_plan]
+    reference = "grid_dp"
+    reference_value = grid.value if grid.on_grid or dp_plan is None else problem.value(dp_plan)
+    reference_exact = grid.exact and grid.on_grid
+    dual_bound = None
+    if not grid.exact:
+        exact_plan = solve_mixed_integer(problem)
+        mip_plan = None if exact_plan is None else verified(problem, exact_plan.funding)
+        plans.append(mip_plan)
+        if exact_plan is not None and mip_plan is not None:
+            dual_bound = exact_plan.dual_bound
+            if exact_plan.proven_optimal:
+                reference, reference_value, reference_exact = "mixed_integer", problem.value(mip_plan), True
+        if exact_plan is None or not exact_plan.proven_optimal:
+            priced = solve_with_prices(problem, steps)
+            plans.append(None if priced is None else verified(problem, priced))
+    start = _best(problem, plans)
+    if start is None:
+        raise SolverFailedError("no candidate plan passed the constraint re-check")
+    polished = polish(problem, start, grid.step, max_rounds=polish_rounds) if grid.step > 0 else None
+    funding = start if polished is None else polished.funding
+    shadow = None
+    if grid.extra_gain is not None and grid.extra_money > 0:
+        shadow = grid.extra_gain / grid.extra_money * MARGINAL_UNIT
+    return _Solved(
+        funding=funding,
+        value=problem.value(funding),
+        reference=reference,
+        reference_value=reference_value,
+        reference_exact=reference_exact,
+        dual_bound=dual_bound,
+        step=grid.step,
+        rounds=0 if polished is None else polished.rounds,
+        polish_improved=polished is not None and polished.improved,
+        shadow_price=shadow,
+    )
+
+
+def _value_at_budget(problem: Problem, budget: float) -> float | None:
+    """A budget-curve point: coarser DP (400 steps) and one polish round, enough for a what-if curve
+    (the exact MIP still runs when group rules span several columns, where the DP alone can be far off)."""
+    other = build_problem(problem.curves, dataclasses.replace(problem.constraints, budget=budget), problem.objective)
+    try:
+        ensure_feasible(other)
+    except InfeasibleConstraintsError:
+        return None
+    return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1).value
+
+
+def _gap(solved: _Solved, envelope_bound: float | None) -> OptimalityGap:
+    value = solved.value
+    bounds = [b for b in (envelope_bound, solved.dual_bound) if b is not None]
+    bound = min(bounds) if bounds else None
+    absolute = max(0.0, solved.reference_value - value)
+    bound_absolute = None if bound is None else max(0.0, bound - value)
+    return OptimalityGap(
+        reference=solved.reference,
+        reference_value=solved.reference_value,
+        reference_exact=solved.reference_exact,
+        reference_step=solved.step,
+        absolute=absolute,
+        relative=absolute / max(abs(solved.reference_value), abs(value), 1e-12),
+        upper_bound=bound,
+        bound_absolute=bound_absolute,
+        bound_relative=None if bound_absolute is None else bound_absolute / max(abs(bound or 0.0), 1e-12),
+    )
+
+
+def optimize(
+    curves: Sequence[OutcomeCurve],
+    constraints: Constraints,
+    objective: Objective = Objective(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    step: float | None = None,
+) -> AllocationResult:
+    """Best split of the budget; raises InfeasibleConstraintsError when no split meets the constraints.
+
+    ``step`` is the DP grid in money; by default the free budget is cut into 2,000 steps.
+    """
+    if step is not None and not step > 0:
+        raise ValueError(f"step must be > 0, got {step}")
+    problem = build_problem(curves, constraints, objective)
+    ensure_feasible(problem)
+    started = time.perf_counter()
+    solved = _solve(problem, step, DEFAULT_GRID_STEPS, price_budget=True, polish_rounds=MAX_ROUNDS)
+    funding, value = solved.funding, solved.value
+    gap = _gap(solved, envelope_upper_bound(problem))
+    seconds = time.perf_counter() - started
+
+    budget = problem.budget
+    curve_points = tuple(
+        BudgetPoint(
+            fraction, fraction * budget, value if fraction == 1.0 else _value_at_budget(problem, fraction * budget)
+        )
+        for fraction in BUDGET_CURVE_FRACTIONS
+    )
+
+    ids = problem.ids
+    allocation = dict(zip(ids, (float(x) for x in funding), strict=True))
+    current = {c.program_id: c.current_funding for c in problem.curves}
+    plan = evaluate_plan(problem.curves, allocation, objective)
+    status_quo = evaluate_plan(problem.curves, current, objective)
+    gains = marginal_gains(problem, funding)
+    flags = programme_flags(problem, funding)
+    rows = []
+    for i, curve in enumerate(problem.curves):
+        pid = curve.program_id
+        recommended = allocation[pid]
+        change = recommended - curve.current_funding
+        rows.append(
+            ProgrammeAllocation(
+                program_id=pid,
+                current_funding=curve.current_funding,
+                recommended_funding=recommended,
+                change=change,
+                change_pct=change / curve.current_funding if curve.current_funding > 0 else None,
+                lower_limit=float(problem.lo[i]),
+                upper_limit=float(problem.hi[i]),
+                objective_current=status_quo.per_programme[pid]["objective"],
+                objective_recommended=plan.per_programme[pid]["objective"],
+                metrics_current={k: v for k, v in status_quo.per_programme[pid].items() if k != "objective"},
+                metrics_recommended={k: v for k, v in plan.per_programme[pid].items() if k != "objective"},
+                marginal_gain_per_1000=gains[i],
+                flags=flags[i],
+            )
+        )
+    return AllocationResult(
+        objective=objective.to_dict(),
+        objective_value=value,
+        budget=budget,
+        budget_mode=problem.mode,
+        allocations=tuple(rows),
+        totals={"plan": dict(plan.totals), "status_quo": dict(status_quo.totals)},
+        unallocated=max(0.0, budget - float(funding.sum())) if problem.mode == "at_most" else 0.0,
+        binding_constraints=tuple(active_constraints(problem, funding)),
+        shadow_price=solved.shadow_price,
+        optimality_gap=gap,
+        budget_curve=curve_points,
+        baselines=baseline_plans(problem),
+        solver=SolverInfo(
+            method=f"{solved.reference}+envelope_lp_polish" if solved.polish_improved else solved.reference,
+            iterations=solved.rounds,
+            seconds=seconds,
+            grid_step=solved.step,
+            polish_improved=solved.polish_improved,
+            numpy_version=np.__version__,
+            scipy_version=scipy.__version__,
+            python_version=platform.python_version(),
+        ),
+    )
+
+
+def evaluate(
+    curves: Sequence[OutcomeCurve],
+    allocation: Mapping[str, float],
+    objective: Objective = Objective(),  # noqa: B008 - frozen, so a shared default is safe
+) -> PlanEvaluation:
+    """Score any split (a scenario or the status quo) with the same arithmetic as `optimize`."""
+    return evaluate_plan(curves, allocation, objective)
