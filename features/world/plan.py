@@ -17,6 +17,9 @@ import pandas as pd
 from features.world.mechanism import ProgramArrays, courses_per_referral, reach_share
 from features.world.presets import PRESETS, Preset
 
+DEMAND_SPREAD = 0.9
+"""SD of log demand across programmes: programme size varies independently of cost-effectiveness."""
+
 
 @dataclass(frozen=True)
 class WorldPlan:
@@ -83,7 +86,7 @@ def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
     programs["unit_cost"] = np.round(base_cost * np.exp(rng.normal(0.0, 0.08, n)), 2)
     arrays = ProgramArrays.from_frame(programs, preset)
 
-    weight = np.exp(rng.normal(0.0, 0.5, n))
+    weight = np.exp(rng.normal(0.0, DEMAND_SPREAD, n))
     trend = 1.0 + 0.015 * np.arange(-1, t + 1)  # index 0 is the period before the data starts
     demand = weight[:, None] * trend[None, :] * np.exp(rng.normal(0.0, 0.12, (n, t + 2)))
     # Confounding: funding per referral follows hidden quality, and is set from last period's demand.

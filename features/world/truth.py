@@ -180,16 +180,28 @@ class Truth:
     # ---- oracle ----
     def oracle_allocation(self, budget: float, bounds: Mapping[str, tuple[float, float]], step: float,
                           metric: str = "reliable_improvements") -> tuple[dict[str, float], float]:
-        """Best split of exactly `budget` (to within one grid step) with every programme inside its bounds.
+        """Best split of exactly `budget` with every programme inside its bounds: (allocation, truth value).
 
-        Exact on the grid `step`: funding levels are multiples of `step` above each programme's lower bound, and
-        dynamic programming over programmes finds the best combination. Returns (allocation, truth value).
+        Outcomes are separable by programme, so dynamic programming over programmes on the money grid `step`
+        (levels are multiples of `step` above each lower bound) finds the best grid point exactly. Bounds rarely
+        sit on that grid, and optima sit on bounds, so the grid answer is then polished by pairwise transfers of
+        ever smaller amounts (down to step/256) between programmes, on each programme's curve evaluated at 401
+        points across its bounds; a transfer is kept only if the exact truth value improves.
         """
         lows = np.array([bounds[p][0] for p in self.program_ids], float)
         highs = np.array([bounds[p][1] for p in self.program_ids], float)
         if (lows > highs).any() or lows.sum() > budget + 1e-6 or highs.sum() < budget - 1e-6:
             raise ValueError("bounds cannot meet the budget: minimums add up to "
                              f"{lows.sum():,.0f} and maximums to {highs.sum():,.0f}, budget {budget:,.0f}")
+        grid = self._grid_optimum(budget, lows, highs, step, metric)
+        polished = self._polish(grid, lows, highs, step, metric)
+        candidates = [dict(zip(self.program_ids, x.tolist(), strict=True)) for x in (grid, polished)]
+        values = [self.value(c, metric) for c in candidates]
+        best = int(np.argmax(values))
+        return candidates[best], values[best]
+
+    def _grid_optimum(self, budget: float, lows: np.ndarray, highs: np.ndarray, step: float,
+                      metric: str) -> np.ndarray:
         units = int(np.floor((budget - lows.sum()) / step + 1e-9))
         best = np.full(units + 1, -np.inf)
         best[0] = 0.0
@@ -207,15 +219,43 @@ class Truth:
             best = new
             choice.append(pick)
         used = units
-        allocation: dict[str, float] = {}
+        x = lows.copy()
         for i in reversed(range(len(self.program_ids))):
             j = int(choice[i][used])
-            allocation[self.program_ids[i]] = float(lows[i] + step * j)
+            x[i] += step * j
             used -= j
-        leftover = budget - sum(allocation.values())  # below one step: give it to whoever it helps most
-        gains = {p: self.value({**allocation, p: allocation[p] + leftover}, metric) for p in allocation
-                 if allocation[p] + leftover <= bounds[p][1] + 1e-6}
-        if gains:
-            allocation[max(gains, key=lambda p: gains[p])] += leftover
-        ordered = {p: allocation[p] for p in self.program_ids}
-        return ordered, self.value(ordered, metric)
+        leftover = budget - x.sum()  # below one step: put it where there is room
+        for i in np.argsort(highs - x)[::-1]:
+            room = min(highs[i] - x[i], leftover)
+            x[i] += room
+            leftover -= room
+        return x
+
+    def _polish(self, start: np.ndarray, lows: np.ndarray, highs: np.ndarray, step: float,
+                metric: str) -> np.ndarray:
+        fine = [np.linspace(lows[i], highs[i], 401) for i in range(len(start))]
+        curves = [self.curve(p, fine[i])[metric].to_numpy() for i, p in enumerate(self.program_ids)]
+
+        def f(i: int, money: float) -> float:
+            return float(np.interp(money, fine[i], curves[i]))
+
+        x = start.copy()
+        delta = step
+        while delta > step / 256:
+            improved = True
+            while improved:
+                up = np.minimum(highs - x, delta)
+                down = np.minimum(x - lows, delta)
+                gain = np.array([f(i, x[i] + up[i]) - f(i, x[i]) for i in range(len(x))])
+                loss = np.array([f(i, x[i]) - f(i, x[i] - down[i]) for i in range(len(x))])
+                rate_up = np.where(up > 1e-9, gain / np.maximum(up, 1e-9), -np.inf)
+                rate_down = np.where(down > 1e-9, loss / np.maximum(down, 1e-9), np.inf)
+                i, j = int(np.argmax(rate_up)), int(np.argmin(rate_down))
+                amount = min(up[i], down[j])
+                improved = i != j and amount > 1e-9 and (
+                    f(i, x[i] + amount) - f(i, x[i]) > f(j, x[j]) - f(j, x[j] - amount) + 1e-12)
+                if improved:
+                    x[i] += amount
+                    x[j] -= amount
+            delta /= 2
+        return x

@@ -1,0 +1,66 @@
+"""Decision quality against the truth: how much of the truly achievable gain a recommendation captures.
+
+captured = (truth(recommendation) - truth(status quo)) / (truth(oracle) - truth(status quo)), with the budget equal
+to current total spend and every programme within +/-30 % of its current funding (issue 4). The oracle is the
+truth's own exact-on-a-grid optimum under the same bounds; baselines are scored by the same truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from allocation import Constraints, optimize
+from features.contract import validate_tables
+from features.world.plan import build_plan
+from features.world.simulate import simulate_episodes
+from features.world.truth import Truth
+from models.allocation_inputs import outcome_curves
+from models.bundle import CareAllocBundle, make_bundle
+from models.forecast import build_forecaster
+from models.suite import fit_suite
+
+ORACLE_STEPS = 3000
+
+
+@dataclass(frozen=True)
+class DecisionScore:
+    status_quo: float
+    recommendation: float
+    oracle: float
+    baselines: dict[str, float | None]
+
+    def captured(self, value: float | None) -> float | None:
+        achievable = self.oracle - self.status_quo
+        if value is None or achievable <= 1e-9:
+            return None
+        return (value - self.status_quo) / achievable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "truth_status_quo": self.status_quo, "truth_recommendation": self.recommendation,
+            "truth_oracle": self.oracle, "captured_share": self.captured(self.recommendation),
+            "baselines_captured_share": {k: self.captured(v) for k, v in self.baselines.items()},
+        }
+
+
+def score_against_truth(bundle: CareAllocBundle, truth: Truth, max_change: float = 0.3) -> DecisionScore:
+    current = truth.current_funding
+    budget = float(sum(current.values()))
+    result = optimize(outcome_curves(bundle), Constraints(budget=budget, budget_mode="exact", max_change=max_change))
+    bounds = {p: ((1 - max_change) * f, (1 + max_change) * f) for p, f in current.items()}
+    _, oracle = truth.oracle_allocation(budget, bounds, step=budget / ORACLE_STEPS)
+    baselines = {b.name: truth.value(dict(b.allocation)) if b.feasible and b.allocation else None
+                 for b in result.baselines if b.name != "status_quo"}
+    return DecisionScore(truth.value(current), truth.value(result.allocation), oracle, baselines)
+
+
+def fresh_world_score(seed: int, episodes: int = 50_000, preset: str = "mental-health",
+                      params: dict[str, Any] | None = None) -> DecisionScore:
+    """Simulate a world the models never saw, train on its history, recommend, and score with its truth."""
+    plan = build_plan(preset, episodes, seed)
+    programs, episode_table = validate_tables(*simulate_episodes(plan))
+    suite = fit_suite(programs, episode_table, params, seed)
+    forecaster = build_forecaster(programs, episode_table, suite.response, suite.dropout, suite.reach, seed=seed)
+    bundle = make_bundle(forecaster, suite, programs, episode_table)
+    return score_against_truth(bundle, Truth(plan))
