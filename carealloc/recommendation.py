@@ -51,6 +51,9 @@ class ObjectiveSpec(BaseModel):
     weights: dict[Literal["reliable_improvements", "dropouts", "qalys", "episodes"],
                   Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]] = Field(default_factory=dict)
 
+    def to_objective(self) -> Objective:
+        return Objective(kind=self.kind, weights={str(k): v for k, v in self.weights.items()})
+
 
 class RecommendationRequest(BaseModel):
     """Budget, constraints and objective (same shape in the CLI file and the HTTP body)."""
@@ -78,7 +81,7 @@ class RecommendationRequest(BaseModel):
         )
 
     def allocation_objective(self) -> Objective:
-        return Objective(kind=self.objective.kind, weights=dict(self.objective.weights))
+        return self.objective.to_objective()
 
 
 class UnknownProgramsError(KeyError):
@@ -144,7 +147,7 @@ def score_scenarios(bundle: CareAllocBundle, scenarios: dict[str, dict[str, floa
     names = set().union(*(set(s) for s in scenarios.values())) if scenarios else set()
     _check_programs(bundle, names)
     curves = outcome_curves(bundle)
-    goal = Objective(kind=objective.kind, weights=dict(objective.weights)) if objective else Objective()
+    goal = objective.to_objective() if objective else Objective()
     current = {c.program_id: c.current_funding for c in curves}
     scored = {"status_quo": evaluate(curves, current, goal).to_dict()}
     for name, split in scenarios.items():
