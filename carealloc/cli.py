@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from carealloc.settings import Settings
+
+DEMO_REQUEST: dict[str, Any] = {
+    "budget_mode": "exact", "objective": {"kind": "reliable_improvements"}, "max_change": 0.3,
+    "groups": [{"column": "region", "value": "rural", "min_share": 0.05}],
+}
 
 app = typer.Typer(help="Learn how outcomes respond to funding and recommend budget allocations.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -128,6 +134,135 @@ def tune(
                   f"({result.n_pruned} pruned) trials; parameters written to {settings.best_params_path}")
 
 
+def _load_model(settings: Settings, model_uri: str | None) -> Any:
+    """The registered champion (or the given model URI), with a readable error when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    from models.packaging import load_bundle, load_registered
+
+    try:
+        if model_uri:
+            import mlflow
+
+            mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+            bundle = load_bundle(model_uri)
+            bundle.model_version = model_uri
+            return bundle
+        return load_registered(settings.resolved_tracking_uri, settings.model_name)
+    except (MlflowException, OSError) as exc:
+        errors.print(f"[bold red]no model to use:[/] {str(exc).splitlines()[0]}\n"
+                     f"Train one first: carealloc train --data DIR (tracking store {settings.resolved_tracking_uri})")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def recommend(
+    constraints: Annotated[Path, typer.Option(help="JSON file: budget, budget_mode, objective, max_change, "
+                                              "programs, groups (same shape as POST /v1/recommendations).")],
+    data: Annotated[Path | None, typer.Option(help="Data folder to check against the model's training data.")] = None,
+    budget: Annotated[float | None, typer.Option(min=0, help="Overrides the budget in the file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    model_uri: Annotated[str | None, typer.Option(help="Model to use; default the registered @champion.")] = None,
+) -> None:
+    """Recommend a split of the budget from the champion model's outcome curves."""
+    import json
+
+    from pydantic import ValidationError
+
+    from allocation import InfeasibleConstraintsError
+    from carealloc.recommendation import RecommendationRequest, UnknownProgramsError
+    from carealloc.recommendation import recommend as run_recommendation
+    from features.contract import ContractError
+    from features.tables import load_tables
+
+    settings = Settings()
+    try:
+        raw = json.loads(constraints.read_text())
+        if budget is not None:
+            raw["budget"] = budget
+        request = RecommendationRequest.model_validate(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        errors.print(f"[bold red]cannot read {constraints}:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        errors.print(f"[bold red]{constraints} is not a valid request:[/]")
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            errors.print(f"  - {path}: {err['msg']}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    bundle = _load_model(settings, model_uri)
+    if data is not None:
+        try:
+            snapshot = load_tables(data).snapshot
+        except ContractError as exc:
+            _print_contract_problems(data, exc)
+            raise typer.Exit(1) from None
+        if snapshot.sha256 != bundle.snapshot.get("sha256"):
+            errors.print(f"[yellow]note:[/] {data} differs from the data model {bundle.model_version} was trained on "
+                         f"({bundle.snapshot.get('periods', ['?'])[-1]}); retrain to use the newest periods")
+    try:
+        result = run_recommendation(bundle, request)
+    except InfeasibleConstraintsError as exc:
+        errors.print("[bold red]the constraints cannot all hold:[/]")
+        for conflict in exc.conflicts:
+            errors.print(f"  - {conflict}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except UnknownProgramsError as exc:
+        errors.print(f"[bold red]unknown programme(s):[/] {', '.join(exc.args[0])}; the model knows "
+                     f"{', '.join(sorted(bundle.programs))}")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    _print_recommendation(result)
+
+
+def _print_recommendation(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Recommended allocation (budget {result['budget']:,.0f}, {result['budget_mode']})")
+    for column in ("programme", "current", "recommended", "change", "reliable impr. (90% interval)",
+                   "gain per +1,000", "flags"):
+        table.add_column(column, justify="left" if column in ("programme", "flags") else "right")
+    for row in result["allocations"]:
+        ri = row["expected_reliable_improvements"]
+        change = f"{row['change_pct']:+.0%}" if row["change_pct"] is not None else "new"
+        marginal = row["marginal_gain_per_1000"]
+        table.add_row(row["program_id"], f"{row['current_funding']:,.0f}", f"{row['recommended_funding']:,.0f}",
+                      change, f"{ri['value']:.1f} ({ri['lower']:.1f}-{ri['upper']:.1f})",
+                      f"{marginal:.3f}" if marginal is not None else "-", ", ".join(row["flags"]))
+    console.print(table)
+    plan, now = result["totals"]["plan"], result["totals"]["status_quo"]
+    console.print(f"expected reliable improvements: plan {plan['reliable_improvements']:,.1f} vs status quo "
+                  f"{now['reliable_improvements']:,.1f}; dropouts {plan['dropouts']:,.1f} vs {now['dropouts']:,.1f}; "
+                  f"P(plan beats status quo) = {result['probability_beats_status_quo']:.0%}")
+    for base in result["baselines"]:
+        if base["objective_value"] is not None:
+            console.print(f"  baseline {base['name']}: {base['objective_value']:,.1f}")
+    if result["shadow_price"] is not None:
+        console.print(f"each extra 1,000 of budget adds about {result['shadow_price']:.3f} reliable improvements")
+    console.print("binding constraints: " + ("; ".join(result["binding_constraints"]) or "none"))
+    gap = result["optimality_gap"]
+    source = result["provenance"]
+    console.print(f"optimality gap vs exact reference: {gap['relative']:.2e}; model {source['model_version']}, "
+                  f"forecast period {source['forecast_period']}")
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Data folder; with truth.json (synthetic) the truth is used too.")],
+    model_uri: Annotated[str | None, typer.Option(help="Model to evaluate; default the registered @champion.")] = None,
+) -> None:
+    """Score a registered model: against the truth (synthetic data) and on periods it was not trained on."""
+    from training.evaluate import evaluate_model
+
+    settings = Settings()
+    bundle = _load_model(settings, model_uri)
+    metrics = evaluate_model(bundle, data, settings)
+    for key, value in sorted(metrics.items()):
+        console.print(f"{key:>40} {value:.4f}")
+
+
 @app.command()
 def demo() -> None:
     """The main job on embedded defaults: simulate a world, then run every stage that exists on it."""
@@ -136,3 +271,7 @@ def demo() -> None:
              seed=settings.seed, fmt=FileFormat.parquet)
     validate(settings.sample_dir)
     train(data=settings.sample_dir, show_progress=True)
+    request = settings.data_dir / "demo_constraints.json"
+    request.write_text(json.dumps(DEMO_REQUEST, indent=1))
+    console.print(f"\nrecommendation for {request} (budget = current total spend, each programme within +/-30 %):")
+    recommend(constraints=request, data=settings.sample_dir, budget=None, as_json=False, model_uri=None)

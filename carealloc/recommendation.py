@@ -63,7 +63,7 @@ class RecommendationRequest(BaseModel):
         "max_change": 0.3, "programs": {"P001": {"min": 10000, "max": 200000}},
         "groups": [{"column": "region", "value": "rural", "min_share": 0.2}]}]})
 
-    budget: Money
+    budget: Money | None = Field(None, description="Money to allocate; default: current total spend.")
     budget_mode: Literal["exact", "at_most"] = "exact"
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     max_change: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
@@ -71,9 +71,10 @@ class RecommendationRequest(BaseModel):
     groups: list[GroupLimit] = Field(default_factory=list, max_length=100)
     within_observed_range: bool = False
 
-    def constraints(self) -> Constraints:
+    def constraints(self, current_total: float) -> Constraints:
         return Constraints(
-            budget=self.budget, budget_mode=self.budget_mode, max_change=self.max_change,
+            budget=current_total if self.budget is None else self.budget, budget_mode=self.budget_mode,
+            max_change=self.max_change,
             programs={p: ProgramBounds(min=v.min, max=v.max, locked=v.locked, no_decrease=v.no_decrease)
                       for p, v in self.programs.items()},
             groups=tuple(GroupShare(g.column, g.value, g.min_share, g.max_share) for g in self.groups),
@@ -126,7 +127,8 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[s
     """The recommended split and its evidence; raises InfeasibleConstraintsError or UnknownProgramsError."""
     _check_programs(bundle, set(request.programs))
     curves = outcome_curves(bundle)
-    result = optimize(curves, request.constraints(), request.allocation_objective())
+    current_total = sum(c.current_funding for c in curves)
+    result = optimize(curves, request.constraints(current_total), request.allocation_objective())
     body = result.to_dict()
     for row in body["allocations"]:
         recommended = row["metrics_recommended"]

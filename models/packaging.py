@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 import mlflow.pyfunc
 import pandas as pd
+from mlflow import MlflowClient
 from mlflow.pyfunc import PythonModel
 
 from models.bundle import CareAllocBundle
@@ -30,3 +32,13 @@ def load_bundle(model_uri: str) -> CareAllocBundle:
     if not isinstance(wrapped, CareAllocPyfunc):
         raise TypeError(f"{model_uri} is not a carealloc model bundle")
     return wrapped.bundle
+
+
+def load_registered(tracking_uri: str, name: str, alias: str = "champion") -> CareAllocBundle:
+    """The bundle behind `name@alias`, resolved to a fixed version so every answer can name it."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    version = MlflowClient().get_model_version_by_alias(name, alias).version
+    bundle = load_bundle(f"models:/{name}/{version}")
+    bundle.model_version = f"{name}/{version}"
+    return bundle
