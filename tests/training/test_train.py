@@ -73,3 +73,38 @@ def test_tuned_parameters_are_picked_up(tmp_path: Path) -> None:
     settings.best_params_path.write_text(json.dumps({"params": {"num_leaves": 7}, "holdout_score": 1.0}))
     assert resolve_params(settings)["num_leaves"] == 7
     assert resolve_params(settings, {"num_leaves": 9})["num_leaves"] == 9
+
+
+def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Settings, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from carealloc.cli import app
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("CAREALLOC_DATA_DIR", str(store.data_dir))
+    runner = CliRunner()
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"max_change": 0.3, "objective": {"kind": "reliable_improvements"}}))
+    done = runner.invoke(app, ["recommend", "--constraints", str(request), "--data", str(world_dir), "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    current = sum(a["current_funding"] for a in result["allocations"])
+    assert sum(a["recommended_funding"] for a in result["allocations"]) == pytest.approx(current, abs=1.0)
+    assert all(abs(a["change_pct"]) <= 0.3 + 1e-9 for a in result["allocations"])
+    assert result["provenance"]["model_version"].startswith(f"{store.model_name}/")
+    assert result["totals"]["plan"]["reliable_improvements"] >= result["totals"]["status_quo"][
+        "reliable_improvements"] - 1e-6
+
+    request.write_text(json.dumps({"budget": 1000, "programs": {"P001": {"min": 5000}}}))
+    infeasible = runner.invoke(app, ["recommend", "--constraints", str(request)])
+    assert infeasible.exit_code == 1 and "cannot all hold" in infeasible.output
+    assert "5,000" in infeasible.output and "Traceback" not in infeasible.output
+
+    request.write_text(json.dumps({"budget": -5, "max_chnage": 0.3}))
+    invalid = runner.invoke(app, ["recommend", "--constraints", str(request)])
+    assert invalid.exit_code == 2 and "budget:" in invalid.output and "max_chnage:" in invalid.output
+
+    evaluated = runner.invoke(app, ["evaluate", "--data", str(world_dir)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "truth_captured_share" in evaluated.output and "truth_curve_relative_mae" in evaluated.output
