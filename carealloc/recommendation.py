@@ -70,6 +70,9 @@ class RecommendationRequest(BaseModel):
     programs: dict[Identifier, ProgramLimits] = Field(default_factory=dict, max_length=10_000)
     groups: list[GroupLimit] = Field(default_factory=list, max_length=100)
     within_observed_range: bool = False
+    scenarios: dict[Identifier, dict[Identifier, Money]] = Field(
+        default_factory=dict, max_length=20,
+        description="Named allocations to score beside the recommendation (unnamed programmes keep current funding).")
 
     def constraints(self, current_total: float) -> Constraints:
         return Constraints(
@@ -125,7 +128,7 @@ def provenance(bundle: CareAllocBundle) -> dict[str, Any]:
 
 def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[str, Any]:
     """The recommended split and its evidence; raises InfeasibleConstraintsError or UnknownProgramsError."""
-    _check_programs(bundle, set(request.programs))
+    _check_programs(bundle, set(request.programs).union(*request.scenarios.values()))
     curves = outcome_curves(bundle)
     current_total = sum(c.current_funding for c in curves)
     result = optimize(curves, request.constraints(current_total), request.allocation_objective())
@@ -136,6 +139,11 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[s
             "value": recommended.get("reliable_improvements"),
             "lower": recommended.get("reliable_improvements_lower"),
             "upper": recommended.get("reliable_improvements_upper")}
+    for totals in body["totals"].values():
+        improvements = totals.get("reliable_improvements") or 0.0
+        totals["cost_per_reliable_improvement"] = totals["funding"] / improvements if improvements > 0 else None
+    if request.scenarios:
+        body["scenarios"] = score_scenarios(bundle, request.scenarios, request.objective)["scenarios"]
     body["probability_beats_status_quo"] = probability_beats_status_quo(curves, result.allocation)
     body["outside_observed_range"] = [a["program_id"] for a in body["allocations"]
                                       if "outside_observed_range" in a["flags"]]
