@@ -28,8 +28,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, funding_direction: int = 1, n_estimators: int = 300, learning_rate: float = 0.05,
                  num_leaves: int = 31, min_child_samples: int = 50, reg_lambda: float = 1.0,
-                 feature_fraction: float = 0.9, calibration_fraction: float = 0.2, random_state: int = 0,
-                 n_jobs: int = 2):
+                 feature_fraction: float = 0.9, subsample: float = 1.0, max_bin: int = 255,
+                 calibration_fraction: float = 0.2, random_state: int = 0, n_jobs: int = 2):
         self.funding_direction = funding_direction
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -37,6 +37,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.feature_fraction = feature_fraction
+        self.subsample = subsample
+        self.max_bin = max_bin
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -74,7 +76,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
-            colsample_bytree=self.feature_fraction,
+            colsample_bytree=self.feature_fraction, subsample=self.subsample,
+            subsample_freq=1 if self.subsample < 1.0 else 0, max_bin=self.max_bin,
             monotone_constraints=constraints, monotone_constraints_method="advanced", random_state=self.random_state,
             n_jobs=self.n_jobs, verbose=-1, max_cat_to_onehot=8, cat_smooth=20.0,
         )

@@ -1,14 +1,19 @@
 """Reach: the share of a programme's referrals treated, as a function of its funding per referral.
 
 A programme has only a handful of periods, so a tree model on a couple of hundred programme-periods would give
-flat steps. Reach is instead a fixed-effects logit model fitted on within-programme variation only:
+flat steps. Reach is instead a fixed-effects model with a complementary log-log link, fitted on
+within-programme variation only:
 
-    logit(reach[p, t]) = alpha[p] + beta[modality(p)] * log(funding per referral[p, t])
+    log(-log(1 - reach[p, t])) = alpha[p] + beta[modality(p)] * log(funding per referral[p, t])
+
+The cloglog link is the one for saturating capacity: if each funded slot reaches a referral at a constant rate,
+reach = 1 - exp(-rate x funding), whose cloglog is linear in log funding with slope 1. A logit link would force a
+constant elasticity where the true one changes with how saturated a programme already is.
 
 alpha absorbs everything constant about a programme (including the quality that drove its budget: the
 confounder), so beta is identified from how the same programme's reach moved when its funding moved. beta is
 pooled within modality (shrunk towards the all-programme slope when a modality has little variation) and
-constrained to be non-negative. Limits: assumes a constant elasticity on the logit scale; levels far outside a
+constrained to be non-negative. Limits: assumes a constant elasticity on the cloglog scale; levels far outside a
 programme's observed funding range are extrapolations and are flagged by the forecaster.
 """
 
@@ -16,11 +21,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 EPS = 1e-3
+
+
+def cloglog(p: np.ndarray) -> np.ndarray:
+    return np.log(-np.log1p(-np.clip(p, EPS, 1 - EPS)))
+
+
+def inverse_cloglog(z: np.ndarray) -> np.ndarray:
+    return -np.expm1(-np.exp(z))
 
 
 class ReachModel(RegressorMixin, BaseEstimator):
@@ -32,7 +44,7 @@ class ReachModel(RegressorMixin, BaseEstimator):
         program = X["program_id"].astype(str).to_numpy()
         modality = X["modality"].astype(str).to_numpy()
         x = X["log_funding_per_referral"].to_numpy(dtype=float)
-        z = logit(np.clip(np.asarray(y, dtype=float), EPS, 1 - EPS))
+        z = cloglog(np.asarray(y, dtype=float))
         w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         frame = pd.DataFrame({"p": program, "m": modality, "x": x, "z": z, "w": w})
         weighted = frame.assign(wx=frame["w"] * frame["x"], wz=frame["w"] * frame["z"]).groupby("p")[["wx", "wz", "w"]]
@@ -65,4 +77,4 @@ class ReachModel(RegressorMixin, BaseEstimator):
         modality = X["modality"].astype(str).to_numpy()
         alpha = np.array([self.intercepts_[p] for p in program])
         beta = np.array([self.slopes_.get(m, self.pooled_slope_) for m in modality])
-        return expit(alpha + beta * X["log_funding_per_referral"].to_numpy(dtype=float))
+        return inverse_cloglog(alpha + beta * X["log_funding_per_referral"].to_numpy(dtype=float))
