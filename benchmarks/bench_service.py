@@ -1,0 +1,194 @@
+"""Latency of the HTTP service under 8 concurrent clients, against a real uvicorn on 127.0.0.1 (prints figures).
+
+Run: .venv/bin/python benchmarks/bench_service.py [--workdir DIR] [--seconds 20]
+The world is the mental-health preset widened to 50 programmes (the presets have 24 and 32; the modality
+parameters are unchanged), ~30,000 episodes, models fitted with the default parameters and registered as
+@champion in an MLflow store inside the work dir (reused on later runs). The service runs in a subprocess via
+`serving.run.serve`, loading the champion from that registry exactly as `carealloc serve` would. Only loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PROGRAMMES = 50
+EPISODES = 30_000
+CLIENTS = 8
+MODEL_NAME = "carealloc"
+
+
+def world() -> tuple[Any, Any]:
+    from features.world import presets
+    from features.world.plan import build_plan
+    from features.world.simulate import simulate_episodes
+
+    name = f"bench-{PROGRAMMES}"
+    presets.PRESETS[name] = dataclasses.replace(presets.MENTAL_HEALTH, name=name, n_programs=PROGRAMMES)
+    return simulate_episodes(build_plan(name, EPISODES, seed=3))
+
+
+def train_champion(uri: str, root: Path) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models.bundle import make_bundle
+    from models.forecast import build_forecaster
+    from models.packaging import CareAllocPyfunc
+    from models.suite import fit_suite
+
+    programs, episodes = world()
+    started = time.perf_counter()
+    suite = fit_suite(programs, episodes, seed=0)
+    forecaster = build_forecaster(programs, episodes, suite.response, suite.dropout, suite.reach)
+    bundle = make_bundle(forecaster, suite, programs, episodes)
+    print(f"trained on {len(episodes):,} episodes, {len(bundle.programs)} programmes in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle),
+                                       registered_model_name=MODEL_NAME, pip_requirements=["carealloc"])
+    MlflowClient(uri, uri).set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(root: Path, uri: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CAREALLOC_DATA_DIR": str(root), "MLFLOW_TRACKING_URI": uri, "CAREALLOC_PORT": str(port),
+           "CAREALLOC_HOST": "127.0.0.1", "CAREALLOC_LOG_LEVEL": "WARNING"}
+    code = "from serving.run import serve; from serving.settings import ServiceSettings; serve(ServiceSettings())"
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parent.parent)
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}")
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=2)
+            if response.status_code == 200:
+                ready: dict[str, Any] = response.json()
+                return ready
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("service not ready")
+
+
+def run(base: str, path: str, key: str, body: dict[str, Any], requests: int, seconds: float) -> dict[str, Any]:
+    """`requests` calls (or until `seconds` pass) spread over CLIENTS threads; latencies of 2xx answers."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    deadline = time.monotonic() + seconds
+    payload = json.dumps(body).encode()
+
+    def client() -> None:
+        with httpx.Client(base_url=base, headers={"X-API-Key": key, "content-type": "application/json"},
+                          timeout=60) as http:
+            http.post(path, content=payload)  # warm the connection
+            while time.monotonic() < deadline:
+                with lock:
+                    if next(counter, None) is None:
+                        return
+                started = time.perf_counter()
+                try:
+                    response = http.post(path, content=payload)
+                    ok = response.status_code == 200
+                except httpx.HTTPError as exc:
+                    ok, response = False, None
+                    errors.append(type(exc).__name__)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if ok:
+                        latencies.append(elapsed)
+                    elif response is not None:
+                        errors.append(str(response.status_code))
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))] if ms else float("nan")
+    return {"n": len(ms), "p50": statistics.median(ms) if ms else float("nan"), "p99": p99,
+            "rps": len(ms) / wall, "errors": len(errors), "error_kinds": sorted(set(errors))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", type=Path, default=None, help="Reuse a trained champion from an earlier run.")
+    parser.add_argument("--seconds", type=float, default=25.0, help="Time cap per scenario.")
+    args = parser.parse_args()
+    root = (args.workdir or Path(tempfile.mkdtemp(prefix="carealloc-bench-"))).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    if not (root / "mlflow.db").is_file():
+        train_champion(uri, root)
+
+    from serving.keys import create_demo_keys
+    from serving.settings import ServiceSettings
+
+    keys = create_demo_keys(ServiceSettings(data_dir=root))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start_service(root, uri, port)
+    try:
+        ready = wait_ready(base, process)
+        programs = httpx.get(f"{base}/v1/programs", headers={"X-API-Key": keys["allocator"]}).json()["programs"]
+        _, episodes = world()
+        sample = episodes[episodes["program_id"].isin([p["program_id"] for p in programs])].head(100)
+        rows = json.loads(sample.drop(columns=["final_score", "dropped_out", "sessions_attended", "satisfaction"])
+                          .to_json(orient="records"))
+        budget = sum(p["current_funding"] for p in programs)
+        scenarios = [
+            ("POST /v1/recommendations (50 programmes)", "/v1/recommendations", keys["allocator"],
+             {"budget": budget, "max_change": 0.3, "groups": [{"column": "region", "value": "rural",
+                                                              "min_share": 0.1}]}, 160),
+            ("POST /v1/patients/risk (1 episode)", "/v1/patients/risk", keys["clinician"],
+             {"episodes": rows[:1]}, 800),
+            ("POST /v1/patients/risk (100 episodes)", "/v1/patients/risk", keys["clinician"],
+             {"episodes": rows[:100]}, 160),
+        ]
+        print(f"service on {base}: model v{ready['model_version']} ({ready['source']}), {len(programs)} programmes, "
+              f"{CLIENTS} concurrent clients, {os.cpu_count()} cores")
+        print(f"{'endpoint':44s} {'n':>5s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s':>7s} {'errors':>6s}")
+        total_errors = 0
+        for label, path, key, body, count in scenarios:
+            result = run(base, path, key, body, count, args.seconds)
+            total_errors += result["errors"]
+            kinds = f" {result['error_kinds']}" if result["errors"] else ""
+            print(f"{label:44s} {result['n']:5d} {result['p50']:8.1f} {result['p99']:8.1f} {result['rps']:7.1f} "
+                  f"{result['errors']:6d}{kinds}", flush=True)
+        print(f"total errors: {total_errors}")
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""`create_app(settings)`: the FastAPI application. Nothing is loaded at import or at construction; the lifespan
+reads the keys, opens the audit store and loads the champion (after any worker fork)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Protocol
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from serving import problems
+from serving.audit import AuditStore
+from serving.keys import read_keys_file
+from serving.logs import logger
+from serving.metrics import ServiceMetrics
+from serving.middleware import RequestGuard
+from serving.registry import load_champion
+from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
+from serving.security import Keyring, route_rules
+from serving.settings import ServiceSettings
+from serving.state import BundleHolder, LoadedBundle
+
+
+class ChampionLoader(Protocol):
+    def __call__(self, *, allow_cache: bool) -> LoadedBundle: ...
+
+
+class NoApiKeysError(RuntimeError):
+    """The service refuses to start without any API key (there is no built-in one)."""
+
+
+def _keyring(settings: ServiceSettings) -> Keyring:
+    records = (*settings.api_keys, *read_keys_file(settings.resolved_keys_file))
+    if not records:
+        raise NoApiKeysError(f"no API keys: none in CAREALLOC_API_KEYS and no {settings.resolved_keys_file}; "
+                             "run `carealloc demo` to create keys")
+    return Keyring(records)
+
+
+def _installed(app: FastAPI, loaded: LoadedBundle) -> None:
+    app.state.metrics.loaded(loaded.version, loaded.source)
+    logger().info("champion loaded", extra={"event": "load", "model_version": loaded.version,
+                                            "source": loaded.source})
+
+
+def _keep_trying(app: FastAPI, stop: threading.Event, every: float) -> None:
+    """When start-up found no model, retry in the background until one loads (readyz says 503 meanwhile)."""
+    holder: BundleHolder = app.state.holder
+    while holder.current is None and not stop.wait(every):
+        try:
+            _, loaded = holder.load(app.state.startup_loader)
+        except Exception as exc:
+            holder.last_error = str(exc)
+            logger().warning("still no champion", extra={"event": "load_failed", "error_type": type(exc).__name__})
+        else:
+            _installed(app, loaded)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: ServiceSettings = app.state.settings
+    app.state.keyring = _keyring(settings)
+    app.state.audit = await anyio.to_thread.run_sync(AuditStore(settings.resolved_audit_url).create)
+    holder: BundleHolder = app.state.holder
+    stop = threading.Event()
+    try:
+        _, loaded = await anyio.to_thread.run_sync(holder.load, app.state.startup_loader)
+    except Exception as exc:
+        holder.last_error = str(exc)
+        logger().error("no champion at start-up; retrying in the background",
+                       extra={"event": "load_failed", "error_type": type(exc).__name__})
+        threading.Thread(target=_keep_trying, args=(app, stop, settings.registry_retry_seconds),
+                         name="champion-retry", daemon=True).start()
+    else:
+        _installed(app, loaded)
+    try:
+        yield
+    finally:
+        stop.set()
+        app.state.audit.close()
+
+
+def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = None) -> FastAPI:
+    """The service; `loader(allow_cache=...)` provides bundles (default: the MLflow registry with a disk cache)."""
+    app = FastAPI(
+        title="carealloc", version="1", lifespan=lifespan,
+        summary="Funding-response forecasts, budget recommendations and patient risk from the champion models.",
+        description="Every response names the model version it used. Errors are RFC 9457 problem documents. "
+                    "Send an API key in the X-API-Key header.")
+    source = loader or partial(load_champion, settings)
+    app.state.settings = settings
+    app.state.holder = BundleHolder()
+    app.state.metrics = ServiceMetrics()
+    app.state.startup_loader = partial(source, allow_cache=True)
+    app.state.reload_loader = partial(source, allow_cache=False)
+    problems.install(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin):
+        app.include_router(module.router)
+
+    @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
+    def metrics(request: Request) -> Response:
+        registry: ServiceMetrics = request.app.state.metrics
+        return Response(registry.render(), media_type=registry.content_type)
+
+    route_rules(app.routes)  # every route must have an access rule; raises KeyError otherwise
+    return app

@@ -1,0 +1,116 @@
+"""The audit store: one row per request (when, key id, role, endpoint, status, model version, body hash).
+
+SQLite in WAL mode by default, any SQLAlchemy URL otherwise. Rows never hold patient identifiers or scores:
+the endpoint is the route template (never the raw path), and the body is kept only as its SHA-256.
+Each request is written twice: a row before any work is done and its outcome after, so a request whose audit
+row cannot be written is refused (503) before it has any effect, and a response is only sent once recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+metadata = MetaData()
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("endpoint", String(200), nullable=True),
+    Column("key_id", String(40), nullable=True),
+    Column("role", String(20), nullable=True),
+    Column("status", Integer, nullable=True),
+    Column("model_version", String(40), nullable=True),
+    Column("body_sha256", String(64), nullable=True),
+    Column("body_bytes", Integer, nullable=True),
+    Column("duration_ms", Float, nullable=True),
+)
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit row could not be written; the request must not be served."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    endpoint: str
+    status: int
+    key_id: str | None
+    role: str | None
+    model_version: str | None
+    body_sha256: str | None
+    body_bytes: int
+    duration_ms: float
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class AuditStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create(self) -> AuditStore:
+        """Create the table if needed (called at start-up, never at import)."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            from pathlib import Path
+
+            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+        metadata.create_all(self.engine)
+        return self
+
+    def begin(self, request_id: str, method: str) -> int:
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(insert(audit_log).values(
+                    request_id=request_id, started_at=datetime.now(UTC), method=method))
+                return int(result.inserted_primary_key[0])  # type: ignore[index]
+        except SQLAlchemyError as exc:
+            raise AuditUnavailableError(type(exc).__name__) from exc
+
+    def finish(self, row_id: int, outcome: Outcome) -> None:
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(update(audit_log).where(audit_log.c.id == row_id).values(
+                    endpoint=outcome.endpoint, status=outcome.status, key_id=outcome.key_id, role=outcome.role,
+                    model_version=outcome.model_version, body_sha256=outcome.body_sha256,
+                    body_bytes=outcome.body_bytes, duration_ms=outcome.duration_ms))
+                if result.rowcount != 1:
+                    raise AuditUnavailableError("audit row vanished")
+        except SQLAlchemyError as exc:
+            raise AuditUnavailableError(type(exc).__name__) from exc
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(audit_log).order_by(audit_log.c.id))]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,127 @@
+"""RFC 9457 problem details for every error the service returns (``application/problem+json``).
+
+Validation errors name the field path and what was expected, never the submitted value: FastAPI's default
+echoes the input back, which on patient endpoints would copy health data into responses and client logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from allocation import InfeasibleConstraintsError
+from carealloc.recommendation import UnknownProgramsError
+from models.bundle import FundingOutOfRangeError, UnknownProgramError
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:carealloc:problem:"
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(self, status: int, slug: str, detail: str, *, title: str | None = None,
+                 errors: Sequence[dict[str, str]] | None = None, headers: dict[str, str] | None = None,
+                 **extensions: Any):
+        super().__init__(detail)
+        self.status, self.slug, self.detail = status, slug, detail
+        self.title = title or HTTPStatus(status).phrase
+        self.errors = list(errors) if errors else None
+        self.headers = headers
+        self.extensions = extensions
+
+
+def problem_body(status: int, slug: str, title: str, detail: str, instance: str | None = None,
+                 errors: list[dict[str, str]] | None = None, **extensions: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    body.update(extensions)
+    return body
+
+
+def problem_response(request: Request | None, error: ProblemError) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    body = problem_body(error.status, error.slug, error.title, error.detail, instance, error.errors,
+                        **error.extensions)
+    return JSONResponse(body, status_code=error.status, media_type=MEDIA_TYPE, headers=error.headers)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """('body', 'episodes', 3, 'payer') -> 'body.episodes[3].payer'."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Field path, message and error type per error; the submitted input and its context are dropped."""
+    out = []
+    for error in errors:
+        loc = [p for p in error.get("loc", ()) if p != "[key]"]
+        out.append({"field": field_path(loc), "message": str(error.get("msg", "invalid value")),
+                    "type": str(error.get("type", "value_error"))})
+    return out
+
+
+def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors[:5]))
+    return problem_response(request, ProblemError(
+        422, "validation", f"the request does not match the schema at: {fields}", errors=errors))
+
+
+def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}.get(
+        exc.status_code, "http")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(request, ProblemError(exc.status_code, slug, detail,
+                                                  headers=getattr(exc, "headers", None)))
+
+
+def _problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(request, exc)
+
+
+def _unknown_programs(request: Request, exc: Exception) -> JSONResponse:
+    names = exc.args[0] if exc.args else []
+    listed = ", ".join(names) if isinstance(names, list | tuple) else str(names)
+    return problem_response(request, ProblemError(
+        404, "unknown-programme", f"the loaded model has no programme(s): {listed}; GET /v1/programs lists them",
+        programs=list(names) if isinstance(names, list | tuple) else [listed]))
+
+
+def _infeasible(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InfeasibleConstraintsError)
+    return problem_response(request, ProblemError(
+        422, "infeasible-constraints", "no allocation meets all constraints: " + "; ".join(exc.conflicts),
+        title="Infeasible constraints", conflicts=exc.conflicts))
+
+
+def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, ProblemError(422, "funding-out-of-range", str(exc)))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(UnknownProgramError, _unknown_programs)
+    app.add_exception_handler(UnknownProgramsError, _unknown_programs)
+    app.add_exception_handler(InfeasibleConstraintsError, _infeasible)
+    app.add_exception_handler(FundingOutOfRangeError, _out_of_range)

@@ -1,0 +1,113 @@
+"""Loading the champion: resolve @champion to a fixed version, keep a copy on disk, fall back to it.
+
+The copy is the registered MLflow model directory itself (downloaded once per version) plus a small manifest
+naming its version; a bundle carries aggregates and fitted models only, never patient rows, so caching it is
+no different from the registry holding it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from serving.settings import ServiceSettings
+from serving.state import LoadedBundle
+
+CHAMPION = "champion"
+MANIFEST = "champion.json"
+
+
+class RegistryUnavailableError(RuntimeError):
+    """Neither the registry nor a cached bundle could provide a champion."""
+
+
+def _model_dir(cache: Path, name: str, version: str) -> Path:
+    return cache / name / f"v{version}"
+
+
+def _download(model_uri: str, target: Path) -> None:
+    import mlflow.artifacts
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_manifest(cache: Path, manifest: dict[str, object]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".manifest-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle)
+    os.replace(tmp, cache / MANIFEST)
+
+
+def load_from_registry(settings: ServiceSettings) -> LoadedBundle:
+    """The current @champion, by fixed version; cached on disk for the next start-up."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models.packaging import load_bundle
+
+    uri = settings.resolved_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = client.get_model_version_by_alias(settings.model_name, CHAMPION)
+    version = str(found.version)
+    cache = settings.resolved_bundle_cache_dir
+    target = _model_dir(cache, settings.model_name, version)
+    if not (target / "MLmodel").is_file():
+        _download(f"models:/{settings.model_name}/{version}", target)
+    bundle = load_bundle(str(target))
+    bundle.model_version = version
+    aliases = tuple(sorted(found.aliases or (CHAMPION,)))
+    _write_manifest(cache, {"model_name": settings.model_name, "version": version, "aliases": list(aliases),
+                            "run_id": found.run_id, "cached_at": datetime.now(UTC).isoformat()})
+    return LoadedBundle(bundle, version, settings.model_name, "registry", aliases)
+
+
+def load_from_cache(settings: ServiceSettings, reason: str) -> LoadedBundle:
+    from models.packaging import load_bundle
+
+    cache = settings.resolved_bundle_cache_dir
+    manifest_path = cache / MANIFEST
+    if not manifest_path.is_file():
+        raise RegistryUnavailableError(f"{reason}; and no cached bundle in {cache}")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("model_name") != settings.model_name:
+        raise RegistryUnavailableError(f"{reason}; the cached bundle is for another model name")
+    version = str(manifest["version"])
+    bundle = load_bundle(str(_model_dir(cache, settings.model_name, version)))
+    bundle.model_version = version
+    note = (f"{reason}; serving the cached champion v{version} (cached {manifest.get('cached_at')}), "
+            "which may be out of date")
+    return LoadedBundle(bundle, version, settings.model_name, "cache", tuple(manifest.get("aliases", [])), note)
+
+
+def load_champion(settings: ServiceSettings, *, allow_cache: bool = True) -> LoadedBundle:
+    """From the registry; when it cannot be reached (or has no champion) and `allow_cache`, from the disk copy."""
+    try:
+        return load_from_registry(settings)
+    except Exception as exc:  # any failure to reach or read the registry: mlflow, network, sqlite, filesystem
+        reason = f"registry at {_redacted(settings.resolved_tracking_uri)} unavailable ({type(exc).__name__})"
+        if not allow_cache:
+            raise RegistryUnavailableError(reason) from exc
+        return load_from_cache(settings, reason)
+
+
+def _redacted(uri: str) -> str:
+    """The tracking URI without credentials (user:password@host)."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri

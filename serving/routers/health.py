@@ -1,0 +1,28 @@
+"""Liveness and readiness (public: they reveal nothing but whether a model is loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from serving.context import request_context
+from serving.problems import ProblemError
+from serving.schemas import HealthPublic, ReadyPublic
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthPublic, summary="The process is alive")
+async def healthz() -> HealthPublic:
+    return HealthPublic()
+
+
+@router.get("/readyz", response_model=ReadyPublic, summary="A champion bundle is loaded (503 until then)",
+            responses={503: {"description": "No bundle loaded yet"}})
+async def readyz(request: Request) -> ReadyPublic:
+    loaded = request.app.state.holder.current
+    if loaded is None:
+        error = request.app.state.holder.last_error
+        raise ProblemError(503, "not-ready", "no champion model is loaded yet" + (f": {error}" if error else ""),
+                           headers={"Retry-After": "5"})
+    request_context(request).model_version = loaded.version
+    return ReadyPublic(model_version=loaded.version, source=loaded.source, stale=loaded.stale, note=loaded.note)

@@ -1,0 +1,315 @@
+"""Request and response bodies of the HTTP API (XCreate = what a client sends, XPublic = what it gets back).
+
+Field limits live here, so every body is bounded before any model runs. The recommendation request is the
+shared `carealloc.recommendation.RecommendationRequest`, identical to the CLI's constraints file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from carealloc.recommendation import Identifier, Money, ObjectiveSpec, RecommendationRequest
+from features.contract import EPISODE_COLUMNS, PERIOD_PATTERN
+from features.instruments import INSTRUMENTS
+
+MAX_RISK_EPISODES = 1_000
+RecommendationCreate = RecommendationRequest
+Number = Annotated[float, Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1, max_length=100)]
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN.pattern, examples=["2026-Q1"])]
+_SPECS = {c.name: c for c in EPISODE_COLUMNS}
+
+
+def _contract_bounds(name: str) -> dict[str, float]:
+    """ge/le for an episode column, taken from the input contract rather than restated here."""
+    spec = _SPECS[name]
+    return {k: v for k, v in (("ge", spec.minimum), ("le", spec.maximum)) if v is not None}
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+
+class Versioned(Public):
+    model_version: str = Field(description="Registry version of the champion bundle that produced this answer.")
+
+
+# ---- health and models -------------------------------------------------------------------------------------
+class HealthPublic(Public):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyPublic(Versioned):
+    status: Literal["ready"] = "ready"
+    source: Literal["registry", "cache", "provided"]
+    stale: bool = Field(description="True when serving the on-disk copy because the registry was unreachable.")
+    note: str | None = None
+
+
+class ComponentPublic(Public):
+    name: str
+    estimator: str
+    params: dict[str, Any]
+
+
+class ModelsPublic(Versioned):
+    model_name: str
+    aliases: list[str]
+    source: Literal["registry", "cache", "provided"]
+    stale: bool
+    note: str | None
+    loaded_at: datetime
+    forecast_period: str
+    components: list[ComponentPublic]
+    data_snapshot: dict[str, Any]
+    metrics: dict[str, float | None]
+    base_rates: dict[str, float]
+    library_versions: dict[str, str]
+
+
+class ReloadPublic(Versioned):
+    previous_version: str | None
+    changed: bool
+    source: Literal["registry", "cache", "provided"]
+    loaded_at: datetime
+
+
+# ---- programmes and forecasts ------------------------------------------------------------------------------
+class ProgramPublic(Public):
+    program_id: str
+    modality: str
+    groups: dict[str, str] = Field(description="Grouping columns usable in allocation constraints.")
+    current_funding: float
+    next_referrals: float
+    observed_min_funding: float
+    observed_max_funding: float
+    max_forecast_funding: float = Field(description="Forecasts and allocations are refused above this amount.")
+
+
+class ProgramsPublic(Versioned):
+    forecast_period: str
+    programs: list[ProgramPublic]
+
+
+class ForecastItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    program_id: Identifier
+    funding: list[Money] | None = Field(None, min_length=1, max_length=200, description="Absolute amounts.")
+    multiples: list[Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)]] | None = Field(
+        None, min_length=1, max_length=200, description="Multiples of the programme's current funding.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ForecastItem:
+        if (self.funding is None) == (self.multiples is None):
+            raise ValueError("give either funding or multiples")
+        return self
+
+
+class ForecastCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"programs": [
+        {"program_id": "P001", "multiples": [0.5, 1.0, 1.5]}, {"program_id": "P002", "funding": [90000, 120000]}]}]})
+    programs: list[ForecastItem] = Field(min_length=1, max_length=100)
+
+
+class IntervalPublic(Public):
+    value: float
+    lower: float
+    upper: float
+
+
+class ForecastPointPublic(Public):
+    funding: float
+    episodes: float
+    reliable_improvements: IntervalPublic
+    qalys: IntervalPublic
+    dropouts: float
+    cost: float
+    outside_observed_range: bool
+
+
+class ProgramForecastPublic(Public):
+    program_id: str
+    current_funding: float
+    observed_min_funding: float
+    observed_max_funding: float
+    points: list[ForecastPointPublic]
+
+
+class ForecastPublic(Versioned):
+    forecast_period: str
+    forecasts: list[ProgramForecastPublic]
+
+
+# ---- recommendations and scenarios -------------------------------------------------------------------------
+Amount = float | None
+
+
+class ProvenancePublic(Public):
+    model_version: str
+    data_snapshot: dict[str, Any]
+    forecast_period: str
+
+
+class AllocationPublic(Public):
+    program_id: str
+    current_funding: float
+    recommended_funding: float
+    change: float
+    change_pct: Amount
+    lower_limit: float
+    upper_limit: float
+    objective_current: Amount
+    objective_recommended: Amount
+    metrics_current: dict[str, Amount]
+    metrics_recommended: dict[str, Amount]
+    marginal_gain_per_1000: Amount
+    flags: list[str]
+    expected_reliable_improvements: dict[str, Amount]
+
+
+class BaselinePublic(Public):
+    name: str
+    feasible: bool
+    adjusted: bool
+    objective_value: Amount
+    allocation: dict[str, float] | None
+    notes: list[str]
+
+
+class BudgetPointPublic(Public):
+    fraction: float
+    budget: float
+    objective_value: Amount
+
+
+class RecommendationPublic(Versioned):
+    objective: dict[str, Any]
+    objective_value: float
+    budget: float
+    budget_mode: str
+    allocations: list[AllocationPublic]
+    totals: dict[str, dict[str, Amount]]
+    unallocated: float
+    binding_constraints: list[str]
+    shadow_price: Amount = Field(description="Objective gain per extra 1,000 of budget.")
+    optimality_gap: dict[str, Any]
+    budget_curve: list[BudgetPointPublic]
+    baselines: list[BaselinePublic]
+    solver: dict[str, Any]
+    probability_beats_status_quo: float
+    outside_observed_range: list[str]
+    provenance: ProvenancePublic
+
+
+class ScenariosCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "scenarios": {"shift_to_telehealth": {"P001": 80000, "P003": 140000}, "cut_p002": {"P002": 50000}},
+        "objective": {"kind": "reliable_improvements"}}]})
+    scenarios: dict[Identifier, dict[Identifier, Money]] = Field(min_length=1, max_length=20)
+    objective: ObjectiveSpec | None = None
+
+    @field_validator("scenarios")
+    @classmethod
+    def _reserved(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        if "status_quo" in value:
+            raise ValueError("'status_quo' is always included; name your scenarios differently")
+        if any(len(split) > 10_000 for split in value.values()):
+            raise ValueError("at most 10,000 programmes per scenario")
+        return value
+
+
+class PlanEvaluationPublic(Public):
+    funding: dict[str, Amount]
+    objective_value: Amount
+    totals: dict[str, Amount]
+    per_programme: dict[str, dict[str, Amount]]
+    outside_forecast_grid: list[str]
+
+
+class ScenariosPublic(Versioned):
+    scenarios: dict[str, PlanEvaluationPublic]
+    provenance: ProvenancePublic
+
+
+# ---- patients ----------------------------------------------------------------------------------------------
+class EpisodeIn(BaseModel):
+    """One episode in contract form (features/contract.py); outcome columns are optional and never used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: Text = Field(description="Your reference for the episode; the only identifier echoed back.")
+    patient_id: Text | None = Field(None, description="Accepted for contract compatibility; never stored or echoed.")
+    program_id: Text
+    period: Period
+    instrument: Text = Field(description=f"One of {sorted(INSTRUMENTS)}.")
+    baseline_score: Number
+    final_score: Number | None = None
+    dropped_out: bool | None = None
+    sessions_attended: Annotated[int, Field(**_contract_bounds("sessions_attended"))] | None = None
+    age: Annotated[int, Field(**_contract_bounds("age"))] | None = None
+    sex: Text | None = None
+    region: Text | None = None
+    payer: Text | None = None
+    diagnosis: Text | None = None
+    satisfaction: Annotated[float, Field(allow_inf_nan=False, **_contract_bounds("satisfaction"))] | None = None
+    deprivation_decile: Annotated[int, Field(ge=1, le=10)] | None = None
+
+    @field_validator("instrument")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in INSTRUMENTS:
+            raise ValueError(f"expected a registered instrument, one of {sorted(INSTRUMENTS)}")
+        return value
+
+    @field_validator("baseline_score", "final_score")
+    @classmethod
+    def _within_scale(cls, value: float | None, info: ValidationInfo) -> float | None:
+        instrument = INSTRUMENTS.get(str(info.data.get("instrument")))
+        if value is not None and instrument is not None and not (
+                instrument.min_score <= value <= instrument.max_score):
+            raise ValueError(f"expected a score within the {instrument.name} range "
+                             f"{instrument.min_score:g} to {instrument.max_score:g}")
+        return value
+
+
+class RiskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"top_factors": 3, "episodes": [{
+        "episode_id": "my-ref-1", "program_id": "P001", "period": "2026-Q1", "instrument": "PHQ-9",
+        "baseline_score": 22, "age": 34, "sex": "F", "region": "urban", "payer": "medicaid",
+        "diagnosis": "depression", "deprivation_decile": 3}]}]})
+    episodes: list[EpisodeIn] = Field(min_length=1, max_length=MAX_RISK_EPISODES)
+    top_factors: int = Field(3, ge=1, le=10)
+
+    @field_validator("episodes")
+    @classmethod
+    def _unique_refs(cls, value: list[EpisodeIn]) -> list[EpisodeIn]:
+        if len({e.episode_id for e in value}) != len(value):
+            raise ValueError("episode_id must be unique within a request")
+        return value
+
+
+class FactorPublic(Public):
+    feature: str
+    value: str
+    contribution: float = Field(description="Change in log-odds attributed to this factor.")
+    text: str
+
+
+class OutcomeRiskPublic(Public):
+    risk: float
+    base_rate: float = Field(description="Average risk the factors move from.")
+    factors: list[FactorPublic]
+
+
+class EpisodeRiskPublic(Public):
+    ref: str = Field(description="The episode_id you sent.")
+    dropout: OutcomeRiskPublic
+    non_response: OutcomeRiskPublic
+
+
+class RiskPublic(Versioned):
+    base_rates: dict[str, float]
+    episodes: list[EpisodeRiskPublic]

@@ -1,0 +1,123 @@
+"""Who may call what: API keys (hashed, compared in constant time) mapped to roles, and one access table.
+
+The table below is the single source of truth: every route of the app must appear in it (create_app refuses to
+build otherwise) and a route without a rule is closed to everyone. Allocators see aggregates only; clinicians
+score patients (optionally only for named programmes); data scientists also manage the loaded model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
+from starlette.routing import BaseRoute
+
+from serving.context import request_context
+from serving.keys import PREFIX, hash_key
+from serving.problems import ProblemError
+from serving.settings import ROLES, KeyRecord, Role
+
+HEADER = "X-API-Key"
+_EVERYONE: frozenset[Role] = frozenset(ROLES)
+_PLANNERS: frozenset[Role] = frozenset({"allocator", "data_scientist"})
+PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+ACCESS: dict[str, frozenset[Role]] = {
+    "GET /v1/models": _EVERYONE,
+    "GET /v1/programs": _EVERYONE,
+    "POST /v1/forecasts": _PLANNERS,
+    "POST /v1/recommendations": _PLANNERS,
+    "POST /v1/scenarios": _PLANNERS,
+    "POST /v1/patients/risk": frozenset({"clinician"}),
+    "POST /v1/admin/reload": frozenset({"data_scientist"}),
+}
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+_api_key_header = APIKeyHeader(name=HEADER, auto_error=False, description="A key issued by `carealloc demo`.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: Role
+    programs: frozenset[str] | None
+
+    def may_score(self, program_ids: Iterable[str]) -> list[str]:
+        """The programmes in `program_ids` this key may not see (empty when all are allowed)."""
+        if self.programs is None:
+            return []
+        return sorted(str(p) for p in program_ids if p not in self.programs)
+
+
+class Keyring:
+    def __init__(self, records: Iterable[KeyRecord]):
+        self._by_id = {r.key_id: r for r in records}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def verify(self, key: str) -> Principal | None:
+        parts = key.split("_", 2)
+        record = self._by_id.get(parts[1]) if len(parts) == 3 and parts[0] == PREFIX else None
+        expected = record.sha256 if record is not None else _DUMMY_HASH
+        matches = hmac.compare_digest(hash_key(key), expected)  # same work whether or not the id exists
+        if record is None or not matches:
+            return None
+        programs = frozenset(record.programs) if record.programs is not None else None
+        return Principal(record.key_id, record.role, programs)
+
+
+def rule_name(method: str, path: str) -> str:
+    return f"{method} {path}"
+
+
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """The app's API routes, including those of included routers (resolved lazily by recent FastAPI versions)."""
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # FastAPI before lazy router inclusion: app.routes is already flat
+        yield from (r for r in routes if isinstance(r, APIRoute))
+        return
+    for context in iter_route_contexts(routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route
+
+
+def route_rules(routes: Sequence[BaseRoute]) -> dict[str, frozenset[Role] | None]:
+    """Every (method, path) of the app's API routes with its rule (None = public); KeyError for a missing rule."""
+    found: dict[str, frozenset[Role] | None] = {}
+    for route in api_routes(routes):
+        for method in sorted(route.methods or ()):
+            name = rule_name(method, route.path)
+            if name in PUBLIC:
+                found[name] = None
+            elif name in ACCESS:
+                found[name] = ACCESS[name]
+            else:
+                raise KeyError(f"route {name} has no access rule in serving.security.ACCESS")
+    return found
+
+
+def authorize(request: Request, key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
+    """401 without a valid key, 403 when the key's role may not call this route."""
+    if not key:
+        raise ProblemError(401, "unauthenticated", f"send an API key in the {HEADER} header",
+                           headers={"WWW-Authenticate": "ApiKey"})
+    principal = request.app.state.keyring.verify(key)
+    if principal is None:
+        raise ProblemError(401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "ApiKey"})
+    context = request_context(request)
+    context.key_id, context.role = principal.key_id, principal.role
+    route = request.scope.get("route")
+    allowed = ACCESS.get(rule_name(request.method, route.path)) if route is not None else None
+    if not allowed or principal.role not in allowed:
+        raise ProblemError(403, "forbidden", f"the {principal.role} role may not call {request.method} "
+                           f"{route.path if route is not None else 'this route'}")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authorize)]

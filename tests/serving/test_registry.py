@@ -1,0 +1,94 @@
+"""Start-up from the MLflow registry by fixed version; an unreachable registry falls back to the disk copy."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.registry import MANIFEST
+from serving.settings import ServiceSettings
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> str:
+    """A throwaway MLflow store holding the session's bundle as carealloc v1 @champion."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models.packaging import CareAllocPyfunc
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("serving-tests", artifact_location=(root / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(trained[2]),
+                                       registered_model_name="carealloc", pip_requirements=["carealloc"])
+    MlflowClient(uri, uri).set_registered_model_alias("carealloc", "champion", str(info.registered_model_version))
+    return uri
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def start(settings: ServiceSettings) -> Iterator[Any]:
+    clients: list[TestClient] = []
+
+    def build(**update: Any) -> TestClient:
+        client = TestClient(create_app(settings.model_copy(update=update)), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_startup_resolves_champion_to_a_fixed_version_and_caches_it(registry: str, start: Any, auth: Any,
+                                                                    settings: ServiceSettings,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = settings.data_dir / "cache"
+    client = start(tracking_uri=registry, bundle_cache_dir=cache)
+    ready = client.get("/readyz").json()
+    assert ready == {"model_version": "1", "status": "ready", "source": "registry", "stale": False, "note": None}
+    models = client.get("/v1/models", headers=auth("allocator")).json()
+    assert models["model_version"] == "1" and "champion" in models["aliases"] and models["stale"] is False
+    assert (cache / MANIFEST).is_file() and (cache / "carealloc" / "v1" / "MLmodel").is_file()
+    recommendation = client.post("/v1/recommendations", headers=auth("allocator"), json={
+        "budget": sum(p["current_funding"] for p in client.get("/v1/programs", headers=auth("allocator")).json()[
+            "programs"])})
+    assert recommendation.json()["provenance"]["model_version"] == "1"
+
+    # The registry goes away: a new process starts from the cached copy and says so.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    offline = start(tracking_uri=f"http://127.0.0.1:{closed_port()}", bundle_cache_dir=cache)
+    ready = offline.get("/readyz").json()
+    assert ready["model_version"] == "1" and ready["source"] == "cache" and ready["stale"] is True
+    assert "unavailable" in ready["note"] and "cached" in ready["note"]
+    models = offline.get("/v1/models", headers=auth("allocator")).json()
+    assert models["stale"] is True and models["source"] == "cache" and "cached" in models["note"]
+    reload = offline.post("/v1/admin/reload", headers=auth("data_scientist"))
+    assert reload.status_code == 503 and "still serving v1" in reload.json()["detail"]
+
+
+def test_no_registry_and_no_cache_means_not_ready(start: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    client = start(tracking_uri=f"http://127.0.0.1:{closed_port()}", bundle_cache_dir=tmp_path / "empty",
+                   registry_retry_seconds=3600)
+    response = client.get("/readyz")
+    assert response.status_code == 503 and "no cached bundle" in response.json()["detail"]
