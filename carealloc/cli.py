@@ -264,7 +264,36 @@ def evaluate(
 
 
 @app.command()
-def demo() -> None:
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from settings: 8000).")] = None,
+) -> None:
+    """Run the HTTP service over the registered @champion (keys from CAREALLOC_API_KEYS or the keys file)."""
+    from pydantic import ValidationError
+
+    from serving.app import NoApiKeysError, keyring_from_settings
+    from serving.run import serve as run_service
+    from serving.settings import ServiceSettings
+
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    try:
+        settings = ServiceSettings(**overrides)
+        keyring_from_settings(settings)
+    except ValidationError as exc:
+        errors.print("[bold red]service settings are not valid:[/]")
+        for err in exc.errors():
+            errors.print(f"  - {'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}", markup=False)
+        raise typer.Exit(2) from None
+    except NoApiKeysError as exc:
+        errors.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(2) from None
+    run_service(settings)
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="End by serving the API.")] = True,
+) -> None:
     """The main job on embedded defaults: simulate a world, then run every stage that exists on it."""
     settings = Settings()
     simulate(out=settings.sample_dir, preset=PresetName.mental_health, episodes=settings.demo_episodes,
@@ -275,3 +304,15 @@ def demo() -> None:
     request.write_text(json.dumps(DEMO_REQUEST, indent=1))
     console.print(f"\nrecommendation for {request} (budget = current total spend, each programme within +/-30 %):")
     recommend(constraints=request, data=settings.sample_dir, budget=None, as_json=False, model_uri=None)
+    if serve_after:
+        from serving.keys import create_demo_keys
+        from serving.settings import ServiceSettings
+
+        service = ServiceSettings()
+        keys = create_demo_keys(service)
+        console.print("\nAPI keys for this demo (shown once; only their hashes are kept in "
+                      f"{service.resolved_keys_file}):")
+        for role, key in keys.items():
+            console.print(f"  {role:>15}: {key}")
+        console.print(f"serving on http://{service.host}:{service.port} (OpenAPI docs at /docs); Ctrl-C to stop")
+        serve(host=None, port=None)

@@ -94,11 +94,34 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
                 raw, y_arr[calibrate])
         return self
 
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The features as the booster's own numeric matrix: category codes (NaN when unseen) and numbers.
+
+        Codes follow the category lists stored at fit, which are the ones LightGBM recorded, so predicting on
+        this matrix equals predicting on the frame, without LightGBM re-reading the categories on every call.
+        """
+        frame = self._prepare(X)
+        out = np.empty(frame.shape, dtype=np.float64)
+        for j, col in enumerate(frame.columns):
+            values = frame[col]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                codes = values.cat.codes.to_numpy().astype(np.float64)
+                codes[codes < 0] = np.nan
+                out[:, j] = codes
+            else:
+                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        raw = np.asarray(self.model_.predict_proba(self._prepare(X)))[:, 1]
+        raw = np.asarray(self.booster_.predict(self.matrix(X), num_threads=self.n_jobs))
         p = self.calibrator_.predict(raw) if self.calibrator_ is not None else raw
         return np.column_stack([1.0 - p, p])
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """Exact TreeSHAP values in log-odds (LightGBM's own implementation); last column is the expected value."""
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.booster_.predict(self.matrix(X), pred_contrib=True, num_threads=self.n_jobs))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

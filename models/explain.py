@@ -62,12 +62,11 @@ def _describe(feature: str, value: object, row: pd.Series) -> str:
 def explain(model: FundingAwareClassifier, X: pd.DataFrame, outcome: str, top: int = 3,
             invert: bool = False) -> list[list[Factor]]:
     """Top factors per row. `invert` explains 1 - p (e.g. non-response from a reliable-improvement model)."""
-    values, prepared = shap_contributions(model, X)
+    values, names = shap_contributions(model, X)
     if invert:
         values = -values
-    names = list(prepared.columns)
     out = []
-    for i in range(len(prepared)):
+    for i in range(len(X)):
         order = np.argsort(-np.abs(values[i]))[:top]
         row = X.iloc[i]
         factors = []

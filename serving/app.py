@@ -34,7 +34,7 @@ class NoApiKeysError(RuntimeError):
     """The service refuses to start without any API key (there is no built-in one)."""
 
 
-def _keyring(settings: ServiceSettings) -> Keyring:
+def keyring_from_settings(settings: ServiceSettings) -> Keyring:
     records = (*settings.api_keys, *read_keys_file(settings.resolved_keys_file))
     if not records:
         raise NoApiKeysError(f"no API keys: none in CAREALLOC_API_KEYS and no {settings.resolved_keys_file}; "
@@ -64,7 +64,7 @@ def _keep_trying(app: FastAPI, stop: threading.Event, every: float) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
-    app.state.keyring = _keyring(settings)
+    app.state.keyring = keyring_from_settings(settings)
     app.state.audit = await anyio.to_thread.run_sync(AuditStore(settings.resolved_audit_url).create)
     holder: BundleHolder = app.state.holder
     stop = threading.Event()

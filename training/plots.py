@@ -25,8 +25,8 @@ def calibration_figure(reliability: dict[str, pd.DataFrame]) -> Figure:
 
 def shap_summary_figure(model: Any, X: pd.DataFrame, title: str) -> Figure:
     """Mean |SHAP| per feature (bar chart): which inputs move the forecast most."""
-    values, prepared = shap_contributions(model, X)
-    importance = pd.Series(np.abs(values).mean(axis=0), index=prepared.columns).sort_values()
+    values, names = shap_contributions(model, X)
+    importance = pd.Series(np.abs(values).mean(axis=0), index=names).sort_values()
     fig = Figure(figsize=(7, 6))
     ax = fig.subplots()
     ax.barh(importance.index, importance.to_numpy())
