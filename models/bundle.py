@@ -54,6 +54,12 @@ class CareAllocBundle:
     versions: dict[str, str] = field(default_factory=dict)
     model_version: str = "unregistered"
 
+    def limit_threads(self, threads: int) -> None:
+        """Cap LightGBM's threads per prediction: a server runs many requests side by side, and OpenMP teams
+        per request on top of that oversubscribe the cores."""
+        self.suite.response.set_params(n_jobs=threads)
+        self.suite.dropout.set_params(n_jobs=threads)
+
     @property
     def max_funding(self) -> dict[str, float]:
         return {p: CURVE_MAX_MULTIPLE * max(s.current_funding, 1.0) for p, s in self.programs.items()}

@@ -97,12 +97,14 @@ def load_from_cache(settings: ServiceSettings, reason: str) -> LoadedBundle:
 def load_champion(settings: ServiceSettings, *, allow_cache: bool = True) -> LoadedBundle:
     """From the registry; when it cannot be reached (or has no champion) and `allow_cache`, from the disk copy."""
     try:
-        return load_from_registry(settings)
+        loaded = load_from_registry(settings)
     except Exception as exc:  # any failure to reach or read the registry: mlflow, network, sqlite, filesystem
         reason = f"registry at {_redacted(settings.resolved_tracking_uri)} unavailable ({type(exc).__name__})"
         if not allow_cache:
             raise RegistryUnavailableError(reason) from exc
-        return load_from_cache(settings, reason)
+        loaded = load_from_cache(settings, reason)
+    loaded.bundle.limit_threads(1)
+    return loaded
 
 
 def _redacted(uri: str) -> str:
