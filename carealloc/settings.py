@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAREALLOC_", frozen=True, extra="ignore")
+    # populate_by_name: an explicit Settings(tracking_uri=...) wins over MLFLOW_TRACKING_URI, which mlflow itself
+    # sets in-process whenever set_tracking_uri is called.
+    model_config = SettingsConfigDict(env_prefix="CAREALLOC_", frozen=True, extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(Path("data"), description="Where the demo writes data, the MLflow store and caches.")
     seed: int = Field(0, ge=0, description="Seed for simulation and training randomness.")
