@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian packages the tests need: headless Chromium and its driver (browser tests of the pages), PostgreSQL
+# (MLflow tracking on a real database). Installed once by `make system` when a command is missing.
+SYSTEM_PACKAGES := chromium chromium-driver postgresql
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/chromedriver /usr/lib/postgresql
 
-.PHONY: setup demo test lint bench
+.PHONY: setup system demo test lint bench
 
 setup: $(STAMP)
 
@@ -14,6 +18,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+system:
+	@missing=""; for path in $(SYSTEM_COMMANDS); do test -e $$path || missing="$$missing $$path"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages ($(SYSTEM_PACKAGES)): missing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
 demo: setup
 	$(BIN)/carealloc demo
 
@@ -21,7 +34,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: system lint
 	$(BIN)/pytest
 
 bench: setup
