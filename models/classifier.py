@@ -47,18 +47,33 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         """Align columns and category levels with training, so unseen levels become missing, never re-coded."""
         frame = X.loc[:, self.feature_names_in_].copy()
         for col, levels in self.categories_.items():
-            frame[col] = pd.Categorical(frame[col].astype("object"), categories=levels)
+            frame[col] = pd.Categorical.from_codes(self._codes(X, col), categories=levels)
         return frame
+
+    def _levels(self, col: str) -> pd.Index:
+        """The training levels of one categorical column as an index (built once, then reused per request)."""
+        cache: dict[str, pd.Index] = self.__dict__.setdefault("_level_index", {})
+        if col not in cache:
+            cache[col] = pd.Index(self.categories_[col], dtype=object)
+        return cache[col]
+
+    def _codes(self, X: pd.DataFrame, col: str) -> np.ndarray:
+        """Position of each value in the training levels; -1 for missing or never-seen values."""
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # map the few categories, not every row
+            mapping = np.append(self._levels(col).get_indexer(values.cat.categories.astype(object)), -1)
+            return mapping[values.array.codes]  # code -1 (missing) picks the appended -1
+        return self._levels(col).get_indexer(values.to_numpy(dtype=object, na_value=None))
 
     def unknown_levels(self, X: pd.DataFrame) -> dict[str, list[str]]:
         """Category values the model never saw, per column (serving refuses these rather than scoring them)."""
         check_is_fitted(self, "booster_")
         found = {}
-        for col, levels in self.categories_.items():
-            values = pd.Series(X[col].astype("object")).dropna().unique()
-            unseen = sorted(str(v) for v in values if v not in set(levels))
-            if unseen:
-                found[col] = unseen
+        for col in self.categories_:
+            values = X[col].to_numpy(dtype=object, na_value=None)
+            unseen_rows = (self._codes(X, col) < 0) & pd.notna(values)
+            if unseen_rows.any():
+                found[col] = sorted({str(v) for v in values[unseen_rows]})
         return found
 
     def fit(self, X: pd.DataFrame, y: Sequence[float] | np.ndarray, eval_set: tuple[pd.DataFrame, Any] | None = None,
@@ -67,6 +82,7 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array(X.columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categories_ = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in CATEGORICAL_FEATURES}
+        self.__dict__.pop("_level_index", None)  # levels of an earlier fit
         self.classes_ = np.array([0, 1])
         frame = self._prepare(X)
         rng = np.random.default_rng(self.random_state)
@@ -98,18 +114,18 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         """The features as the booster's own numeric matrix: category codes (NaN when unseen) and numbers.
 
         Codes follow the category lists stored at fit, which are the ones LightGBM recorded, so predicting on
-        this matrix equals predicting on the frame, without LightGBM re-reading the categories on every call.
+        this matrix equals predicting on the prepared frame (tests check it), without building a Categorical per
+        column and call: serving scores single episodes, where that pandas overhead was most of the time.
         """
-        frame = self._prepare(X)
-        out = np.empty(frame.shape, dtype=np.float64)
-        for j, col in enumerate(frame.columns):
-            values = frame[col]
-            if isinstance(values.dtype, pd.CategoricalDtype):
-                codes = values.cat.codes.to_numpy().astype(np.float64)
+        check_is_fitted(self, "booster_")
+        out = np.empty((len(X), self.n_features_in_), dtype=np.float64)
+        for j, col in enumerate(self.feature_names_in_):
+            if col in self.categories_:
+                codes = self._codes(X, col).astype(np.float64)
                 codes[codes < 0] = np.nan
                 out[:, j] = codes
             else:
-                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                out[:, j] = X[col].to_numpy(dtype=np.float64, na_value=np.nan)
         return out
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -67,3 +67,20 @@ def test_unseen_category_levels_are_reported_not_silently_scored(small_world, tr
     suite, _, bundle = trained
     X = bundle.features(episodes.head(3).assign(payer=["martian", "commercial", "medicaid"]))
     assert suite.response.unknown_levels(X) == {"payer": ["martian"]}
+
+
+def test_numeric_matrix_codes_unseen_and_missing_categories_as_missing(small_world, trained) -> None:
+    """The fast code lookup agrees with the booster's own reading of a frame with odd categories (plain strings
+    too, not only categoricals): unseen and missing levels both become NaN, never another level's code."""
+    _, programs, episodes = small_world
+    suite, _, _ = trained
+    X = episode_features(programs, episodes).head(40).copy()
+    X["payer"] = X["payer"].astype(object)
+    X.loc[X.index[:3], "payer"] = "martian"
+    X.loc[X.index[3:6], "payer"] = None
+    X.loc[X.index[6:9], "region"] = np.nan
+    matrix = suite.dropout.matrix(X)
+    payer = list(suite.dropout.feature_names_in_).index("payer")
+    assert np.isnan(matrix[:6, payer]).all() and not np.isnan(matrix[6:, payer]).any()
+    np.testing.assert_allclose(suite.dropout.booster_.predict(suite.dropout.prepared(X)),
+                               suite.dropout.booster_.predict(matrix))
