@@ -47,7 +47,7 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         """Align columns and category levels with training, so unseen levels become missing, never re-coded."""
         frame = X.loc[:, self.feature_names_in_].copy()
         for col, levels in self.categories_.items():
-            frame[col] = pd.Categorical.from_codes(self._codes(X, col), categories=levels)
+            frame[col] = pd.Categorical.from_codes(self._codes(X, col), dtype=pd.CategoricalDtype(levels))
         return frame
 
     def _levels(self, col: str) -> pd.Index:
@@ -63,14 +63,14 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(values.dtype, pd.CategoricalDtype):  # map the few categories, not every row
             mapping = np.append(self._levels(col).get_indexer(values.cat.categories.astype(object)), -1)
             return mapping[values.array.codes]  # code -1 (missing) picks the appended -1
-        return self._levels(col).get_indexer(values.to_numpy(dtype=object, na_value=None))
+        return self._levels(col).get_indexer(values.to_numpy(dtype=object))  # missing values match no level
 
     def unknown_levels(self, X: pd.DataFrame) -> dict[str, list[str]]:
         """Category values the model never saw, per column (serving refuses these rather than scoring them)."""
         check_is_fitted(self, "booster_")
         found = {}
         for col in self.categories_:
-            values = X[col].to_numpy(dtype=object, na_value=None)
+            values = X[col].to_numpy(dtype=object)
             unseen_rows = (self._codes(X, col) < 0) & pd.notna(values)
             if unseen_rows.any():
                 found[col] = sorted({str(v) for v in values[unseen_rows]})
