@@ -63,7 +63,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(values.dtype, pd.CategoricalDtype):  # map the few categories, not every row
             mapping = np.append(self._levels(col).get_indexer(values.cat.categories.astype(object)), -1)
             return mapping[values.array.codes]  # code -1 (missing) picks the appended -1
-        return self._levels(col).get_indexer(values.to_numpy(dtype=object))  # missing values match no level
+        # missing values match no level, so they get -1 like unseen ones
+        return self._levels(col).get_indexer(pd.Index(values.to_numpy(dtype=object), dtype=object))
 
     def unknown_levels(self, X: pd.DataFrame) -> dict[str, list[str]]:
         """Category values the model never saw, per column (serving refuses these rather than scoring them)."""
