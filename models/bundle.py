@@ -54,6 +54,10 @@ class CareAllocBundle:
     versions: dict[str, str] = field(default_factory=dict)
     model_version: str = "unregistered"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (MLflow logging) the declared fields only, never per-process memos such as built curves."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     def limit_threads(self, threads: int) -> None:
         """Cap LightGBM's threads per prediction: a server runs many requests side by side, and OpenMP teams
         per request on top of that oversubscribe the cores."""

@@ -56,3 +56,22 @@ def test_episodes_from_a_new_period_are_scored(small_world, trained) -> None:
     new = episodes.head(5).assign(period="2031-Q2", final_score=np.nan)
     risk = bundle.risk(new)
     assert risk["dropout_risk"].between(0, 1).all() and risk["non_response_risk"].between(0, 1).all()
+
+
+def test_allocation_curves_are_built_once_per_bundle_and_never_pickled(trained) -> None:
+    import copy
+    import pickle
+
+    from models.allocation_inputs import outcome_curves
+
+    _, _, bundle = trained
+    fresh = copy.copy(bundle)
+    fresh.__dict__.pop("_outcome_curves", None)
+    first, second = outcome_curves(fresh), outcome_curves(fresh)
+    assert [c.program_id for c in first] == sorted(fresh.programs)
+    assert all(a is b for a, b in zip(first, second, strict=True))  # shared, not rebuilt
+    first.pop()  # callers get their own list
+    assert len(outcome_curves(fresh)) == len(fresh.programs)
+    restored = pickle.loads(pickle.dumps(fresh))
+    assert "_outcome_curves" not in restored.__dict__
+    assert [c.program_id for c in outcome_curves(restored)] == [c.program_id for c in second]
