@@ -18,29 +18,34 @@ from allocation.problem import Problem
 
 def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
     """The piecewise-linear curve restricted to [start, stop], as its own knots and values."""
-    inside = knots[(knots > start) & (knots < stop)]
-    xs = np.concatenate([[start], inside, [stop]]) if stop > start else np.array([start])
+    if not stop > start:
+        return np.array([start]), np.interp([start], knots, scores)
+    # knots strictly inside (start, stop); they are sorted, so two bisections replace two full comparisons
+    inside = knots[np.searchsorted(knots, start, side="right") : np.searchsorted(knots, stop, side="left")]
+    xs = np.concatenate([[start], inside, [stop]])
     return xs, np.interp(xs, knots, scores)
 
 
 def upper_hull_lines(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slopes and values at ``xs[0]`` of the concave envelope's pieces; their minimum is the hull."""
-    hull: list[tuple[float, float]] = []
+    """Slopes and values at ``xs[0]`` of the concave envelope's pieces; their minimum is the hull.
+
+    Plain Python on purpose: a polish window holds a handful of points, where numpy's per-call overhead is most
+    of the cost, and this runs once per programme for every linear programme solved.
+    """
+    hx: list[float] = []
+    hy: list[float] = []
     for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-        while len(hull) >= 2:
-            (x0, y0), (x1, y1) = hull[-2], hull[-1]
-            if (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0) >= 0:
-                hull.pop()
-            else:
-                break
-        hull.append((x, y))
-    if len(hull) == 1:
-        return np.zeros(1), np.array([hull[0][1]])
-    px = np.array([p[0] for p in hull])
-    py = np.array([p[1] for p in hull])
-    slopes = np.diff(py) / np.diff(px)
-    anchors = py[:-1] + slopes * (xs[0] - px[:-1])
-    return slopes, anchors
+        while len(hx) >= 2 and (hx[-1] - hx[-2]) * (y - hy[-2]) - (hy[-1] - hy[-2]) * (x - hx[-2]) >= 0:
+            hx.pop()
+            hy.pop()
+        hx.append(x)
+        hy.append(y)
+    if len(hx) == 1:
+        return np.zeros(1), np.array([hy[0]])
+    start = hx[0]
+    slopes = [(hy[k + 1] - hy[k]) / (hx[k + 1] - hx[k]) for k in range(len(hx) - 1)]
+    anchors = [hy[k] + slope * (start - hx[k]) for k, slope in enumerate(slopes)]
+    return np.array(slopes), np.array(anchors)
 
 
 def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
