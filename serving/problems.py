@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocation import InfeasibleConstraintsError
+from carealloc.identifiers import safe_identifier
 from carealloc.recommendation import UnknownProgramsError
 from models.bundle import FundingOutOfRangeError, UnknownProgramError
 
@@ -56,14 +57,28 @@ def problem_response(request: Request | None, error: ProblemError) -> JSONRespon
 
 
 def field_path(loc: Sequence[int | str]) -> str:
-    """('body', 'episodes', 3, 'payer') -> 'body.episodes[3].payer'."""
+    """('body', 'episodes', 3, 'payer') -> 'body.episodes[3].payer'.
+
+    A path can hold a client's dictionary keys (scenario and programme names); a key that is not a safe
+    identifier (control characters, a formula start) is shown as REFUSED_KEY instead of being echoed back.
+    """
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + str(part)
+            text += ("." if text else "") + _shown(str(part))
     return text or "body"
+
+
+REFUSED_KEY = "<refused key>"
+
+
+def _shown(part: str) -> str:
+    try:
+        return safe_identifier(part)
+    except ValueError:
+        return REFUSED_KEY
 
 
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
