@@ -50,7 +50,9 @@ def problem_body(status: int, slug: str, title: str, detail: str, instance: str 
 
 
 def problem_response(request: Request | None, error: ProblemError) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+    """`instance` is the route template, never the raw path: a path can carry identifiers a client put there."""
+    route = request.scope.get("route") if request is not None else None
+    instance = getattr(route, "path", None)
     body = problem_body(error.status, error.slug, error.title, error.detail, instance, error.errors,
                         **error.extensions)
     return JSONResponse(body, status_code=error.status, media_type=MEDIA_TYPE, headers=error.headers)
