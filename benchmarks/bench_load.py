@@ -12,10 +12,8 @@ key per role between its clients, which the per-key defaults are not meant for.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -23,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_service import MODEL_NAME, free_port, start_service, train_champion, wait_ready, world
+from bench_service import MODEL_NAME, free_port, prepare, served_inputs, start_service, wait_ready
 
 
 def register_copy_as_champion(uri: str) -> str:
@@ -49,11 +47,7 @@ def register_copy_as_champion(uri: str) -> str:
 
 
 def workload(base: str, keys: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
-    programs = httpx.get(f"{base}/v1/programs", headers={"X-API-Key": keys["allocator"]}).json()["programs"]
-    _, episodes = world()
-    sample = episodes[episodes["program_id"].isin([p["program_id"] for p in programs])].head(10)
-    rows = json.loads(sample.drop(columns=["final_score", "dropped_out", "sessions_attended", "satisfaction"])
-                      .to_json(orient="records"))
+    programs, rows = served_inputs(base, keys["allocator"], 10)
     budget = sum(p["current_funding"] for p in programs)
     return [
         ("POST /v1/recommendations", "/v1/recommendations", keys["allocator"],
@@ -131,16 +125,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="Length of each phase.")
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
-    root = (args.workdir or Path(tempfile.mkdtemp(prefix="carealloc-load-"))).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    if not (root / "mlflow.db").is_file():
-        train_champion(uri, root)
-
-    from serving.keys import create_demo_keys
-    from serving.settings import ServiceSettings
-
-    keys = create_demo_keys(ServiceSettings(data_dir=root))
+    root, uri, keys = prepare(args.workdir, "carealloc-load-")
     os.environ["CAREALLOC_RATE_LIMIT_PER_MINUTE"] = "1000000"
     os.environ["CAREALLOC_RATE_LIMIT_BURST"] = "100000"
     port = free_port()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from serving.app import create_app
+from serving.registry import load_champion
 from serving.settings import ServiceSettings
 from tests.serving.conftest import provided
 
@@ -115,28 +114,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> dict[str
     return {"uri": uri, "client": client}
 
 
-@pytest.fixture
-def start(settings: ServiceSettings) -> Iterator[Any]:
-    opened: list[TestClient] = []
-
-    def build(**update: Any) -> TestClient:
-        client = TestClient(create_app(settings.model_copy(update=update)), raise_server_exceptions=False)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield build
-    for client in opened:
-        client.__exit__(None, None, None)
-
-
 @pytest.mark.parametrize("bad", ["2", "3"])
 def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
-        registry: dict[str, Any], start: Any, settings: ServiceSettings, auth: Any, bad: str) -> None:
+        registry: dict[str, Any], make_client: Any, settings: ServiceSettings, auth: Any, bad: str) -> None:
     client: Any = registry["client"]
     cache = settings.data_dir / "cache"
     client.set_registered_model_alias("carealloc", "champion", "1")
-    service = start(tracking_uri=registry["uri"], bundle_cache_dir=cache)
+    real = settings.model_copy(update={"tracking_uri": registry["uri"], "bundle_cache_dir": cache})
+
+    def start() -> Any:  # the real loader: MLflow registry with the disk copy, as `carealloc serve` has it
+        return make_client(loader=partial(load_champion, real), service_settings=real)
+
+    service = start()
     assert service.get("/readyz").json()["model_version"] == "1"
 
     client.set_registered_model_alias("carealloc", "champion", bad)
@@ -152,7 +141,7 @@ def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
         assert not (cache / "carealloc" / f"v{bad}").exists(), "the refused artifact was kept in the cache"
 
         # A process starting now refuses the bad champion too and serves the last good copy, saying why.
-        restarted = start(tracking_uri=registry["uri"], bundle_cache_dir=cache)
+        restarted = start()
         ready = restarted.get("/readyz").json()
         assert ready["model_version"] == "1" and ready["source"] == "cache"
         assert f"champion v{bad} could not be loaded" in ready["note"]
