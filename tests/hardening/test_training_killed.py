@@ -19,9 +19,15 @@ REPO = Path(__file__).resolve().parents[2]
 TRAINER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
+    import matplotlib.pyplot as plt
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+    import training.train
     from carealloc.settings import Settings
     from training.train import train
+
+    # Plots are logged before registration and play no part in it; an empty figure saves most of a minute here.
+    for name in ("calibration_figure", "shap_summary_figure", "outcome_curves_figure"):
+        setattr(training.train, name, lambda *args, **kwargs: plt.figure(figsize=(1, 1)))
 
     original = SqlAlchemyStore.create_model_version
 
