@@ -139,12 +139,9 @@ def run(base: str, path: str, key: str, body: dict[str, Any], requests: int, sec
             "rps": len(ms) / wall, "errors": len(errors), "error_kinds": sorted(set(errors))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workdir", type=Path, default=None, help="Reuse a trained champion from an earlier run.")
-    parser.add_argument("--seconds", type=float, default=25.0, help="Time cap per scenario.")
-    args = parser.parse_args()
-    root = (args.workdir or Path(tempfile.mkdtemp(prefix="carealloc-bench-"))).resolve()
+def prepare(workdir: Path | None, prefix: str) -> tuple[Path, str, dict[str, str]]:
+    """The work dir, its MLflow store with a trained @champion (trained on first use) and fresh keys per role."""
+    root = (workdir or Path(tempfile.mkdtemp(prefix=prefix))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     if not (root / "mlflow.db").is_file():
@@ -153,17 +150,33 @@ def main() -> None:
     from serving.keys import create_demo_keys
     from serving.settings import ServiceSettings
 
-    keys = create_demo_keys(ServiceSettings(data_dir=root))
+    return root, uri, dict(create_demo_keys(ServiceSettings(data_dir=root)))
+
+
+def served_inputs(base: str, allocator_key: str, episodes_wanted: int) -> tuple[list[dict[str, Any]],
+                                                                                list[dict[str, Any]]]:
+    """The service's programmes and contract-form episodes (no outcomes) of those programmes, as JSON rows."""
+    programs: list[dict[str, Any]] = httpx.get(f"{base}/v1/programs",
+                                               headers={"X-API-Key": allocator_key}).json()["programs"]
+    _, episodes = world()
+    sample = episodes[episodes["program_id"].isin([p["program_id"] for p in programs])].head(episodes_wanted)
+    rows = json.loads(sample.drop(columns=["final_score", "dropped_out", "sessions_attended", "satisfaction"])
+                      .to_json(orient="records"))
+    return programs, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", type=Path, default=None, help="Reuse a trained champion from an earlier run.")
+    parser.add_argument("--seconds", type=float, default=25.0, help="Time cap per scenario.")
+    args = parser.parse_args()
+    root, uri, keys = prepare(args.workdir, "carealloc-bench-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = start_service(root, uri, port)
     try:
         ready = wait_ready(base, process)
-        programs = httpx.get(f"{base}/v1/programs", headers={"X-API-Key": keys["allocator"]}).json()["programs"]
-        _, episodes = world()
-        sample = episodes[episodes["program_id"].isin([p["program_id"] for p in programs])].head(100)
-        rows = json.loads(sample.drop(columns=["final_score", "dropped_out", "sessions_attended", "satisfaction"])
-                          .to_json(orient="records"))
+        programs, rows = served_inputs(base, keys["allocator"], 100)
         budget = sum(p["current_funding"] for p in programs)
         scenarios = [
             ("POST /v1/recommendations (50 programmes)", "/v1/recommendations", keys["allocator"],

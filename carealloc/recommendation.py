@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from allocation import Constraints, GroupShare, Objective, ProgramBounds, evaluate, optimize
 from allocation.curves import OutcomeCurve
+from carealloc.identifiers import Identifier
 from models.allocation_inputs import outcome_curves
 from models.bundle import CareAllocBundle
 
 Money = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
-Identifier = Annotated[str, Field(min_length=1, max_length=100)]
 BEAT_STATUS_QUO_DRAWS = 4000
 
 

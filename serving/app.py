@@ -13,12 +13,13 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from serving import problems
+from serving import openapi, problems
 from serving.audit import AuditStore
 from serving.keys import read_keys_file
 from serving.logs import logger
 from serving.metrics import ServiceMetrics
 from serving.middleware import RequestGuard
+from serving.ratelimit import RateLimiter
 from serving.registry import load_champion
 from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
 from serving.security import Keyring, route_rules
@@ -65,7 +66,8 @@ def _keep_trying(app: FastAPI, stop: threading.Event, every: float) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
     app.state.keyring = keyring_from_settings(settings)
-    app.state.audit = await anyio.to_thread.run_sync(AuditStore(settings.resolved_audit_url).create)
+    audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
+    app.state.audit = await anyio.to_thread.run_sync(audit.create)
     holder: BundleHolder = app.state.holder
     stop = threading.Event()
     try:
@@ -96,6 +98,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     app.state.settings = settings
     app.state.holder = BundleHolder()
     app.state.metrics = ServiceMetrics()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.startup_loader = partial(source, allow_cache=True)
     app.state.reload_loader = partial(source, allow_cache=False)
     problems.install(app)
@@ -109,4 +112,5 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
         return Response(registry.render(), media_type=registry.content_type)
 
     route_rules(app.routes)  # every route must have an access rule; raises KeyError otherwise
+    openapi.install(app)
     return app

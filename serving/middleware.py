@@ -4,7 +4,8 @@ Order of work for one request:
 1. write the audit row (store down -> 503 before anything else happens);
 2. read the body up to `max_body_bytes` (413 beyond), hash it, refuse NaN/Infinity/overflowing numbers (422);
 3. run the app, holding its response back; an unexpected exception becomes a 500 problem without details;
-4. complete the audit row, and only then send the response (store down -> 503 instead of the answer);
+4. complete the audit row, and only then send the response (store down -> 503 instead of the answer), with the
+   security headers of serving/headers.py;
 5. count it in /metrics and write one JSON log line (route template, status, timing, key id; no body).
 """
 
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.audit import AuditUnavailableError, Outcome
 from serving.context import SCOPE_KEY, RequestContext
+from serving.headers import with_security_headers
 from serving.logs import logger
 from serving.problems import MEDIA_TYPE, field_path, problem_body
 
@@ -125,9 +127,9 @@ class RequestGuard:
         except AuditUnavailableError as exc:
             await self._refuse_unaudited(scope, send, context, started, exc)
             return
-        messages[0].setdefault("headers", [])
-        messages[0]["headers"] = [*messages[0]["headers"], (VERSION_HEADER, (version or "none").encode()),
-                                  (b"x-request-id", context.request_id.encode())]
+        headers = [*messages[0].get("headers", []), (VERSION_HEADER, (version or "none").encode()),
+                   (b"x-request-id", context.request_id.encode())]
+        messages[0]["headers"] = with_security_headers(headers, scope.get("path", ""))
         for message in messages:
             await send(message)
         self._record(state, context, method, endpoint, status, version, started)
@@ -193,6 +195,7 @@ class RequestGuard:
         body = problem_body(503, "audit-unavailable", "Service Unavailable",
                             "the request could not be recorded in the audit store, so it was not served")
         messages = _problem_messages(body, retry_after=True)
+        messages[0]["headers"] = with_security_headers(messages[0]["headers"], scope.get("path", ""))
         for message in messages:
             await send(message)
         state = scope["app"].state

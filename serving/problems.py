@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocation import InfeasibleConstraintsError
+from carealloc.identifiers import safe_identifier
 from carealloc.recommendation import UnknownProgramsError
 from models.bundle import FundingOutOfRangeError, UnknownProgramError
 
@@ -49,21 +50,37 @@ def problem_body(status: int, slug: str, title: str, detail: str, instance: str 
 
 
 def problem_response(request: Request | None, error: ProblemError) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+    """`instance` is the route template, never the raw path: a path can carry identifiers a client put there."""
+    route = request.scope.get("route") if request is not None else None
+    instance = getattr(route, "path", None)
     body = problem_body(error.status, error.slug, error.title, error.detail, instance, error.errors,
                         **error.extensions)
     return JSONResponse(body, status_code=error.status, media_type=MEDIA_TYPE, headers=error.headers)
 
 
 def field_path(loc: Sequence[int | str]) -> str:
-    """('body', 'episodes', 3, 'payer') -> 'body.episodes[3].payer'."""
+    """('body', 'episodes', 3, 'payer') -> 'body.episodes[3].payer'.
+
+    A path can hold a client's dictionary keys (scenario and programme names); a key that is not a safe
+    identifier (control characters, a formula start) is shown as REFUSED_KEY instead of being echoed back.
+    """
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + str(part)
+            text += ("." if text else "") + _shown(str(part))
     return text or "body"
+
+
+REFUSED_KEY = "<refused key>"
+
+
+def _shown(part: str) -> str:
+    try:
+        return safe_identifier(part)
+    except ValueError:
+        return REFUSED_KEY
 
 
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:

@@ -25,6 +25,10 @@ class RegistryUnavailableError(RuntimeError):
     """Neither the registry nor a cached bundle could provide a champion."""
 
 
+class BundleRefusedError(RuntimeError):
+    """The registry answered, but the champion's artifact is corrupted or incompatible; it is not served."""
+
+
 def _model_dir(cache: Path, name: str, version: str) -> Path:
     return cache / name / f"v{version}"
 
@@ -68,7 +72,11 @@ def load_from_registry(settings: ServiceSettings) -> LoadedBundle:
     target = _model_dir(cache, settings.model_name, version)
     if not (target / "MLmodel").is_file():
         _download(f"models:/{settings.model_name}/{version}", target)
-    bundle = load_bundle(str(target))
+    try:
+        bundle = load_bundle(str(target))
+    except Exception as exc:  # unpickling, a missing flavour, not a carealloc bundle, a library mismatch...
+        shutil.rmtree(target, ignore_errors=True)  # never kept as a cached copy to fall back on
+        raise BundleRefusedError(f"champion v{version} could not be loaded ({type(exc).__name__})") from exc
     bundle.model_version = version
     aliases = tuple(sorted(found.aliases or (CHAMPION,)))
     _write_manifest(cache, {"model_name": settings.model_name, "version": version, "aliases": list(aliases),
@@ -98,6 +106,10 @@ def load_champion(settings: ServiceSettings, *, allow_cache: bool = True) -> Loa
     """From the registry; when it cannot be reached (or has no champion) and `allow_cache`, from the disk copy."""
     try:
         loaded = load_from_registry(settings)
+    except BundleRefusedError as exc:
+        if not allow_cache:
+            raise
+        loaded = load_from_cache(settings, str(exc))
     except Exception as exc:  # any failure to reach or read the registry: mlflow, network, sqlite, filesystem
         reason = f"registry at {_redacted(settings.resolved_tracking_uri)} unavailable ({type(exc).__name__})"
         if not allow_cache:

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from carealloc.recommendation import Identifier, Money, ObjectiveSpec, RecommendationRequest
+from carealloc.identifiers import Identifier
+from carealloc.recommendation import Money, ObjectiveSpec, RecommendationRequest
 from features.contract import EPISODE_COLUMNS, PERIOD_PATTERN
 from features.instruments import INSTRUMENTS
 
@@ -35,6 +36,25 @@ class Public(BaseModel):
 
 class Versioned(Public):
     model_version: str = Field(description="Registry version of the champion bundle that produced this answer.")
+
+
+# ---- errors ------------------------------------------------------------------------------------------------
+class ProblemFieldPublic(Public):
+    field: str = Field(description="Path of the offending field, e.g. body.episodes[3].payer.")
+    message: str = Field(description="What was expected (never the submitted value).")
+    type: str
+
+
+class ProblemPublic(Public):
+    """RFC 9457 problem document: every 4xx/5xx answer of this service (application/problem+json)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+    type: str = Field(description="urn:carealloc:problem:<slug>")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemFieldPublic] | None = None
 
 
 # ---- health and models -------------------------------------------------------------------------------------
@@ -240,9 +260,9 @@ class EpisodeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    episode_id: Text = Field(description="Your reference for the episode; the only identifier echoed back.")
+    episode_id: Identifier = Field(description="Your reference for the episode; the only identifier echoed back.")
     patient_id: Text | None = Field(None, description="Accepted for contract compatibility; never stored or echoed.")
-    program_id: Text
+    program_id: Identifier
     period: Period
     instrument: Text = Field(description=f"One of {sorted(INSTRUMENTS)}.")
     baseline_score: Number

@@ -103,7 +103,7 @@ def route_rules(routes: Sequence[BaseRoute]) -> dict[str, frozenset[Role] | None
 
 
 def authorize(request: Request, key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
-    """401 without a valid key, 403 when the key's role may not call this route."""
+    """401 without a valid key, 429 when the key is over its rate limit, 403 when its role may not call this route."""
     if not key:
         raise ProblemError(401, "unauthenticated", f"send an API key in the {HEADER} header",
                            headers={"WWW-Authenticate": "ApiKey"})
@@ -112,6 +112,10 @@ def authorize(request: Request, key: Annotated[str | None, Depends(_api_key_head
         raise ProblemError(401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "ApiKey"})
     context = request_context(request)
     context.key_id, context.role = principal.key_id, principal.role
+    wait = request.app.state.rate_limiter.take(principal.key_id)
+    if wait is not None:
+        raise ProblemError(429, "rate-limited", f"this key sent too many requests; retry in {wait} s",
+                           headers={"Retry-After": str(wait)})
     route = request.scope.get("route")
     allowed = ACCESS.get(rule_name(request.method, route.path)) if route is not None else None
     if not allowed or principal.role not in allowed:

@@ -63,6 +63,12 @@ class ServiceSettings(Settings):
     registry_http_retries: int = Field(1, ge=0, le=10, description="MLflow HTTP retries per registry call.")
     registry_http_timeout: int = Field(10, ge=1, le=600, description="MLflow HTTP timeout in seconds.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    rate_limit_per_minute: float = Field(600.0, gt=0, le=1_000_000,
+                                         description="Sustained requests per minute per API key (429 beyond).")
+    rate_limit_burst: int = Field(60, ge=1, le=100_000,
+                                  description="Requests one key may send at once before the per-minute rate applies.")
+    audit_lock_timeout_seconds: float = Field(5.0, gt=0, le=60, description=(
+        "How long a request waits for a locked SQLite audit store before it is refused with 503."))
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ServiceSettings:

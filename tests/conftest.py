@@ -42,3 +42,24 @@ def trained(small_world):
     forecaster = build_forecaster(programs, episodes, suite.response, suite.dropout, suite.reach)
     bundle = make_bundle(forecaster, suite, programs, episodes)
     return suite, forecaster, bundle
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_patient_data_left_behind(tmp_path_factory: pytest.TempPathFactory):
+    """After the whole run: no patient identifier in anything the service logged or audited (every audit store
+    the tests created is read back). tests/hardening/test_privacy_scan.py covers /metrics and error answers."""
+    import logging
+
+    from serving.logs import LOGGER
+    from tests.hardening.privacy import SESSION_MARKERS, Recorder, audit_text, findings
+
+    recorder, logger = Recorder(), logging.getLogger(LOGGER)
+    level = logger.level
+    logger.addHandler(recorder)
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.removeHandler(recorder)
+    logger.setLevel(level)
+    for place, text in (("service logs", recorder.text()),
+                        ("audit rows", audit_text([tmp_path_factory.getbasetemp()]))):
+        assert findings(text, SESSION_MARKERS) == [], f"patient data in {place}"

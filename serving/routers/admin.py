@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from serving.context import request_context
 from serving.logs import logger
 from serving.problems import ProblemError
+from serving.registry import BundleRefusedError
 from serving.schemas import ReloadPublic
 from serving.security import authorize
 
@@ -14,7 +15,8 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(aut
 
 
 @router.post("/reload", response_model=ReloadPublic, summary="Load the current @champion atomically",
-             responses={503: {"description": "Registry unreachable; the loaded bundle keeps serving"}})
+             responses={503: {"description": "Registry unreachable or the new champion refused (corrupted or "
+                                                 "incompatible); the loaded bundle keeps serving"}})
 def reload_champion(*, request: Request) -> ReloadPublic:
     state = request.app.state
     try:
@@ -22,6 +24,8 @@ def reload_champion(*, request: Request) -> ReloadPublic:
     except Exception as exc:
         current = state.holder.current
         serving = f"still serving v{current.version}" if current is not None else "no model loaded"
+        if isinstance(exc, BundleRefusedError):
+            raise ProblemError(503, "champion-refused", f"{exc}; {serving}") from exc
         raise ProblemError(503, "registry-unavailable",
                            f"could not load the champion ({type(exc).__name__}); {serving}") from exc
     state.metrics.loaded(new.version, new.source)

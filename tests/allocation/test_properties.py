@@ -188,3 +188,45 @@ def test_removing_a_constraint_never_lowers_the_optimum(
     relaxed = _solve(curves, relaxed_constraints)
     assert relaxed is not None
     assert relaxed.objective_value >= tight.objective_value - REL * abs(tight.objective_value) - 1e-9
+
+
+@SETTINGS
+@given(spec=instances(), scale=st.sampled_from([1e-300, 1e-12, 1e-6, 1e-2, 3.0, 1e3, 1e9, 1e13]))
+def test_extreme_budgets_give_a_finite_answer_or_a_named_infeasibility(
+    spec: dict[str, Any], scale: float, factories: types.ModuleType
+) -> None:
+    """Budgets far from anything the curves cover: never NaN or inf, never an unnamed failure."""
+    curves, constraints = _build(spec, factories)
+    constraints = dataclasses.replace(constraints, budget=constraints.budget * scale)
+    result = _solve(curves, constraints)
+    if result is None:
+        return
+    payload = result.to_dict()
+    assert _finite_everywhere(payload)
+    spent = sum(result.allocation.values())
+    assert spent <= constraints.budget + 1.0
+    if constraints.budget_mode == "exact":
+        assert abs(spent - constraints.budget) <= 1.0
+
+
+@SETTINGS
+@given(spec=instances())
+def test_infeasibility_is_reported_exactly_when_the_limits_cannot_meet_the_budget(
+    spec: dict[str, Any], factories: types.ModuleType
+) -> None:
+    """Without group rules, feasibility is arithmetic on the per-programme limits (recomputed independently):
+    an impossible budget must raise InfeasibleConstraintsError naming conflicts, a possible one must be solved."""
+    curves, constraints = _build({**spec, "floor": None, "cap": None}, factories)
+    limits = [_expected_limits(c, constraints) for c in curves]
+    low, high = sum(lo for lo, _ in limits), sum(hi for _, hi in limits)
+    empty_range = any(lo > hi + 1e-6 * max(1.0, hi) for lo, hi in limits)
+    budget = constraints.budget
+    impossible = empty_range or low > budget * (1 + 1e-6) or (constraints.budget_mode == "exact" and
+                                                                high < budget * (1 - 1e-6))
+    clearly_possible = not any(lo > hi - 1e-6 * max(1.0, hi) for lo, hi in limits) and (
+        low < budget * (1 - 1e-6)) and (constraints.budget_mode == "at_most" or high > budget * (1 + 1e-6))
+    result = _solve(curves, constraints)
+    if impossible:
+        assert result is None, (low, high, budget)
+    if clearly_possible:
+        assert result is not None, (low, high, budget)

@@ -1,0 +1,189 @@
+"""Faults: a locked or full audit store (fail closed, nothing done), a corrupted or incompatible champion artifact
+(refused, the loaded one keeps serving), reloads while requests are in flight (none fails).
+
+The registry being unreachable at start-up (the cached bundle is served) is tests/serving/test_registry.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import event
+
+from serving.registry import load_champion
+from serving.settings import ServiceSettings
+from tests.serving.conftest import provided
+
+FORECAST = {"programs": [{"program_id": "P001", "multiples": [0.8, 1.0, 1.2]}]}
+
+
+def counting_loader(champion: Any) -> tuple[list[bool], Any]:
+    loads: list[bool] = []
+
+    def loader(*, allow_cache: bool) -> Any:
+        loads.append(allow_cache)
+        return champion
+
+    return loads, loader
+
+
+def test_locked_audit_store_fails_closed_then_recovers(make_client: Any, settings: ServiceSettings,
+                                                       champion: Any, auth: Any) -> None:
+    loads, loader = counting_loader(champion)
+    client = make_client(loader=loader, service_settings=settings.model_copy(
+        update={"audit_lock_timeout_seconds": 0.2}))
+    assert client.get("/healthz").status_code == 200
+    holder = sqlite3.connect(settings.data_dir / "audit.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    try:
+        refused = [client.post("/v1/admin/reload", headers=auth("data_scientist")),
+                   client.get("/v1/programs", headers=auth("allocator")), client.get("/healthz")]
+        assert [r.status_code for r in refused] == [503, 503, 503]
+        assert all(r.json()["type"].endswith("audit-unavailable") and r.headers["retry-after"] for r in refused)
+        assert "programs" not in refused[1].text
+        assert loads == [True], "the reload ran although it could not be audited"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert client.post("/v1/admin/reload", headers=auth("data_scientist")).status_code == 200
+    assert loads == [True, False]
+    assert all(r["status"] is not None for r in client.app.state.audit.rows())  # no half-written rows
+
+
+def test_full_audit_store_fails_closed(make_client: Any, champion: Any, auth: Any) -> None:
+    loads, loader = counting_loader(champion)
+    client = make_client(loader=loader)
+    engine = client.app.state.audit.engine
+    with engine.connect() as conn:
+        pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar() or 1)
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _no_room(dbapi_connection: Any, _record: Any) -> None:  # the file may not grow: "database or disk is full"
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages + 1}")
+
+    statuses = [client.get("/healthz").status_code for _ in range(400)]
+    assert 503 in statuses, "the audit store never filled up"
+    first_full = statuses.index(503)
+    assert set(statuses[:first_full]) == {200} and set(statuses[first_full:]) == {503}
+    refused = client.post("/v1/admin/reload", headers=auth("data_scientist"))
+    assert refused.status_code == 503 and refused.json()["type"].endswith("audit-unavailable")
+    assert loads == [True], "the reload ran although it could not be audited"
+    assert len(client.app.state.audit.rows()) == first_full
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> dict[str, Any]:
+    """An MLflow store with v1 (good), v2 (python_model.pkl overwritten) and v3 (no python_function flavour)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models.packaging import CareAllocPyfunc
+
+    root = tmp_path_factory.mktemp("faulty-registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("faults", artifact_location=(root / "artifacts").as_uri())
+    client = MlflowClient(uri, uri)
+    model_ids = {}
+    for version in ("1", "2", "3"):
+        with mlflow.start_run(experiment_id=experiment):
+            info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(trained[2]),
+                                           registered_model_name="carealloc", pip_requirements=["carealloc"])
+        assert str(info.registered_model_version) == version
+        model_ids[version] = info.model_id
+
+    def artifact(version: str, name: str) -> Path:
+        found = [p for p in (root / "artifacts").rglob(name) if model_ids[version] in str(p)]
+        assert len(found) == 1, found
+        return found[0]
+
+    artifact("2", "python_model.pkl").write_bytes(b"\x80\x04not a pickle at all")
+    mlmodel = artifact("3", "MLmodel")
+    spec = yaml.safe_load(mlmodel.read_text())
+    spec["flavors"] = {"someone_elses_flavor": {"version": "9"}}
+    mlmodel.write_text(yaml.safe_dump(spec))
+    client.set_registered_model_alias("carealloc", "champion", "1")
+    return {"uri": uri, "client": client}
+
+
+@pytest.mark.parametrize("bad", ["2", "3"])
+def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
+        registry: dict[str, Any], make_client: Any, settings: ServiceSettings, auth: Any, bad: str) -> None:
+    client: Any = registry["client"]
+    cache = settings.data_dir / "cache"
+    client.set_registered_model_alias("carealloc", "champion", "1")
+    real = settings.model_copy(update={"tracking_uri": registry["uri"], "bundle_cache_dir": cache})
+
+    def start() -> Any:  # the real loader: MLflow registry with the disk copy, as `carealloc serve` has it
+        return make_client(loader=partial(load_champion, real), service_settings=real)
+
+    service = start()
+    assert service.get("/readyz").json()["model_version"] == "1"
+
+    client.set_registered_model_alias("carealloc", "champion", bad)
+    try:
+        reload = service.post("/v1/admin/reload", headers=auth("data_scientist"))
+        assert reload.status_code == 503, reload.text
+        assert reload.json()["type"].endswith("champion-refused")
+        assert f"champion v{bad} could not be loaded" in reload.json()["detail"]
+        assert "still serving v1" in reload.json()["detail"]
+        assert service.get("/readyz").json()["model_version"] == "1"
+        answer = service.post("/v1/forecasts", headers=auth("allocator"), json=FORECAST)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+        assert not (cache / "carealloc" / f"v{bad}").exists(), "the refused artifact was kept in the cache"
+
+        # A process starting now refuses the bad champion too and serves the last good copy, saying why.
+        restarted = start()
+        ready = restarted.get("/readyz").json()
+        assert ready["model_version"] == "1" and ready["source"] == "cache"
+        assert f"champion v{bad} could not be loaded" in ready["note"]
+    finally:
+        client.set_registered_model_alias("carealloc", "champion", "1")
+
+
+def test_reloads_under_load_fail_no_request(make_client: Any, champion: Any, auth: Any,
+                                            episode_rows: list[dict[str, Any]]) -> None:
+    versions = iter(str(v) for v in range(7, 1000))
+    client = make_client(loader=lambda *, allow_cache: provided(champion.bundle, next(versions)))
+    stop = threading.Event()
+    failures: list[tuple[str, int]] = []
+    counts = {"requests": 0, "reloads": 0}
+    lock = threading.Lock()
+    calls = [("POST", "/v1/forecasts", "allocator", FORECAST),
+             ("GET", "/v1/programs", "allocator", None),
+             ("POST", "/v1/patients/risk", "clinician", {"episodes": episode_rows[:5]})]
+
+    def hammer(offset: int) -> None:
+        i = offset
+        while not stop.is_set():
+            method, path, role, body = calls[i % len(calls)]
+            response = client.request(method, path, headers=auth(role), json=body)
+            with lock:
+                counts["requests"] += 1
+                if response.status_code != 200:
+                    failures.append((path, response.status_code))
+            i += 1
+
+    workers = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(10):
+            reload = client.post("/v1/admin/reload", headers=auth("data_scientist"))
+            assert reload.status_code == 200 and reload.json()["changed"] is True
+            counts["reloads"] += 1
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(60)
+    assert counts["requests"] >= 20, counts
+    assert failures == [], failures[:10]
+    assert client.get("/readyz").json()["model_version"] == "17"
