@@ -57,11 +57,11 @@ def check_aggregates(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in AGGREGATE_COLUMNS if c not in frame]
     if missing:
         raise PilotInputError("aggregates", f"missing column(s) {missing}; expected {list(AGGREGATE_COLUMNS)}")
-    duplicated = frame.duplicated(list(KEY), keep=False)
+    duplicated = frame.duplicated(list(KEY), keep="first")
     if duplicated.any():
-        first = frame.loc[duplicated, list(KEY)].iloc[0]
-        raise PilotInputError(f"aggregates[{int(np.flatnonzero(duplicated)[0])}]",
-                              f"programme {first['program_id']} appears more than once in period {first['period']}")
+        row = int(np.flatnonzero(duplicated)[0])
+        raise PilotInputError(f"aggregates[{row}]", f"programme {frame['program_id'].iloc[row]} appears more than "
+                                                    f"once in period {frame['period'].iloc[row]}")
     rules = (("completers", "episodes"), ("dropouts", "episodes"), ("reliable_improvements", "completers"))
     for part, whole in rules:
         bad = np.flatnonzero(frame[part].to_numpy() > frame[whole].to_numpy())

@@ -57,7 +57,9 @@ def cr2_contrast(design: np.ndarray, y: np.ndarray, weights: np.ndarray, contras
     se = float(np.sqrt(variance))
     if not se > 1e-12 * max(1.0, float(np.abs(y).max())) or not np.isfinite(df):
         raise ValueError("the programmes' changes do not vary, so their uncertainty cannot be estimated")
-    t = stats.t.ppf(1 - alpha / 2, df)
+    t = float(stats.t.ppf(1 - alpha / 2, df))
+    if not np.isfinite(t * se):
+        raise ValueError(f"the weights leave too little information for an interval ({df:.2g} degrees of freedom)")
     p = float(2 * stats.t.sf(abs(estimate) / se, df))
     return Estimate(estimate, se, df, estimate - t * se, estimate + t * se, p, len(y))
 

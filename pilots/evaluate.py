@@ -147,6 +147,9 @@ def evaluate_pilot(spec: PilotSpec, aggregates: pd.DataFrame) -> PilotResult:
     pre_rows = used[(used["phase"] == "pre") & used["program_id"].isin([*pilots, *controls])]
     before = design_mde(pre_rows, set(pilots), len(spec.post_periods), spec.alpha, spec.power)
     after = realised_mde(primary, spec.alpha, spec.power) if primary else None
+    if after is not None and not np.isfinite(after.mde):
+        after = None
+        warnings.append("the fitted degrees of freedom are too few for a minimum detectable effect after the fact")
     _power_warnings(spec, before, after, warnings)
     return PilotResult(spec, pilots, controls, matches, effects, before, after, trends, series, warnings)
 

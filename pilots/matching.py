@@ -3,8 +3,9 @@
 A control should look like its pilot before the change: same kind of care (modality), same region, a similar
 pre-period reliable-improvement rate and a similar size. Each piloted programme, in the order given, takes its
 `per_pilot` nearest programmes not yet taken (matching without replacement, so no control counts twice).
-Distance: 2 for a different modality, 1 for a different region, plus the absolute differences of the
-standardised pre-period rate and log episodes (standardised over all candidate and piloted programmes).
+Programmes of the same modality always come first (another modality only when none is left); among them the
+distance is 1 for a different region plus the absolute differences of the standardised pre-period rate and log
+episodes (standardised over all candidate and piloted programmes).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-MODALITY_PENALTY = 2.0
 REGION_PENALTY = 1.0
 
 
@@ -37,11 +37,10 @@ def match_controls(profile: pd.DataFrame, pilots: list[str], candidates: list[st
     for pilot in pilots:
         i = position[pilot]
         scored = sorted(
-            ((MODALITY_PENALTY * (modality[position[c]] != modality[i])
-              + REGION_PENALTY * (region[position[c]] != region[i])
-              + abs(rate[position[c]] - rate[i]) + abs(size[position[c]] - size[i]), c) for c in free),
-            key=lambda pair: (pair[0], pair[1]))
-        for distance, control in scored[:per_pilot]:
+            (bool(modality[position[c]] != modality[i]),
+             REGION_PENALTY * (region[position[c]] != region[i])
+             + abs(rate[position[c]] - rate[i]) + abs(size[position[c]] - size[i]), c) for c in free)
+        for _, distance, control in scored[:per_pilot]:
             matches.append(Match(pilot, control, float(distance)))
             free.remove(control)
     return matches

@@ -11,8 +11,14 @@ from pathlib import Path
 from pilots.estimators import Estimate
 from pilots.evaluate import PilotResult
 
-EFFECT_COLUMNS = ("outcome", "pilot pre", "pilot post", "control pre", "control post", "pre-post (pilot)",
-                  "diff-in-diff", "95% CI", "p")
+EFFECT_COLUMNS = ("outcome", "pilot pre -> post", "control pre -> post", "pre-post", "diff-in-diff [95% CI]", "p")
+SHORT_LABELS = {
+    "reliable_improvement_itt": "reliable impr. (ITT)",
+    "reliable_improvement_completers": "reliable impr. (completers)",
+    "dropout_rate": "dropout rate",
+    "mean_score_change": "score improvement (points)",
+    "cost_per_reliable_improvement": "cost per reliable impr.",
+}
 
 
 def _number(value: float, metric: str) -> str:
@@ -23,22 +29,23 @@ def _number(value: float, metric: str) -> str:
     return f"{value:.2f}" if metric == "mean_score_change" else f"{value:.3f}"
 
 
-def _interval(estimate: Estimate | None, metric: str) -> str:
+def _did(estimate: Estimate | None, metric: str) -> str:
     if estimate is None:
         return "-"
-    return f"{_number(estimate.ci_low, metric)} .. {_number(estimate.ci_high, metric)}"
+    return (f"{_number(estimate.estimate, metric)} "
+            f"[{_number(estimate.ci_low, metric)}, {_number(estimate.ci_high, metric)}]")
 
 
 def effect_rows(result: PilotResult) -> list[list[str]]:
-    """One row per outcome in `EFFECT_COLUMNS` order (intervals at the spec's level, shown as 95 % by default)."""
+    """One row per outcome in `EFFECT_COLUMNS` order (the interval is at the spec's level, 95 % by default)."""
     rows = []
     for e in result.effects:
         rows.append([
-            e.label, _number(e.pilot_pre, e.metric), _number(e.pilot_post, e.metric),
-            _number(e.control_pre, e.metric), _number(e.control_post, e.metric),
+            SHORT_LABELS[e.metric],
+            f"{_number(e.pilot_pre, e.metric)} -> {_number(e.pilot_post, e.metric)}",
+            f"{_number(e.control_pre, e.metric)} -> {_number(e.control_post, e.metric)}",
             _number(e.pre_post.estimate, e.metric) if e.pre_post else "-",
-            _number(e.did.estimate, e.metric) if e.did else "-", _interval(e.did, e.metric),
-            f"{e.did.p_value:.3f}" if e.did else "-"])
+            _did(e.did, e.metric), f"{e.did.p_value:.3f}" if e.did else "-"])
     return rows
 
 

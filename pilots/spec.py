@@ -17,7 +17,6 @@ MAX_PROGRAMS = 500
 MAX_PERIODS = 120
 Identifier = Annotated[str, Field(min_length=1, max_length=100)]
 Period = Annotated[str, Field(pattern=PERIOD_PATTERN.pattern, examples=["2025-Q1"])]
-Share = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 
 class PilotSpec(BaseModel):
@@ -38,8 +37,10 @@ class PilotSpec(BaseModel):
     expected_effect: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] | None = Field(
         None, description="The hoped-for change in the ITT reliable-improvement rate (0.03 = 3 percentage points); "
                           "the power check warns when the pilot is too small to show it.")
-    alpha: Share = Field(0.05, description="Two-sided significance level; intervals are 1 - alpha.")
-    power: Share = Field(0.8, description="Power at which the minimum detectable effect is computed.")
+    alpha: float = Field(0.05, ge=0.001, le=0.5, allow_inf_nan=False,
+                         description="Two-sided significance level; intervals are 1 - alpha.")
+    power: float = Field(0.8, ge=0.5, le=0.99, allow_inf_nan=False,
+                         description="Power at which the minimum detectable effect is computed.")
 
     @model_validator(mode="after")
     def _consistent(self) -> PilotSpec:

@@ -61,7 +61,7 @@ def test_auto_controls_need_two_candidates(make_rows: Callable[..., pd.DataFrame
 
 
 @pytest.mark.parametrize(("edit", "field"), [
-    (lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True), "aggregates[0]"),
+    (lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True), "aggregates[8]"),
     (lambda f: f.assign(completers=f["episodes"] + 1), "aggregates[0].completers"),
     (lambda f: f.assign(reliable_improvements=f["completers"] + 1), "aggregates[0].reliable_improvements"),
     (lambda f: f.drop(columns="dropouts"), "aggregates"),
