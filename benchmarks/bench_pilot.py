@@ -14,6 +14,7 @@ import argparse
 import time
 
 import numpy as np
+from scipy import stats
 
 from features.world.plan import PilotChange, build_plan
 from features.world.truth import Truth
@@ -54,10 +55,11 @@ def main() -> None:
             did = result.effect("reliable_improvement_itt").did
             assert did is not None
             rows.append((factor, true.reliable_improvement_rate, did.estimate, did.ci_low, did.ci_high,
-                         did.p_value, result.power_before.mde, did.std_error, result.power_before.std_error))
+                         did.p_value, result.power_before.mde, did.std_error, result.power_before.std_error,
+                         did.clusters))
         print(f"world {seed}: {len(rows)} pilots so far, {time.perf_counter() - started:.0f} s", flush=True)
     a = np.array(rows)
-    factor, true, est, low, high, p, mde, se, _ = a.T
+    factor, true, est, low, high, p, mde, se, _, clusters = a.T
     zero = factor == 1.0
     covered = (low <= true) & (true <= high)
     print(f"\npilot evaluation vs truth: {len(a)} pilots on {args.worlds} worlds of ~{args.episodes:,} episodes, "
@@ -71,6 +73,9 @@ def main() -> None:
         sel = factor == f
         print(f"  factor {f:.1f}: coverage {covered[sel].mean():.3f}, mean true effect {true[sel].mean():+.4f}, "
               f"mean estimate {est[sel].mean():+.4f}, rejections {np.mean(p[sel] < 0.05):.3f}  (n={sel.sum()})")
+    naive = stats.t.ppf(0.975, clusters - 2) * se
+    print(f"  for comparison, the same CR2 errors with t(G-2) instead of Satterthwaite df: coverage "
+          f"{np.mean(np.abs(est - true) <= naive):.3f}, false positives {np.mean(np.abs(est[zero]) > naive[zero]):.3f}")
     print(f"false-positive rate (true effect 0) {np.mean(p[zero] < 0.05):.3f}  ({int(np.sum(p[zero] < 0.05))}/"
           f"{zero.sum()})")
     print(f"mean SE / SD of errors              {np.mean(se):.4f} / {np.std(est - true):.4f}")

@@ -3,10 +3,12 @@
 Each programme is one cluster. Its episodes are first pooled into one value before and one after the change
 (e.g. reliable improvements / episodes), so the programme-level change carries every within-programme correlation
 and the regression below has one row per cluster. With few programmes, plain cluster-robust errors (CR1) and the
-pairs cluster bootstrap are too narrow, so variances use the CR2 correction (Bell & McCaffrey 2002; Pustejovsky &
-Tipton 2018, J Bus Econ Stat 36:672) and t critical values with Satterthwaite degrees of freedom under a working
-model in which a programme's variance is inversely proportional to its weight. `benchmarks/bench_pilot.py`
-measures the resulting coverage against the synthetic world's truth.
+pairs cluster bootstrap are too narrow (Cameron, Gelbach & Miller 2008, REStat 90:414), so variances use the CR2
+correction (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, J Bus Econ Stat 36:672) and t critical values with
+Satterthwaite degrees of freedom under a working model in which a programme's variance is inversely proportional
+to its weight. `benchmarks/bench_pilot.py` measures the resulting coverage against the synthetic world's truth,
+beside CR2 with t(G-2) critical values. (statsmodels has no CR2 or Satterthwaite df; the tests check the
+variance against its HC2, which CR2 equals with one row per cluster.)
 """
 
 from __future__ import annotations

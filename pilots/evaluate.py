@@ -108,9 +108,9 @@ def evaluate_pilot(spec: PilotSpec, aggregates: pd.DataFrame) -> PilotResult:
     used = frame.assign(phase=phase)[phase != ""]
     totals = used.groupby(["program_id", "phase"])[["episodes", "completers", "reliable_improvements", "dropouts",
                                                      "score_change_sum", "funding"]].sum().unstack("phase")
-    totals = totals.reindex(columns=pd.MultiIndex.from_product([totals.columns.levels[0], ["pre", "post"]]),
-                            fill_value=0)
     known = set(frame["program_id"])
+    totals = totals.reindex(index=sorted(known), columns=pd.MultiIndex.from_product(
+        [totals.columns.levels[0], ["pre", "post"]]), fill_value=0)
     pilots = list(spec.pilot_programs)
     _check_known("pilot_programs", pilots, known)
     _check_episodes("pilot_programs", pilots, totals)

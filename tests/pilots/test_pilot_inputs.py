@@ -53,6 +53,14 @@ def test_group_without_episodes_is_named(hand_frame: pd.DataFrame) -> None:
         evaluate_pilot(PilotSpec(**BASE), frame)
 
 
+def test_programme_seen_only_outside_the_chosen_periods(make_rows: Callable[..., pd.DataFrame]) -> None:
+    frame = make_rows({"A": (0.2, 0.3, 0.3), "B": (0.25, 0.3, 0.3), "C": (0.2, 0.22, 0.2), "D": (0.3, 0.3, 0.3)})
+    late = frame[(frame["program_id"] == "A") & (frame["period"] == "2025-Q3")].assign(program_id="E")
+    spec = PilotSpec(**{**BASE, "pilot_programs": ["A", "E"]})
+    with pytest.raises(PilotInputError, match=r"\['E'\] have no episodes in the pre periods"):
+        evaluate_pilot(spec, pd.concat([frame, late], ignore_index=True))
+
+
 def test_auto_controls_need_two_candidates(make_rows: Callable[..., pd.DataFrame]) -> None:
     frame = make_rows({"A": (0.2, 0.3), "B": (0.25, 0.3), "C": (0.2, 0.22)})
     spec = PilotSpec(**{**BASE, "controls": "auto"})
