@@ -106,8 +106,8 @@ def evaluate_pilot(spec: PilotSpec, aggregates: pd.DataFrame) -> PilotResult:
     phase = np.where(frame["period"].isin(spec.pre_periods), "pre",
                      np.where(frame["period"].isin(spec.post_periods), "post", ""))
     used = frame.assign(phase=phase)[phase != ""]
-    totals = used.groupby(["program_id", "phase"])[["episodes", "completers", "reliable_improvements", "dropouts",
-                                                     "score_change_sum", "funding"]].sum().unstack("phase")
+    summed = ["episodes", "completers", "reliable_improvements", "dropouts", "score_change_sum", "funding"]
+    totals = used.groupby(["program_id", "phase"])[summed].sum().unstack("phase", fill_value=0)
     known = set(frame["program_id"])
     totals = totals.reindex(index=sorted(known), columns=pd.MultiIndex.from_product(
         [totals.columns.levels[0], ["pre", "post"]]), fill_value=0)

@@ -53,6 +53,12 @@ def test_group_without_episodes_is_named(hand_frame: pd.DataFrame) -> None:
         evaluate_pilot(PilotSpec(**BASE), frame)
 
 
+def test_missing_row_counts_as_no_episodes(hand_frame: pd.DataFrame) -> None:
+    frame = hand_frame[~((hand_frame["program_id"] == "B") & (hand_frame["period"] == "2025-Q1"))]
+    with pytest.raises(PilotInputError, match=r"pilot_programs: programme\(s\) \['B'\] have no episodes in the pre"):
+        evaluate_pilot(PilotSpec(**BASE), frame)
+
+
 def test_programme_seen_only_outside_the_chosen_periods(make_rows: Callable[..., pd.DataFrame]) -> None:
     frame = make_rows({"A": (0.2, 0.3, 0.3), "B": (0.25, 0.3, 0.3), "C": (0.2, 0.22, 0.2), "D": (0.3, 0.3, 0.3)})
     late = frame[(frame["program_id"] == "A") & (frame["period"] == "2025-Q3")].assign(program_id="E")
