@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from carealloc.pilot_cli import pilot as pilot_command
 from carealloc.settings import Settings
 
 DEMO_REQUEST: dict[str, Any] = {
@@ -316,3 +317,6 @@ def demo(
             console.print(f"  {role:>15}: {key}")
         console.print(f"serving on http://{service.host}:{service.port} (OpenAPI docs at /docs); Ctrl-C to stop")
         serve(host=None, port=None)
+
+
+app.command(name="pilot")(pilot_command)

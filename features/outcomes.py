@@ -53,15 +53,25 @@ def _instrument_table(names: pd.Series) -> dict[str, np.ndarray]:
     }
 
 
+def _improvement(p: dict[str, np.ndarray], b: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Score points moved in the better direction (positive = better); NaN where there is no final score."""
+    return np.where(p["lower_better"], 1.0, -1.0) * (b - f)
+
+
+def score_improvement(instrument: pd.Series, baseline: pd.Series, final: pd.Series) -> np.ndarray:
+    """Each episode's score change in the instrument's better direction, in its own points (NaN: no final)."""
+    return _improvement(_instrument_table(instrument), baseline.to_numpy(dtype=float, na_value=np.nan),
+                        final.to_numpy(dtype=float, na_value=np.nan))
+
+
 def derive_outcomes(instrument: pd.Series, baseline: pd.Series, final: pd.Series) -> pd.DataFrame:
     """Outcome flags for each episode (same index as the inputs)."""
     p = _instrument_table(instrument)
     b = baseline.to_numpy(dtype=float, na_value=np.nan)
     f = final.to_numpy(dtype=float, na_value=np.nan)
     lower = p["lower_better"]
-    sign = np.where(lower, 1.0, -1.0)
     has_final = ~np.isnan(f)
-    improvement = np.where(has_final, sign * (b - f), 0.0)  # positive = better, in score points
+    improvement = np.where(has_final, _improvement(p, b, f), 0.0)  # positive = better, in score points
     best = np.where(lower, p["min"], p["max"])
     room = np.abs(b - best)
 

@@ -22,6 +22,7 @@ from serving.middleware import RequestGuard
 from serving.ratelimit import RateLimiter
 from serving.registry import load_champion
 from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
+from serving.routers import pilots as pilot_router
 from serving.security import Keyring, route_rules
 from serving.settings import ServiceSettings
 from serving.state import BundleHolder, LoadedBundle
@@ -105,6 +106,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin):
         app.include_router(module.router)
+    app.include_router(pilot_router.router)
 
     @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
     def metrics(request: Request) -> Response:

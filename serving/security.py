@@ -35,6 +35,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /v1/scenarios": _PLANNERS,
     "POST /v1/patients/risk": frozenset({"clinician"}),
     "POST /v1/admin/reload": frozenset({"data_scientist"}),
+    "POST /v1/pilots/evaluate": _PLANNERS,
 }
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 _api_key_header = APIKeyHeader(name=HEADER, auto_error=False, description="A key issued by `carealloc demo`.")

@@ -9,7 +9,7 @@ effect of money.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,21 @@ from features.world.presets import PRESETS, Preset
 
 DEMAND_SPREAD = 0.9
 """SD of log demand across programmes: programme size varies independently of cost-effectiveness."""
+
+
+@dataclass(frozen=True)
+class PilotChange:
+    """Pilot mode: funding of the named programmes multiplied by `funding_factor` from `start_period` on.
+
+    The change is known exactly, so a pilot evaluation can be scored against the true effect
+    (`features.world.pilot.true_pilot_effect`). `replicate` draws a fresh set of episodes for the same world and
+    change, so many pilots can be simulated on one world without reusing the same patients.
+    """
+
+    programs: tuple[str, ...]
+    start_period: str
+    funding_factor: float
+    replicate: int = 0
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,8 @@ class WorldPlan:
     referrals: np.ndarray  # (n_programs, n_periods), realised
     next_referrals: np.ndarray  # expected referrals in the next period
     arrays: ProgramArrays
+    pilot: PilotChange | None = None
+    """Set by `with_pilot`; None for every ordinary world (whose files stay byte-identical by seed)."""
 
     @property
     def current_funding(self) -> np.ndarray:
@@ -111,3 +128,21 @@ def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
 def kappa_of(plan: WorldPlan, funding: np.ndarray, referrals: np.ndarray) -> np.ndarray:
     a = plan.arrays
     return courses_per_referral(funding, referrals, a.unit_cost, a.standard_sessions)
+
+
+def with_pilot(plan: WorldPlan, change: PilotChange) -> WorldPlan:
+    """The same world with the pilot's funding change applied to its history (funding from the start period on)."""
+    ids = list(plan.programs["program_id"])
+    unknown = sorted(set(change.programs) - set(ids))
+    if unknown or not change.programs:
+        raise ValueError(f"pilot programmes must be named and exist in the world; unknown: {unknown}")
+    if change.start_period not in plan.periods[1:]:
+        raise ValueError(f"pilot start period {change.start_period!r} must be one of {list(plan.periods[1:])} "
+                         "(at least one period before it is needed)")
+    if not change.funding_factor > 0:
+        raise ValueError(f"funding_factor must be > 0, got {change.funding_factor}")
+    rows = np.array([ids.index(p) for p in change.programs])
+    start = plan.periods.index(change.start_period)
+    funding = plan.funding.copy()
+    funding[rows, start:] *= change.funding_factor
+    return replace(plan, funding=np.round(funding), pilot=change)

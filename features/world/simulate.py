@@ -71,7 +71,8 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
 
 def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The contract tables (programs, episodes) for every historical period of the plan."""
-    rng = np.random.default_rng([plan.seed, 1])
+    stream = [plan.seed, 1] if plan.pilot is None else [plan.seed, 1, 7, plan.pilot.replicate]
+    rng = np.random.default_rng(stream)
     a = plan.arrays
     kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None])
     offered = rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))

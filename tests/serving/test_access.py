@@ -24,12 +24,21 @@ EXPECTED: dict[str, Any] = {
     "POST /v1/scenarios": {"allocator", "data_scientist"},
     "POST /v1/patients/risk": {"clinician"},
     "POST /v1/admin/reload": {"data_scientist"},
+    "POST /v1/pilots/evaluate": {"allocator", "data_scientist"},
 }
 BODIES: dict[str, Any] = {
     "POST /v1/forecasts": {"programs": [{"program_id": "P001", "multiples": [1.0]}]},
     "POST /v1/recommendations": "budget",  # filled with the bundle's total funding
     "POST /v1/scenarios": {"scenarios": {"a": {"P001": 1000.0}}},
     "POST /v1/patients/risk": "episodes",
+    "POST /v1/pilots/evaluate": {
+        "spec": {"pilot_programs": ["A", "B"], "pre_periods": ["2025-Q1"], "post_periods": ["2025-Q2"],
+                 "controls": ["C", "D"]},
+        "aggregates": [{"program_id": p, "period": f"2025-Q{q}", "modality": "telehealth", "funding": 1000.0,
+                        "episodes": 100, "completers": 60, "reliable_improvements": ri, "dropouts": 40,
+                        "score_change_sum": 3.0 * ri}
+                       for p, ris in {"A": (20, 40), "B": (30, 46), "C": (20, 24), "D": (30, 36)}.items()
+                       for q, ri in ((1, ris[0]), (2, ris[1]))]},
 }
 
 

@@ -1,0 +1,103 @@
+"""Estimators with answers checkable by hand, CR2 against an independent implementation, the power check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from pilots import PilotSpec, evaluate_pilot
+from pilots.estimators import cr2_contrast, difference_in_differences, pre_post, within_slope
+from pilots.power import design_mde
+
+SPEC = {"pilot_programs": ["A", "B"], "pre_periods": ["2025-Q1"], "post_periods": ["2025-Q2"],
+        "controls": ["C", "D"]}
+
+
+def test_did_on_a_hand_checkable_frame(hand_frame: pd.DataFrame) -> None:
+    result = evaluate_pilot(PilotSpec(**SPEC), hand_frame)
+    itt = result.effect("reliable_improvement_itt")
+    assert itt.did is not None and itt.pre_post is not None
+    assert itt.did.estimate == pytest.approx(0.13)
+    assert itt.pre_post.estimate == pytest.approx(0.18)
+    # Equal weights, two programmes per group: CR2 is Welch's variance, var(.20,.16)/2 + var(.04,.06)/2
+    assert itt.did.std_error == pytest.approx(np.sqrt(0.0008 / 2 + 0.0002 / 2))
+    assert itt.did.df == pytest.approx(2.0)  # two groups of two: one degree of freedom each
+    t = stats.t.ppf(0.975, 2.0)
+    assert itt.did.ci_low == pytest.approx(0.13 - t * itt.did.std_error)
+    assert itt.did.p_value == pytest.approx(2 * stats.t.sf(0.13 / itt.did.std_error, 2.0))
+    assert (itt.pilot_pre, itt.pilot_post, itt.control_pre, itt.control_post) == pytest.approx(
+        (0.25, 0.43, 0.25, 0.30))
+    assert "only one pre period: parallel trends cannot be checked" in " ".join(result.warnings)
+
+
+def test_cr2_matches_statsmodels_hc2_for_one_row_per_cluster() -> None:
+    rng = np.random.default_rng(3)
+    y, w = rng.normal(0, 1, 9), rng.uniform(20, 400, 9)
+    treated = np.arange(9) < 4
+    ours = difference_in_differences(y, treated, w)
+    reference = sm.WLS(y, sm.add_constant(treated.astype(float)), weights=w).fit(cov_type="HC2")
+    assert ours.estimate == pytest.approx(reference.params[1])
+    assert ours.std_error == pytest.approx(reference.bse[1])
+    assert 1.0 < ours.df < 7.0  # unequal weights: fewer effective degrees of freedom than G - 2
+
+
+def test_pre_post_is_the_weighted_mean_change() -> None:
+    estimate = pre_post(np.array([0.1, 0.3, 0.2]), np.array([1.0, 1.0, 2.0]))
+    assert estimate.estimate == pytest.approx(0.2)
+    assert estimate.clusters == 3
+
+
+def test_no_variation_is_an_error_not_a_zero_interval() -> None:
+    with pytest.raises(ValueError, match="do not vary"):
+        difference_in_differences(np.array([0.1, 0.1, 0.0, 0.0]), np.array([1, 1, 0, 0], bool), np.ones(4))
+    with pytest.raises(ValueError, match="clusters cannot estimate"):
+        cr2_contrast(np.ones((1, 1)), np.array([0.1]), np.ones(1), np.array([1.0]))
+
+
+def test_within_slope() -> None:
+    assert within_slope(np.array([0.1, 0.2, 0.3]), np.arange(3), np.ones(3)) == pytest.approx(0.1)
+    assert np.isnan(within_slope(np.array([0.1, 0.2]), np.arange(2), np.array([5.0, 0.0])))
+
+
+def test_parallel_trends_flags_diverging_pre_trends(make_rows: Callable[..., pd.DataFrame]) -> None:
+    rising = {"A": (0.10, 0.20, 0.30, 0.40), "B": (0.12, 0.21, 0.32, 0.41)}
+    flat = {"C": (0.20, 0.21, 0.20, 0.21), "D": (0.30, 0.29, 0.31, 0.30)}
+    frame = make_rows({**rising, **flat}, episodes=400)
+    spec = PilotSpec(pilot_programs=["A", "B"], pre_periods=["2025-Q1", "2025-Q2", "2025-Q3"],
+                     post_periods=["2025-Q4"], controls=["C", "D"])
+    result = evaluate_pilot(spec, frame)
+    assert result.parallel_trends is not None and result.parallel_trends.estimate > 0.08
+    assert any("pre-period trends differ" in w for w in result.warnings)
+
+
+def _design(pilots: int, controls: int = 8, periods: int = 4, episodes: int = 200) -> float:
+    """Design MDE with the same per-programme scatter pattern, for `pilots` piloted programmes."""
+    pattern = np.array([0.02, -0.01, -0.02, 0.01])
+    rows = []
+    for i in range(pilots + controls):
+        for t in range(periods):
+            rate = 0.3 + pattern[(t + i) % 4]
+            rows.append({"program_id": f"P{i:02d}", "episodes": episodes,
+                         "reliable_improvements": round(rate * episodes)})
+    pre = pd.DataFrame(rows)
+    return design_mde(pre, {f"P{i:02d}" for i in range(pilots)}, periods, 0.05, 0.8).mde
+
+
+def test_minimum_detectable_effect_falls_as_the_pilot_grows() -> None:
+    mdes = [_design(k) for k in (2, 3, 4, 6, 8)]
+    assert all(a > b for a, b in pairwise(mdes)), mdes
+    assert _design(4, periods=2) > _design(4, periods=4)  # fewer periods: fewer episodes each side
+
+
+def test_power_warning_when_the_hoped_for_effect_is_below_the_mde(hand_frame: pd.DataFrame) -> None:
+    small = evaluate_pilot(PilotSpec(**SPEC, expected_effect=0.01), hand_frame)
+    assert any(w.startswith("pilot too small") for w in small.warnings)
+    assert small.power_before.mde > 0.01
+    large = evaluate_pilot(PilotSpec(**SPEC, expected_effect=0.9), hand_frame)
+    assert not any(w.startswith("pilot too small") for w in large.warnings)
