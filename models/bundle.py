@@ -53,6 +53,8 @@ class CareAllocBundle:
     snapshot: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     model_version: str = "unregistered"
+    calibration: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    """Holdout reliability per model (forecast vs observed rate and count per probability bin; aggregates only)."""
 
     def limit_threads(self, threads: int) -> None:
         """Cap LightGBM's threads per prediction: a server runs many requests side by side, and OpenMP teams

@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from serving import problems
+from serving import pages, problems
 from serving.audit import AuditStore
 from serving.keys import read_keys_file
 from serving.logs import logger
@@ -102,6 +102,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin):
         app.include_router(module.router)
+    pages.install(app)  # web pages, their /static files and the session store
 
     @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
     def metrics(request: Request) -> Response:

@@ -63,6 +63,13 @@ class ServiceSettings(Settings):
     registry_http_retries: int = Field(1, ge=0, le=10, description="MLflow HTTP retries per registry call.")
     registry_http_timeout: int = Field(10, ge=1, le=600, description="MLflow HTTP timeout in seconds.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    session_minutes: int = Field(480, ge=5, le=7 * 24 * 60,
+                                 description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
+    session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "
+                                                           "front (browsers then send it over https only).")
+    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description="Oldest sign-ins are dropped beyond this.")
+    mlflow_ui_url: str | None = Field(None, max_length=500,
+                                      description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ServiceSettings:
