@@ -137,7 +137,7 @@
     state.result = result;
     document.getElementById("results").hidden = false;
     document.getElementById("summary").textContent = "Budget " + CA.fmt.money(result.budget) + " (" + CA.fmt.words(result.budget_mode) +
-      "), objective: " + (result.objective.description || CA.fmt.words(result.objective.kind)) + ". Model v" + result.model_version +
+      "), objective: " + CA.fmt.words(result.objective.description || result.objective.kind) + ". Model v" + result.model_version +
       ", forecasts for " + result.provenance.forecast_period + ".";
     Charts.pairedBars(document.getElementById("allocation-chart"), result.allocations.map(function (a) {
       return { label: a.program_id, current: a.current_funding, recommended: a.recommended_funding };

@@ -21,9 +21,13 @@
     return { svg: svg, width: width, height: height };
   }
 
+  /* The width charts were last drawn for, on <html data-charts-width>, so tests can wait for a redraw. */
+  function mark() { document.documentElement.setAttribute("data-charts-width", String(window.innerWidth)); }
+
   function remember(container, draw) {
     drawn.set(container, draw);
     draw();
+    mark();
   }
 
   function niceMax(x) {
@@ -138,6 +142,7 @@
     clearTimeout(timer);
     timer = setTimeout(function () {
       drawn.forEach(function (draw, container) { if (container.isConnected) { draw(); } else { drawn.delete(container); } });
+      mark();
     }, 150);
   });
 

@@ -77,7 +77,11 @@
     if (!parsed.ok) {
       button.disabled = false;
       CA.setStatus("upload-status", "");
-      CA.showProblem(parsed.data, form, banner);
+      /* Contract problems name a column of the file, not a form field: show them all next to the file input. */
+      const problem = Object.assign({}, parsed.data);
+      problem.errors = (parsed.data.errors || []).map(function (e) { return { field: "file", message: e.message }; });
+      if (!problem.errors.length) { problem.errors = [{ field: "file", message: parsed.data.detail || "The file could not be read." }]; }
+      CA.showProblem(problem, form, banner);
       return;
     }
     CA.setStatus("upload-status", "Scoring " + parsed.data.count + " episode(s)…");
