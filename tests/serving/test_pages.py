@@ -59,6 +59,12 @@ def test_bad_key_shows_a_message_next_to_the_field(client: Any) -> None:
     assert empty.status_code == 401 and "Enter your API key" in empty.text
 
 
+def test_sign_in_form_escapes_what_the_query_carries(client: Any) -> None:
+    response = client.get("/signin", params={"next": '"><script>alert(1)</script>'})
+    assert response.status_code == 200 and "<script>alert" not in response.text and "&lt;script&gt;" in response.text
+    assert "<script>" not in response.text.replace('<script src="/static/', "")  # only the page's own files
+
+
 def test_next_cannot_send_the_browser_elsewhere(client: Any, keys: Any) -> None:
     for target in ("https://evil.example/", "//evil.example", "/pages/clinician"):
         response = client.post("/signin", data={"api_key": keys["allocator"][0], "next": target},

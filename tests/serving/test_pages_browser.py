@@ -79,7 +79,8 @@ def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
 def server(trained: Any, small_world: Any, keys: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("pages")
     settings = ServiceSettings(data_dir=folder, api_keys=tuple(record for _, record in keys.values()),
-                               audit_url=f"sqlite:///{folder / 'audit.db'}", tracking_uri="sqlite:///unused.db")
+                               audit_url=f"sqlite:///{folder / 'audit.db'}", tracking_uri="sqlite:///unused.db",
+                               mlflow_ui_url="http://127.0.0.1:5000")
     loaded = _bundle_with_calibration(trained, small_world)
     app = create_app(settings, loader=lambda *, allow_cache: loaded)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -227,12 +228,12 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
 def test_clinician_ranks_patients_and_sees_why(server: str, browser: WebDriver, keys: Any,
                                                episode_rows: list[dict[str, Any]], tmp_path: Path) -> None:
     upload = tmp_path / "my-episodes.csv"
-    pd.DataFrame(episode_rows[:60]).to_csv(upload, index=False)
+    pd.DataFrame(episode_rows[::5]).to_csv(upload, index=False)  # 60 episodes of several programmes
     sign_in(browser, server, keys["clinician"][0], "/pages/clinician")
     wait(browser).until(lambda d: len(rows(d, "#program option")) > 1)
     browser.find_element(By.ID, "episodes-file").send_keys(str(upload))
     browser.find_element(By.ID, "score").click()
-    wait(browser).until(lambda d: len(rows(d, "#ranking-table tbody tr")) == 60)
+    wait(browser).until(lambda d: len(rows(d, "#ranking-table tbody tr")) == len(episode_rows[::5]))
     risks = [float(r.find_elements(By.TAG_NAME, "td")[1].text.rstrip(" %"))
              for r in rows(browser, "#ranking-table tbody tr")]
     assert risks == sorted(risks, reverse=True)  # ranked by dropout risk
@@ -301,6 +302,7 @@ def test_data_scientist_sees_versions_metrics_and_calibration(server: str, brows
     wait(browser).until(lambda d: len(rows(d, "#calibration figure")) == 2)
     assert len(rows(browser, "#calibration circle")) >= 6
     assert len(rows(browser, "#components-table tbody tr")) == 3
+    assert browser.find_element(By.ID, "mlflow-link").get_attribute("href") == "http://127.0.0.1:5000/"
     links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
     assert links == {"/pages/allocator", "/pages/models"}
     assert severe(browser) == []

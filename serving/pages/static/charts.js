@@ -91,6 +91,8 @@
     });
   }
 
+  function fit(text, chars) { return text.length > chars ? text.slice(0, Math.max(1, chars - 1)) + "…" : text; }
+
   /* Signed contributions around zero (SHAP log-odds): red pushes the risk up, green pulls it down. */
   function factorBars(container, factors, label) {
     remember(container, function () {
@@ -98,13 +100,14 @@
       const c = canvas(container, top + factors.length * rowH + 24, label);
       const labelW = Math.min(200, Math.floor(c.width * 0.45));
       const max = Math.max(0.05, Math.max.apply(null, factors.map(function (f) { return Math.abs(f.value); })));
-      const mid = labelW + (c.width - labelW - 10) / 2;
-      const scale = (c.width - labelW - 40) / 2 / max;
+      const room = c.width - labelW - 90;  /* 45 px each side for the value text */
+      const mid = labelW + 45 + room / 2;
+      const scale = room / 2 / max;
       c.svg.appendChild(svgEl("line", { class: "axis", x1: mid, x2: mid, y1: top, y2: c.height - 20 }));
       factors.forEach(function (f, i) {
         const y = top + i * rowH;
         const w = Math.abs(f.value) * scale;
-        c.svg.appendChild(svgEl("text", { x: labelW - 6, y: y + 18, "text-anchor": "end" }, f.label.length > 30 ? f.label.slice(0, 29) + "…" : f.label));
+        c.svg.appendChild(svgEl("text", { x: labelW - 6, y: y + 18, "text-anchor": "end" }, fit(f.label, Math.floor((labelW - 8) / 6.2))));
         c.svg.appendChild(svgEl("rect", { class: f.value >= 0 ? "bar-up" : "bar-down", x: f.value >= 0 ? mid : mid - w, y: y + 6, width: Math.max(1, w), height: 16 }));
         c.svg.appendChild(svgEl("text", { x: f.value >= 0 ? mid + w + 3 : mid - w - 3, y: y + 18, "text-anchor": f.value >= 0 ? "start" : "end" }, (f.value > 0 ? "+" : "") + f.value.toFixed(2)));
       });

@@ -15,7 +15,7 @@
       return;
     }
     const m = answer.data;
-    line.textContent = m.model_name + " v" + m.model_version + " (" + (m.aliases.join(", ") || "no alias") + "), loaded from the " +
+    line.textContent = m.model_name + " v" + m.model_version + " (" + (m.aliases.join(", ") || "no alias") + "), source: " +
       m.source + (m.stale ? " (stale copy: the registry was unreachable)" : "") + ".";
     const facts = document.getElementById("facts");
     fact(facts, "Loaded at", new Date(m.loaded_at).toISOString().replace("T", " ").slice(0, 19) + " UTC");
