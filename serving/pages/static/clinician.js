@@ -41,7 +41,7 @@
     document.getElementById(name + "-summary").textContent = label + " risk " + CA.fmt.pct(outcome.risk, 0) + ", " + compared +
       " the base rate of " + CA.fmt.pct(outcome.base_rate, 0) + " for an average patient.";
     Charts.factorBars(document.getElementById(name + "-chart"), outcome.factors.map(function (f) {
-      const shown = f.value !== "" && isFinite(Number(f.value)) ? String(Math.round(Number(f.value) * 100) / 100) : f.value;
+      const shown = f.value === "nan" ? "not recorded" : f.value !== "" && isFinite(Number(f.value)) ? String(Math.round(Number(f.value) * 100) / 100) : f.value;
       return { label: CA.fmt.words(f.feature) + " = " + shown, value: f.contribution };
     }), label + " factors");
     const words = document.getElementById(name + "-words");
