@@ -200,3 +200,17 @@ def test_models_endpoint_carries_the_stored_calibration(make_client: Any, champi
     assert response.status_code == 200
     assert response.json()["calibration"]["response"][1] == {"forecast": 0.55, "observed": 0.5, "count": 60}
     assert len(response.json()["calibration"]["dropout"]) == 1
+
+
+def test_sessions_expire_and_stay_bounded() -> None:
+    from serving.security import Principal
+    from serving.sessions import SessionStore
+
+    who = Principal("abcdefgh", "allocator", None)
+    expired = SessionStore(lifetime_seconds=0, max_sessions=10)
+    assert expired.get(expired.open(who).session_id) is None and len(expired) == 0
+    store = SessionStore(lifetime_seconds=60, max_sessions=2)
+    first, second, third = (store.open(who) for _ in range(3))
+    assert store.get(first.session_id) is None and len(store) == 2  # the oldest is dropped
+    assert store.get(third.session_id) == third and second.csrf_token != third.csrf_token
+    assert third.csrf_matches(third.csrf_token) and not third.csrf_matches("") and not third.csrf_matches(None)
