@@ -315,6 +315,7 @@ def demo(
                       f"{service.resolved_keys_file}):")
         for role, key in keys.items():
             console.print(f"  {role:>15}: {key}")
+        console.print(f"web pages: sign in at http://{service.host}:{service.port}/signin with one of these keys")
         console.print(f"serving on http://{service.host}:{service.port} (OpenAPI docs at /docs); Ctrl-C to stop")
         serve(host=None, port=None)
 

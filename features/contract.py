@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -215,10 +215,7 @@ def validate_tables(
         pcheck.flag("program_id, period", progs.duplicated(["program_id", "period"], keep=False).to_numpy(),
                     "repeat a (program_id, period) pair; expected each pair once")
     if eps is not None:
-        _check_periods(eps["period"], echeck)
-        echeck.flag("episode_id", eps["episode_id"].duplicated(keep=False).to_numpy() & eps["episode_id"].notna()
-                    .to_numpy(), "repeat an episode_id; expected each episode once")
-        _check_scores(eps, echeck)
+        _check_episode_rows(eps, echeck)
     if progs is not None and eps is not None:
         known = pd.MultiIndex.from_frame(progs[["program_id", "period"]].astype("str"))
         keys = pd.MultiIndex.from_frame(eps[["program_id", "period"]].astype("str"))
@@ -232,6 +229,13 @@ def validate_tables(
     return progs.reset_index(drop=True), eps.reset_index(drop=True)
 
 
+def _check_episode_rows(eps: pd.DataFrame, check: _Checker) -> None:
+    _check_periods(eps["period"], check)
+    check.flag("episode_id", eps["episode_id"].duplicated(keep=False).to_numpy() & eps["episode_id"].notna()
+               .to_numpy(), "repeat an episode_id; expected each episode once")
+    _check_scores(eps, check)
+
+
 def _check_scores(eps: pd.DataFrame, check: _Checker) -> None:
     instrument = eps["instrument"]
     known = instrument.isin(list(INSTRUMENTS)).to_numpy() | instrument.isna().to_numpy()
@@ -241,7 +245,32 @@ def _check_scores(eps: pd.DataFrame, check: _Checker) -> None:
         if not rows.any():
             continue
         for column in ("baseline_score", "final_score"):
+            if column not in eps.columns:  # final_score is optional
+                continue
             values = eps[column].to_numpy(dtype=float, na_value=np.nan)
             out = rows & ~np.isnan(values) & ((values < inst.min_score) | (values > inst.max_score))
             check.flag(column, out, f"are outside the {name} range; expected {inst.min_score:g} to "
                        f"{inst.max_score:g}")
+
+
+OPTIONAL_FOR_SCORING = ("patient_id", "final_score", "dropped_out", "sessions_attended", "satisfaction")
+"""Outcomes are known only once an episode ends, and risk needs no patient identifier, so neither is required
+when episodes are submitted for risk scoring at intake."""
+
+
+def validate_episodes_for_scoring(
+    episodes: pd.DataFrame, *, episodes_file: str = "episodes",
+    row_numbers: Callable[[np.ndarray], tuple[int, ...]] | None = None,
+) -> pd.DataFrame:
+    """Typed episodes under the same column rules as `validate_tables`, without their programs table and with the
+    outcome columns and patient_id optional (see OPTIONAL_FOR_SCORING); ContractError otherwise."""
+    specs = tuple(replace(spec, required=False) if spec.name in OPTIONAL_FOR_SCORING else spec
+                  for spec in EPISODE_COLUMNS)
+    check = _Checker(episodes_file, row_numbers or (lambda pos: tuple(int(p) + 1 for p in pos)))
+    eps = _parse_table(episodes, specs, check)
+    if eps is not None:
+        _check_episode_rows(eps, check)
+    if check.problems:
+        raise ContractError(check.problems)
+    assert eps is not None
+    return eps.reset_index(drop=True)

@@ -53,6 +53,8 @@ class CareAllocBundle:
     snapshot: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     model_version: str = "unregistered"
+    calibration: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    """Holdout reliability per model (forecast vs observed rate and count per probability bin; aggregates only)."""
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle (MLflow logging) the declared fields only, never per-process memos such as built curves."""

@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from serving import openapi, problems
+from serving import openapi, pages, problems
 from serving.audit import AuditStore
 from serving.keys import read_keys_file
 from serving.logs import logger
@@ -107,6 +107,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin):
         app.include_router(module.router)
     app.include_router(pilot_router.router)
+    pages.install(app)  # web pages, their /static files and the session store
 
     @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
     def metrics(request: Request) -> Response:

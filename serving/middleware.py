@@ -175,7 +175,8 @@ class RequestGuard:
         messages: list[Message] = []
 
         async def hold(message: Message) -> None:
-            messages.append(message)
+            if message["type"] != "http.response.debug":  # template introspection for test clients, not a reply
+                messages.append(message)
 
         try:
             await self.app(scope, replay, hold)

@@ -75,6 +75,12 @@ class ComponentPublic(Public):
     params: dict[str, Any]
 
 
+class CalibrationBinPublic(Public):
+    forecast: float = Field(description="Mean forecast probability of the holdout episodes in this bin.")
+    observed: float = Field(description="Observed rate among them.")
+    count: int
+
+
 class ModelsPublic(Versioned):
     model_name: str
     aliases: list[str]
@@ -88,6 +94,9 @@ class ModelsPublic(Versioned):
     metrics: dict[str, float | None]
     base_rates: dict[str, float]
     library_versions: dict[str, str]
+    calibration: dict[str, list[CalibrationBinPublic]] = Field(
+        default_factory=dict, description="Holdout reliability per model (empty for bundles trained before it was "
+                                          "stored).")
 
 
 class ReloadPublic(Versioned):

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from serving.context import request_context
 from serving.keys import PREFIX, hash_key
 from serving.problems import ProblemError
+from serving.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Session, SessionStore
 from serving.settings import ROLES, KeyRecord, Role
 
 HEADER = "X-API-Key"
@@ -36,7 +37,14 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /v1/patients/risk": frozenset({"clinician"}),
     "POST /v1/admin/reload": frozenset({"data_scientist"}),
     "POST /v1/pilots/evaluate": _PLANNERS,
+    # web pages (serving/pages): signed in with a session cookie; sign-in, sign-out and "/" are public
+    "GET /pages/allocator": _PLANNERS,
+    "POST /pages/allocator/allocation.csv": _PLANNERS,
+    "GET /pages/clinician": frozenset({"clinician"}),
+    "POST /pages/clinician/episodes": frozenset({"clinician"}),
+    "GET /pages/models": frozenset({"data_scientist"}),
 }
+PUBLIC |= frozenset({"GET /", "GET /signin", "POST /signin", "POST /signout"})
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 _api_key_header = APIKeyHeader(name=HEADER, auto_error=False, description="A key issued by `carealloc demo`.")
 
@@ -103,14 +111,32 @@ def route_rules(routes: Sequence[BaseRoute]) -> dict[str, frozenset[Role] | None
     return found
 
 
+def current_session(request: Request) -> Session | None:
+    """The live browser session the cookie names, if any (no CSRF check here: callers decide)."""
+    store: SessionStore | None = getattr(request.app.state, "sessions", None)
+    return store.get(request.cookies.get(COOKIE)) if store is not None else None
+
+
+def _cookie_principal(request: Request) -> Principal | None:
+    """A session cookie authenticates too, but unsafe methods must also carry the session's CSRF token."""
+    session = current_session(request)
+    if session is None:
+        return None
+    context = request_context(request)  # attributed to the session's key even when refused below
+    context.key_id, context.role = session.principal.key_id, session.principal.role
+    if request.method not in SAFE_METHODS and not session.csrf_matches(request.headers.get(CSRF_HEADER)):
+        raise ProblemError(403, "csrf-token-missing", f"requests from a signed-in page must carry the page's "
+                           f"{CSRF_HEADER} header; reload the page and try again")
+    return session.principal
+
+
 def authorize(request: Request, key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
-    """401 without a valid key, 429 when the key is over its rate limit, 403 when its role may not call this route."""
-    if not key:
-        raise ProblemError(401, "unauthenticated", f"send an API key in the {HEADER} header",
-                           headers={"WWW-Authenticate": "ApiKey"})
-    principal = request.app.state.keyring.verify(key)
+    """401 without a valid key or session, 429 when the key is over its rate limit, 403 when the role may not call
+    this route (or a cookie request lacks its CSRF token)."""
+    principal = request.app.state.keyring.verify(key) if key else _cookie_principal(request)
     if principal is None:
-        raise ProblemError(401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "ApiKey"})
+        detail = "the API key is not valid" if key else f"send an API key in the {HEADER} header (or sign in)"
+        raise ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "ApiKey"})
     context = request_context(request)
     context.key_id, context.role = principal.key_id, principal.role
     wait = request.app.state.rate_limiter.take(principal.key_id)

@@ -69,6 +69,13 @@ class ServiceSettings(Settings):
                                   description="Requests one key may send at once before the per-minute rate applies.")
     audit_lock_timeout_seconds: float = Field(5.0, gt=0, le=60, description=(
         "How long a request waits for a locked SQLite audit store before it is refused with 503."))
+    session_minutes: int = Field(480, ge=5, le=7 * 24 * 60,
+                                 description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
+    session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "
+                                                           "front (browsers then send it over https only).")
+    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description="Oldest sign-ins are dropped beyond this.")
+    mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
+                                      description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ServiceSettings:

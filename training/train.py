@@ -112,7 +112,9 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
 
             step("computing programme curves")
             bundle = make_bundle(forecaster, suite, tables.programs, tables.episodes, metrics=metrics,
-                                 snapshot=snapshot, versions=library_versions())
+                                 snapshot=snapshot, versions=library_versions(),
+                                 calibration={name: table.to_dict("records")
+                                              for name, table in holdout["reliability"].items()})
             truth = Truth.load(data_dir) if (data_dir / TRUTH_FILE).is_file() else None
             if truth is not None and set(truth.program_ids) != set(bundle.programs):
                 truth = None  # a truth.json from another world: nothing to compare against

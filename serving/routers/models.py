@@ -7,7 +7,7 @@ import math
 from fastapi import APIRouter, Depends
 
 from serving.dependencies import LoadedDep
-from serving.schemas import ComponentPublic, ModelsPublic
+from serving.schemas import CalibrationBinPublic, ComponentPublic, ModelsPublic
 from serving.security import authorize
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(authorize)])
@@ -31,4 +31,7 @@ def list_models(*, loaded: LoadedDep) -> ModelsPublic:
         source=loaded.source, stale=loaded.stale, note=loaded.note, loaded_at=loaded.loaded_at,
         forecast_period=bundle.next_period, components=components, data_snapshot=dict(bundle.snapshot),
         metrics={k: (float(v) if math.isfinite(float(v)) else None) for k, v in bundle.metrics.items()},
-        base_rates=dict(bundle.base_rates), library_versions=dict(bundle.versions))
+        base_rates=dict(bundle.base_rates), library_versions=dict(bundle.versions),
+        calibration={name: [CalibrationBinPublic(forecast=float(b["forecast"]), observed=float(b["observed"]),
+                                                 count=int(b["count"])) for b in bins]
+                     for name, bins in getattr(bundle, "calibration", {}).items()})  # older bundles lack it

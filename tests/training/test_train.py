@@ -48,6 +48,8 @@ def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Se
 
     bundle = load_bundle(f"models:/{store.model_name}@champion")
     assert set(bundle.programs) and bundle.curves["reliable_improvements"].notna().all()
+    assert set(bundle.calibration) == {"response", "dropout"}  # holdout reliability bins for the models page
+    assert sum(b["count"] for b in bundle.calibration["response"]) > 0
     example = mlflow.models.Model.load(f"models:/{store.model_name}@champion").load_input_example(
         mlflow.artifacts.download_artifacts(f"models:/{store.model_name}@champion"))
     assert all(str(p).startswith("SYNTHETIC-") for p in example["patient_id"])  # never a real patient row

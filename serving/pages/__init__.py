@@ -1,0 +1,24 @@
+"""Web pages for allocators, clinicians and data scientists, served by the API's own app (no CDN, no build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from serving.pages.access import PageForbiddenError, SignInRequiredError, redirect_to_sign_in
+from serving.pages.router import forbidden_page, router
+from serving.sessions import SessionStore
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files and the in-memory session store to `app` (nothing is read here)."""
+    settings = app.state.settings
+    app.state.sessions = SessionStore(settings.session_minutes * 60, settings.max_sessions)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+    app.add_exception_handler(SignInRequiredError, redirect_to_sign_in)
+    app.add_exception_handler(PageForbiddenError, forbidden_page)

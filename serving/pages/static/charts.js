@@ -1,0 +1,153 @@
+/* Small SVG charts drawn at the container's own pixel width (so text stays readable on a phone) and redrawn
+   when the window is resized. Colours come from classes in app.css; nothing sets inline styles. */
+"use strict";
+(function () {
+  const NS = "http://www.w3.org/2000/svg";
+  const drawn = new Map();
+
+  function svgEl(tag, attrs, text) {
+    const node = document.createElementNS(NS, tag);
+    Object.entries(attrs || {}).forEach(function ([k, v]) { node.setAttribute(k, String(v)); });
+    if (text !== undefined) { node.textContent = String(text); }
+    return node;
+  }
+
+  function canvas(container, height, label, fixedWidth) {
+    CA.clear(container);
+    const width = fixedWidth || Math.max(280, Math.floor(container.clientWidth || 600));
+    const svg = svgEl("svg", { viewBox: "0 0 " + width + " " + height, width: width, height: height, role: "img", "aria-label": label });
+    svg.appendChild(svgEl("title", {}, label));
+    container.appendChild(svg);
+    return { svg: svg, width: width, height: height };
+  }
+
+  /* The width charts were last drawn for, on <html data-charts-width>, so tests can wait for a redraw. */
+  function mark() { document.documentElement.setAttribute("data-charts-width", String(window.innerWidth)); }
+
+  function remember(container, draw) {
+    drawn.set(container, draw);
+    draw();
+    mark();
+  }
+
+  function niceMax(x) {
+    if (!(x > 0)) { return 1; }
+    const p = Math.pow(10, Math.floor(Math.log10(x)));
+    const m = x / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+
+  function short(x) {
+    const a = Math.abs(x);
+    if (a >= 1e6) { return (x / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M"; }
+    if (a >= 1e3) { return (x / 1e3).toFixed(a >= 1e4 ? 0 : 1) + "k"; }
+    return String(Math.round(x * 100) / 100);
+  }
+
+  /* Horizontal paired bars: current and recommended funding per programme. */
+  function pairedBars(container, rows, label) {
+    remember(container, function () {
+      const rowH = 26, top = 24, left = 64, right = 16;
+      const c = canvas(container, top + rows.length * rowH + 8, label);
+      const max = niceMax(Math.max.apply(null, rows.map(function (r) { return Math.max(r.current, r.recommended); })));
+      const x = function (v) { return left + (c.width - left - right) * v / max; };
+      for (let i = 0; i <= 4; i += 1) {
+        const v = max * i / 4;
+        c.svg.appendChild(svgEl("line", { class: "grid-line", x1: x(v), x2: x(v), y1: top - 4, y2: c.height - 4 }));
+        c.svg.appendChild(svgEl("text", { x: x(v), y: 14, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, short(v)));
+      }
+      rows.forEach(function (r, i) {
+        const y = top + i * rowH;
+        c.svg.appendChild(svgEl("text", { x: left - 6, y: y + 15, "text-anchor": "end" }, r.label));
+        c.svg.appendChild(svgEl("rect", { class: "bar-current", x: left, y: y + 2, height: 10, width: Math.max(0, x(r.current) - left) }));
+        c.svg.appendChild(svgEl("rect", { class: "bar-recommended", x: left, y: y + 12, height: 10, width: Math.max(0, x(r.recommended) - left) }));
+      });
+    });
+  }
+
+  /* One programme's outcome curve: interval band, observed range shaded, current (open) and recommended (filled). */
+  function outcomeCurve(container, spec) {
+    remember(container, function () {
+      const c = canvas(container, 190, spec.label);
+      const m = { l: 44, r: 10, t: 10, b: 30 };
+      const pts = spec.points;
+      const xmax = Math.max.apply(null, pts.map(function (p) { return p.funding; })) || 1;
+      const ymax = niceMax(Math.max.apply(null, pts.map(function (p) { return p.upper; })));
+      const x = function (v) { return m.l + (c.width - m.l - m.r) * v / xmax; };
+      const y = function (v) { return c.height - m.b - (c.height - m.t - m.b) * v / ymax; };
+      c.svg.appendChild(svgEl("rect", { class: "observed", x: x(spec.observedMin), y: m.t, width: Math.max(1, x(spec.observedMax) - x(spec.observedMin)), height: c.height - m.t - m.b }));
+      const band = pts.map(function (p) { return x(p.funding) + "," + y(p.upper); }).concat(
+        pts.slice().reverse().map(function (p) { return x(p.funding) + "," + y(p.lower); }));
+      c.svg.appendChild(svgEl("polygon", { class: "band", points: band.join(" ") }));
+      c.svg.appendChild(svgEl("polyline", { class: "line", points: pts.map(function (p) { return x(p.funding) + "," + y(p.value); }).join(" ") }));
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: m.l, x2: c.width - m.r, y1: c.height - m.b, y2: c.height - m.b }));
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: m.l, x2: m.l, y1: m.t, y2: c.height - m.b }));
+      [0, 0.5, 1].forEach(function (f) {
+        c.svg.appendChild(svgEl("text", { x: m.l - 4, y: y(ymax * f) + 4, "text-anchor": "end" }, short(ymax * f)));
+        c.svg.appendChild(svgEl("text", { x: x(xmax * f), y: c.height - 12, "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle" }, short(xmax * f)));
+      });
+      c.svg.appendChild(svgEl("circle", { class: "point-current", cx: x(spec.current), cy: y(spec.currentValue), r: 5 }));
+      c.svg.appendChild(svgEl("circle", { class: "point-recommended", cx: x(spec.recommended), cy: y(spec.recommendedValue), r: 4 }));
+    });
+  }
+
+  function fit(text, chars) { return text.length > chars ? text.slice(0, Math.max(1, chars - 1)) + "…" : text; }
+
+  /* Signed contributions around zero (SHAP log-odds): red pushes the risk up, green pulls it down. */
+  function factorBars(container, factors, label) {
+    remember(container, function () {
+      const rowH = 30, top = 8;
+      const c = canvas(container, top + factors.length * rowH + 24, label);
+      const labelW = Math.min(200, Math.floor(c.width * 0.45));
+      const max = Math.max(0.05, Math.max.apply(null, factors.map(function (f) { return Math.abs(f.value); })));
+      const room = c.width - labelW - 90;  /* 45 px each side for the value text */
+      const mid = labelW + 45 + room / 2;
+      const scale = room / 2 / max;
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: mid, x2: mid, y1: top, y2: c.height - 20 }));
+      factors.forEach(function (f, i) {
+        const y = top + i * rowH;
+        const w = Math.abs(f.value) * scale;
+        c.svg.appendChild(svgEl("text", { x: labelW - 6, y: y + 18, "text-anchor": "end" }, fit(f.label, Math.floor((labelW - 8) / 6.2))));
+        c.svg.appendChild(svgEl("rect", { class: f.value >= 0 ? "bar-up" : "bar-down", x: f.value >= 0 ? mid : mid - w, y: y + 6, width: Math.max(1, w), height: 16 }));
+        c.svg.appendChild(svgEl("text", { x: f.value >= 0 ? mid + w + 3 : mid - w - 3, y: y + 18, "text-anchor": f.value >= 0 ? "start" : "end" }, (f.value > 0 ? "+" : "") + f.value.toFixed(2)));
+      });
+      c.svg.appendChild(svgEl("text", { x: mid, y: c.height - 6, "text-anchor": "middle" }, "change in log-odds"));
+    });
+  }
+
+  /* Reliability diagram: mean forecast vs observed rate per bin, the diagonal is perfect calibration. */
+  function reliability(container, bins, label) {
+    remember(container, function () {
+      const size = Math.min(360, Math.max(260, container.clientWidth || 300));
+      const c = canvas(container, size, label, size);
+      const m = { l: 40, r: 12, t: 10, b: 36 };
+      const x = function (v) { return m.l + (c.width - m.l - m.r) * v; };
+      const y = function (v) { return c.height - m.b - (c.height - m.t - m.b) * v; };
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: x(0), x2: x(1), y1: y(0), y2: y(0) }));
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: x(0), x2: x(0), y1: y(0), y2: y(1) }));
+      c.svg.appendChild(svgEl("line", { class: "diag", x1: x(0), x2: x(1), y1: y(0), y2: y(1) }));
+      [0, 0.5, 1].forEach(function (v) {
+        c.svg.appendChild(svgEl("text", { x: x(v), y: c.height - 22, "text-anchor": "middle" }, v));
+        c.svg.appendChild(svgEl("text", { x: m.l - 4, y: y(v) + 4, "text-anchor": "end" }, v));
+      });
+      c.svg.appendChild(svgEl("text", { x: (x(0) + x(1)) / 2, y: c.height - 6, "text-anchor": "middle" }, "forecast probability"));
+      const sorted = bins.slice().sort(function (a, b) { return a.forecast - b.forecast; });
+      c.svg.appendChild(svgEl("polyline", { class: "line", points: sorted.map(function (b) { return x(b.forecast) + "," + y(b.observed); }).join(" ") }));
+      const most = Math.max.apply(null, sorted.map(function (b) { return b.count; })) || 1;
+      sorted.forEach(function (b) {
+        c.svg.appendChild(svgEl("circle", { class: "point-recommended", cx: x(b.forecast), cy: y(b.observed), r: 2 + 4 * Math.sqrt(b.count / most) }));
+      });
+    });
+  }
+
+  let timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      drawn.forEach(function (draw, container) { if (container.isConnected) { draw(); } else { drawn.delete(container); } });
+      mark();
+    }, 150);
+  });
+
+  window.Charts = { pairedBars: pairedBars, outcomeCurve: outcomeCurve, factorBars: factorBars, reliability: reliability };
+})();

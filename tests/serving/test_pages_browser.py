@@ -1,0 +1,309 @@
+"""The pages as a person uses them: Debian's headless Chromium driven by Selenium against a real uvicorn on
+127.0.0.1, serving the session's trained bundle. Every response carries `Content-Security-Policy: default-src
+'self'` here, so an inline script or style would show up as a console error, and every test ends with a console
+free of SEVERE entries (apart from the API refusals a test provokes on purpose). Screenshots at 1280 px and at
+phone width (390 px) go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from models.evaluation import reliability_table
+from models.suite import targets
+from serving.app import create_app
+from serving.settings import ServiceSettings
+from serving.state import LoadedBundle
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+WAIT = 60  # seconds: the machine may be busy; waits end as soon as the condition holds
+CSP = (b"content-security-policy", b"default-src 'self'")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver (make system installs them)"),
+]
+
+
+class StrictCsp:
+    """Adds the strict policy the hardened service sends, so the pages are tested under it."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def with_policy(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), CSP]
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
+def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
+    """The session's bundle as v7, with reliability bins on its last two periods (in-sample: only for drawing;
+    the training job stores true holdout bins, see tests/training/test_train.py)."""
+    suite, _, bundle = trained
+    _, programs, episodes = small_world
+    copied = copy.copy(bundle)
+    copied.model_version = "7"
+    last = episodes["period"].isin(sorted(programs["period"].unique())[-2:]).to_numpy()
+    from features.build import episode_features
+
+    X = episode_features(programs, episodes).loc[last]
+    improved, dropped = targets(episodes[last])
+    copied.calibration = {
+        "response": reliability_table(improved, suite.response.predict_proba(X)[:, 1]).to_dict("records"),
+        "dropout": reliability_table(dropped, suite.dropout.predict_proba(X)[:, 1]).to_dict("records")}
+    return LoadedBundle(copied, "7", "carealloc", "provided", ("champion",))
+
+
+@pytest.fixture(scope="module")
+def server(trained: Any, small_world: Any, keys: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("pages")
+    settings = ServiceSettings(data_dir=folder, api_keys=tuple(record for _, record in keys.values()),
+                               audit_url=f"sqlite:///{folder / 'audit.db'}", tracking_uri="sqlite:///unused.db",
+                               mlflow_ui_url="http://127.0.0.1:5000")
+    loaded = _bundle_with_calibration(trained, small_world)
+    app = create_app(settings, loader=lambda *, allow_cache: loaded)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uvi = uvicorn.Server(uvicorn.Config(StrictCsp(app), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uvi.run, kwargs={"sockets": [sock]}, name="pages-uvicorn", daemon=True)
+    thread.start()
+    started = threading.Event()
+
+    def watch() -> None:
+        while not uvi.started and thread.is_alive():
+            started.wait(0.05)
+        started.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert started.wait(WAIT) and uvi.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    uvi.should_exit = True
+    thread.join(WAIT)
+    sock.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_window_size(1280, 900)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(driver, WAIT)
+
+
+def severe(driver: WebDriver, allowed: tuple[str, ...] = ()) -> list[str]:
+    """SEVERE console entries, except the provoked API refusals named in `allowed` (e.g. 'status of 422')."""
+    entries = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return [m for m in entries if not any(a in m for a in allowed)]
+
+
+def shoot(driver: WebDriver, name: str) -> None:
+    """Full-page screenshots at 1280 px and at phone width, once the charts are redrawn for each width."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 390):
+        driver.set_window_size(width, 900)
+        inner = driver.execute_script("return window.innerWidth")
+        if driver.find_elements(By.CSS_SELECTOR, "svg"):
+            wait(driver).until(lambda d, w=inner: d.execute_script(
+                "return document.documentElement.getAttribute('data-charts-width')") == str(w))
+        height = min(int(driver.execute_script("return document.documentElement.scrollHeight")), 6000)
+        driver.set_window_size(width, height + 120)
+        if driver.find_elements(By.CSS_SELECTOR, "svg"):
+            inner = driver.execute_script("return window.innerWidth")
+            wait(driver).until(lambda d, w=inner: d.execute_script(
+                "return document.documentElement.getAttribute('data-charts-width')") == str(w))
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def sign_in(driver: WebDriver, server: str, key: str, page: str) -> None:
+    driver.get(f"{server}{page}")
+    field = wait(driver).until(ec.visibility_of_element_located((By.ID, "api_key")))
+    field.send_keys(key, Keys.ENTER)  # keyboard only
+    wait(driver).until(ec.url_to_be(f"{server}{page}"))
+
+
+def rows(driver: WebDriver, css: str) -> list[Any]:
+    return driver.find_elements(By.CSS_SELECTOR, css)
+
+
+def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: str, browser: WebDriver,
+                                                                         keys: Any, trained: Any) -> None:
+    browser.get(f"{server}/signin")
+    field = wait(browser).until(ec.visibility_of_element_located((By.ID, "api_key")))
+    field.send_keys("ca_aaaaaaaaaaaa_not-a-key", Keys.ENTER)
+    error = wait(browser).until(ec.visibility_of_element_located((By.ID, "api_key-error")))
+    described = browser.find_element(By.ID, "api_key").get_attribute("aria-describedby")
+    assert "not valid" in error.text and described.endswith("api_key-error")
+    shoot(browser, "signin")
+    assert severe(browser, ("status of 401",)) == []  # the refused sign-in itself
+
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "model-line"), "current total spend"))
+    programmes = len(rows(browser, "#bounds-table tbody tr"))
+    assert programmes == len(trained[2].programs)
+    browser.find_element(By.ID, "add-group").click()
+    Select(browser.find_element(By.ID, "group-0-column")).select_by_value("region")
+    Select(browser.find_element(By.ID, "group-0-value")).select_by_value("rural")
+    browser.find_element(By.ID, "recommend").click()
+    wait(browser).until(lambda d: len(rows(d, "#allocation-table tbody tr")) == programmes)
+    assert len(rows(browser, "#allocation-chart rect.bar-recommended")) == programmes
+    assert "reliable improvements" in browser.find_element(By.ID, "explanation").text
+    assert any("floor" in li.text or "limit" in li.text for li in rows(browser, "#explanation li"))
+    assert len(rows(browser, "#baselines-table tbody tr")) >= 2
+    wait(browser).until(lambda d: len(rows(d, "#curves figure.curve polyline.line")) == programmes)
+    assert len(rows(browser, "#curves rect.observed")) == programmes
+
+    first = browser.find_element(By.CSS_SELECTOR, "#scenario-table input")
+    moved = round(float(first.get_attribute("value")) * 1.2)
+    first.clear()
+    first.send_keys(str(moved))
+    browser.find_element(By.ID, "compare").click()
+    table = wait(browser).until(ec.visibility_of_element_located((By.ID, "comparison-table")))
+    plans = {r.get_attribute("data-plan"): r.text for r in rows(browser, "#comparison-table tbody tr")}
+    assert set(plans) == {"status_quo", "recommended", "your_scenario"}
+    assert plans["your_scenario"] != plans["recommended"]
+    assert "Your scenario gives" in table.find_element(By.TAG_NAME, "caption").text
+
+    browser.find_element(By.ID, "download-csv").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "download-status"), "Downloaded"))
+    assert severe(browser) == []
+    shoot(browser, "allocator")
+
+    change = browser.find_element(By.ID, "max_change")
+    change.clear()
+    change.send_keys("0")
+    browser.find_element(By.ID, "recommend").click()
+    message = wait(browser).until(ec.visibility_of_element_located((By.ID, "max_change-error")))
+    assert "greater than 0" in message.text and change.get_attribute("aria-invalid") == "true"
+    change.clear()
+    change.send_keys("1")
+    share = browser.find_element(By.ID, "group-0-min_share")
+    share.clear()
+    share.send_keys("90")
+    browser.find_element(By.ID, "recommend").click()
+    banner = wait(browser).until(ec.visibility_of_element_located((By.ID, "form-error")))
+    assert "no allocation meets all constraints" in banner.text
+    assert severe(browser, ("status of 422",)) == []
+
+
+def test_clinician_ranks_patients_and_sees_why(server: str, browser: WebDriver, keys: Any,
+                                               episode_rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    upload = tmp_path / "my-episodes.csv"
+    pd.DataFrame(episode_rows[::5]).to_csv(upload, index=False)  # 60 episodes of several programmes
+    sign_in(browser, server, keys["clinician"][0], "/pages/clinician")
+    wait(browser).until(lambda d: len(rows(d, "#program option")) > 1)
+    browser.find_element(By.ID, "episodes-file").send_keys(str(upload))
+    browser.find_element(By.ID, "score").click()
+    wait(browser).until(lambda d: len(rows(d, "#ranking-table tbody tr")) == len(episode_rows[::5]))
+    risks = [float(r.find_elements(By.TAG_NAME, "td")[1].text.rstrip(" %"))
+             for r in rows(browser, "#ranking-table tbody tr")]
+    assert risks == sorted(risks, reverse=True)  # ranked by dropout risk
+    Select(browser.find_element(By.ID, "rank-by")).select_by_value("non_response")
+    risks = [float(r.find_elements(By.TAG_NAME, "td")[2].text.rstrip(" %"))
+             for r in rows(browser, "#ranking-table tbody tr")]
+    assert risks == sorted(risks, reverse=True)
+    top = browser.find_element(By.CSS_SELECTOR, "#ranking-table tbody button")
+    top.send_keys(Keys.ENTER)  # keyboard again
+    wait(browser).until(lambda d: len(rows(d, "#dropout-chart rect")) >= 3)
+    assert len(rows(browser, "#non_response-chart rect")) >= 3
+    assert "base rate" in browser.find_element(By.ID, "dropout-summary").text
+    assert len(rows(browser, "#dropout-words li")) >= 3
+    assert "patient_id" in browser.find_element(By.ID, "base-rates").text  # named as ignored, never sent on
+    assert severe(browser) == []
+    shoot(browser, "clinician")
+
+    bad = tmp_path / "bad.csv"
+    broken = [dict(r) for r in episode_rows[:3]]
+    broken[2]["baseline_score"] = 999
+    pd.DataFrame(broken).to_csv(bad, index=False)
+    browser.find_element(By.ID, "episodes-file").send_keys(str(bad))
+    browser.find_element(By.ID, "score").click()
+    message = wait(browser).until(ec.visibility_of_element_located((By.ID, "episodes-file-error")))
+    assert "baseline_score" in message.text and "lines 4" in message.text
+    assert severe(browser, ("status of 422",)) == []
+
+
+def test_limited_clinician_sees_other_programmes_refused(server: str, browser: WebDriver, keys: Any,
+                                                         episode_rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    upload = tmp_path / "two-programmes.csv"
+    own = [r for r in episode_rows if r["program_id"] == "P001"][:3]
+    other = [r for r in episode_rows if r["program_id"] == "P002"][:2]
+    pd.DataFrame(own + other).to_csv(upload, index=False)
+    sign_in(browser, server, keys["limited_clinician"][0], "/pages/clinician")
+    assert "P001" in browser.find_element(By.ID, "scope-line").text
+    wait(browser).until(lambda d: len(rows(d, "#program option")) == 2)  # "all of mine" and P001 only
+    browser.find_element(By.ID, "episodes-file").send_keys(str(upload))
+    browser.find_element(By.ID, "score").click()
+    message = wait(browser).until(ec.visibility_of_element_located((By.ID, "episodes-file-error")))
+    assert "P002" in message.text and "own programmes" in message.text
+    assert browser.find_element(By.ID, "ranking").is_displayed() is False
+    assert severe(browser, ("status of 403",)) == []
+
+
+def test_roles_only_reach_their_pages(server: str, browser: WebDriver, keys: Any) -> None:
+    browser.get(f"{server}/pages/models")
+    wait(browser).until(ec.url_to_be(f"{server}/signin?next=/pages/models"))
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
+    assert links == {"/pages/allocator"}
+    browser.get(f"{server}/pages/clinician")
+    heading = wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#forbidden h1")))
+    assert "not available" in heading.text
+    shoot(browser, "forbidden")
+    assert severe(browser, ("status of 403",)) == []
+    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    wait(browser).until(ec.url_to_be(f"{server}/signin"))
+    browser.get(f"{server}/pages/allocator")
+    wait(browser).until(ec.url_to_be(f"{server}/signin?next=/pages/allocator"))
+
+
+def test_data_scientist_sees_versions_metrics_and_calibration(server: str, browser: WebDriver, keys: Any) -> None:
+    sign_in(browser, server, keys["data_scientist"][0], "/pages/models")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "models-line"), "v7"))
+    wait(browser).until(lambda d: len(rows(d, "#calibration figure")) == 2)
+    assert len(rows(browser, "#calibration circle")) >= 6
+    assert len(rows(browser, "#components-table tbody tr")) == 3
+    assert browser.find_element(By.ID, "mlflow-link").get_attribute("href") == "http://127.0.0.1:5000/"
+    links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
+    assert links == {"/pages/allocator", "/pages/models"}
+    assert severe(browser) == []
+    shoot(browser, "models")
