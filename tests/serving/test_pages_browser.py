@@ -1,6 +1,6 @@
 """The pages as a person uses them: Debian's headless Chromium driven by Selenium against a real uvicorn on
-127.0.0.1, serving the session's trained bundle. Every response carries `Content-Security-Policy: default-src
-'self'` here, so an inline script or style would show up as a console error, and every test ends with a console
+127.0.0.1, serving the session's trained bundle. The service sends `Content-Security-Policy: default-src 'self'` on
+every response, so an inline script or style would show up as a console error, and every test ends with a console
 free of SEVERE entries (apart from the API refusals a test provokes on purpose). Screenshots at 1280 px and at
 phone width (390 px) go to test-output/screenshots/."""
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import uvicorn
@@ -34,27 +35,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 WAIT = 60  # seconds: the machine may be busy; waits end as soon as the condition holds
-CSP = (b"content-security-policy", b"default-src 'self'")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                        reason="needs Debian's chromium and chromium-driver (make system installs them)"),
 ]
-
-
-class StrictCsp:
-    """Adds the strict policy the hardened service sends, so the pages are tested under it."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        async def with_policy(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), CSP]
-            await send(message)
-
-        await self.app(scope, receive, with_policy)
 
 
 def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
@@ -87,7 +72,7 @@ def server(trained: Any, small_world: Any, keys: Any, tmp_path_factory: pytest.T
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    uvi = uvicorn.Server(uvicorn.Config(StrictCsp(app), log_level="warning", lifespan="on"))
+    uvi = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=uvi.run, kwargs={"sockets": [sock]}, name="pages-uvicorn", daemon=True)
     thread.start()
     started = threading.Event()
@@ -99,7 +84,11 @@ def server(trained: Any, small_world: Any, keys: Any, tmp_path_factory: pytest.T
 
     threading.Thread(target=watch, daemon=True).start()
     assert started.wait(WAIT) and uvi.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    # the service's own policy (serving/headers.py), so an inline script or style is a console error here
+    policy = httpx.get(f"{base}/signin", timeout=WAIT).headers["content-security-policy"]
+    assert policy.startswith("default-src 'self'"), policy
+    yield base
     uvi.should_exit = True
     thread.join(WAIT)
     sock.close()
