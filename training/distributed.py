@@ -17,6 +17,7 @@ does not depend on how the data happen to be partitioned.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,7 +173,9 @@ def _fit_classifier(client: Client, frame: dd.DataFrame, name: str, direction: i
     # Threads per worker are LightGBM-Dask's to set (it uses each worker's nthreads), so n_jobs is left out.
     settings = {k: v for k, v in model.lightgbm_params(EPISODE_FEATURES).items() if k != "n_jobs"}
     distributed = lgb.DaskLGBMClassifier(client=client, **settings)
-    distributed.fit(grow[list(EPISODE_FEATURES)], grow[TARGETS[name]])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")  # the sklearn default
+        distributed.fit(grow[list(EPISODE_FEATURES)], grow[TARGETS[name]])
     model.adopt(distributed.to_local(), EPISODE_FEATURES, levels)
     cut = model.calibration_fraction * min(1.0, sample_rows / max(rows * model.calibration_fraction, 1.0))
     held_back = frame[frame[SHARE] < cut]

@@ -8,6 +8,7 @@ binaries are not installed (`make system` installs them, so CI runs it).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -19,9 +20,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from carealloc.settings import Settings
+from tests.training.conftest import write_partitioned_world
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 pytestmark = [
@@ -110,29 +113,62 @@ def tracking_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory)
         log.close()
 
 
-def test_train_registers_on_postgres_and_the_service_loads_the_champion(
-        tracking_server: str, world_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dask_training_registers_on_postgres_and_the_service_loads_and_scores_it(
+        tracking_server: str, dask_scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`carealloc train --engine dask` logs and registers as single-machine training does (here on the
+    PostgreSQL-backed server), the service loads the champion unchanged, and `score --engine dask` agrees
+    with the bundle's own risk scoring."""
+    import pandas as pd
     from mlflow import MlflowClient
+    from typer.testing import CliRunner
 
+    from carealloc.cli import app
+    from features.tables import load_tables
     from serving.registry import load_champion
     from serving.settings import ServiceSettings
-    from training.train import train
 
+    world = write_partitioned_world(tmp_path / "world", 6_000, seed=11, partitions=3)
+    data_dir = tmp_path / "data"
+    (data_dir / "tuning").mkdir(parents=True)
+    (data_dir / "tuning" / "best_params.json").write_text(json.dumps({"params": TINY}))  # as `tune` leaves it
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
-    settings = Settings(data_dir=tmp_path / "data")
-    assert settings.resolved_tracking_uri == tracking_server
-    result = train(world_dir, settings, TINY, show_progress=False)
-    assert result.gate.promoted
+    monkeypatch.setenv("CAREALLOC_DATA_DIR", str(data_dir))
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--data", str(world), "--no-progress", "--engine", "dask",
+                                  "--scheduler", dask_scheduler])
+    assert trained.exit_code == 0, trained.output
+    assert "promoted to @champion" in trained.output
 
+    settings = Settings()
     client = MlflowClient(tracking_server, tracking_server)
     champion = client.get_model_version_by_alias(settings.model_name, "champion")
-    assert str(champion.version) == result.model_version
-    run = client.get_run(result.run_id)
-    assert run.data.metrics["holdout_score"] == pytest.approx(result.metrics["holdout_score"])
-    assert not (tmp_path / "data" / "mlflow.db").exists()  # nothing fell back to the local SQLite store
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["engine"] == "dask"
+    assert int(run.data.params["n_estimators"]) == TINY["n_estimators"]
+    for key in ("response_auc", "response_ece", "dropout_brier", "response_prior_log_loss", "response_logistic_auc",
+                "holdout_score", "reach_episodes_mape", "truth_curve_relative_mae"):
+        assert key in run.data.metrics, key
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/calibration.png", "plots/shap_response.png", "plots/outcome_curves.png"} <= artifacts
+    assert not (data_dir / "mlflow.db").exists()  # nothing fell back to the local SQLite store
 
     loaded = load_champion(ServiceSettings(data_dir=tmp_path / "service"), allow_cache=False)
-    assert loaded.source == "registry" and loaded.version == result.model_version
+    assert loaded.source == "registry" and loaded.version == str(champion.version)
     program = sorted(loaded.bundle.programs)[0]
     curve = loaded.bundle.curve(program, [loaded.bundle.programs[program].current_funding])
     assert curve["reliable_improvements"].iloc[0] > 0
+
+    scored = runner.invoke(app, ["score", "--data", str(world), "--out", str(tmp_path / "risk"), "--engine",
+                                 "dask", "--scheduler", dask_scheduler])
+    assert scored.exit_code == 0, scored.output
+    risk = pd.read_parquet(tmp_path / "risk").set_index("episode_id")
+    episodes = load_tables(world).episodes
+    assert len(risk) == len(episodes) and "patient_id" not in risk.columns
+    sample = episodes.sample(200, random_state=0).reset_index(drop=True)
+    expected = loaded.bundle.risk(sample)
+    np.testing.assert_allclose(risk.loc[sample["episode_id"], "dropout_risk"], expected["dropout_risk"])
+    np.testing.assert_allclose(risk.loc[sample["episode_id"], "non_response_risk"], expected["non_response_risk"])
+
+    again = runner.invoke(app, ["score", "--data", str(world), "--out", str(tmp_path / "risk"), "--engine", "dask",
+                                "--scheduler", dask_scheduler])
+    assert again.exit_code == 1 and "never overwrites" in again.output and "Traceback" not in again.output
