@@ -89,11 +89,11 @@ def main() -> None:
 
     from carealloc.settings import Settings
     from models.bundle import make_bundle
-    from training.distributed import DaskEngine, PartitionedEpisodes
+    from training.distributed import LOOPBACK_HTTP, DaskEngine, PartitionedEpisodes
 
     settings = Settings()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1") as cluster, Client(cluster) as client:
+                      host="127.0.0.1", scheduler_kwargs=LOOPBACK_HTTP) as cluster, Client(cluster) as client:
         total_wall, total_compute = 0.0, 0.0
         results: dict[str, object] = {}
 

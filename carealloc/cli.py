@@ -68,29 +68,6 @@ def simulate(
                   f"({preset.value}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")
 
 
-@app.command()
-def validate(data: Annotated[Path, typer.Argument(help="Folder with programs.* and episodes.*")]) -> None:
-    """Check a data folder against the input contract; exit 1 listing every problem."""
-    from features.contract import ContractError
-    from features.tables import load_tables
-
-    try:
-        tables = load_tables(data)
-    except ContractError as exc:
-        _print_contract_problems(data, exc)
-        raise typer.Exit(1) from None
-    snap = tables.snapshot
-    console.print(f"valid: {snap.programs_rows:,} programme-periods, {snap.episodes_rows:,} episodes, "
-                  f"periods {snap.periods[0]}..{snap.periods[-1]}, sha256 {snap.sha256[:12]}")
-
-
-def _print_contract_problems(data: Path, exc: Exception) -> None:
-    problems = getattr(exc, "problems", [exc])
-    errors.print(f"[bold red]{len(problems)} problem(s) in {data}:[/]")
-    for problem in problems:
-        errors.print(f"  - {problem}", markup=False, highlight=False)
-
-
 class Engine(StrEnum):
     local = "local"
     dask = "dask"
@@ -106,6 +83,39 @@ def _settings(engine: Engine | None = None, scheduler: str | None = None) -> Set
     overrides: dict[str, Any] = {"engine": engine.value if engine is not None else None,
                                  "dask_scheduler": scheduler}
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="Folder with programs.* and episodes.* (or episodes/ in parts)")],
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Check a data folder against the input contract; exit 1 listing every problem."""
+    from features.contract import ContractError
+    from features.tables import load_tables
+
+    settings = _settings(engine, scheduler)
+    try:
+        if settings.engine == "dask":
+            from training.distributed import PartitionedEpisodes, dask_client
+
+            with dask_client(settings):
+                snap = PartitionedEpisodes.open(data).snapshot
+        else:
+            snap = load_tables(data).snapshot
+    except ContractError as exc:
+        _print_contract_problems(data, exc)
+        raise typer.Exit(1) from None
+    console.print(f"valid: {snap.programs_rows:,} programme-periods, {snap.episodes_rows:,} episodes, "
+                  f"periods {snap.periods[0]}..{snap.periods[-1]}, sha256 {snap.sha256[:12]}")
+
+
+def _print_contract_problems(data: Path, exc: Exception) -> None:
+    problems = getattr(exc, "problems", [exc])
+    errors.print(f"[bold red]{len(problems)} problem(s) in {data}:[/]")
+    for problem in problems:
+        errors.print(f"  - {problem}", markup=False, highlight=False)
 
 
 @app.command()
@@ -355,7 +365,7 @@ def demo(
     settings = Settings()
     simulate(out=settings.sample_dir, preset=PresetName.mental_health, episodes=settings.demo_episodes,
              seed=settings.seed, fmt=FileFormat.parquet, partitions=None)
-    validate(settings.sample_dir)
+    validate(settings.sample_dir, engine=None, scheduler=None)
     train(data=settings.sample_dir, show_progress=True, engine=None, scheduler=None)
     request = settings.data_dir / "demo_constraints.json"
     request.write_text(json.dumps(DEMO_REQUEST, indent=1))

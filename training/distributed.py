@@ -57,6 +57,8 @@ from models.suite import ModelSuite, chosen_params, episode_share, fit_reach, ta
 SHARE = "_share"
 """Column with each episode's hashed position in [0, 1): below the calibration fraction = calibration rows."""
 TARGETS = {"response": "_response", "dropout": "_dropout"}
+LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0"}
+"""The scheduler serves health and metrics over HTTP even without a dashboard: loopback, any free port."""
 RAW_CATEGORICALS = ("program_id", "region", "instrument", "sex", "payer", "diagnosis")
 """Episode columns whose values become the categorical features' levels (modality comes from programs)."""
 
@@ -69,7 +71,8 @@ def dask_client(settings: Settings) -> Iterator[Client]:
             yield client
         return
     with LocalCluster(n_workers=settings.dask_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, host="127.0.0.1") as cluster, Client(cluster) as client:
+                      dashboard_address=None, host="127.0.0.1",
+                      scheduler_kwargs=LOOPBACK_HTTP) as cluster, Client(cluster) as client:
         yield client
 
 

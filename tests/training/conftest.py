@@ -25,6 +25,8 @@ def dask_scheduler() -> Iterator[str]:
     """Address of a local cluster as `--engine dask` starts it (2 processes x 1 thread, loopback only)."""
     from distributed import LocalCluster
 
+    from training.distributed import LOOPBACK_HTTP
+
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1") as cluster:
+                      host="127.0.0.1", scheduler_kwargs=LOOPBACK_HTTP) as cluster:
         yield cluster.scheduler_address
