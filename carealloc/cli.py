@@ -42,34 +42,72 @@ def simulate(
     episodes: Annotated[int, typer.Option(min=1, max=50_000_000, help="Approximate number of episodes.")] = 50_000,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 0,
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format of the tables.")] = FileFormat.parquet,
+    partitions: Annotated[int | None, typer.Option(
+        min=1, max=10_000, help="Write episodes/ as this many Parquet parts, one at a time (bounded memory).")] = None,
 ) -> None:
     """Write a synthetic world whose true funding response is known (truth.json)."""
-    from features.tables import write_tables
+    from features.tables import write_partitioned, write_tables
     from features.world.plan import build_plan
-    from features.world.simulate import simulate_episodes
+    from features.world.simulate import programs_table, simulate_episode_partitions, simulate_episodes
     from features.world.truth import Truth
 
     started = time.perf_counter()
     plan = build_plan(preset.value, episodes, seed)
-    programs, episode_table = simulate_episodes(plan)
-    write_tables(out, programs, episode_table, fmt.value)
+    if partitions is not None:
+        if fmt is not FileFormat.parquet:
+            errors.print("[bold red]--partitions writes Parquet parts; drop --format csv[/]")
+            raise typer.Exit(2)
+        programs = programs_table(plan)
+        written = write_partitioned(out, programs, simulate_episode_partitions(plan, partitions))
+    else:
+        programs, episode_table = simulate_episodes(plan)
+        write_tables(out, programs, episode_table, fmt.value)
+        written = len(episode_table)
     Truth(plan).save(out)
-    console.print(f"wrote {len(programs):,} programme-periods and {len(episode_table):,} episodes "
+    layout = f" in {partitions} parts" if partitions is not None else ""
+    console.print(f"wrote {len(programs):,} programme-periods and {written:,} episodes{layout} "
                   f"({preset.value}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOption = Annotated[Engine | None, typer.Option(
+    help="Where to run: this process (local) or a Dask cluster (dask); default from CAREALLOC_ENGINE.")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (tcp://host:8786); without it --engine dask starts a local 2-worker cluster.")]
+
+
+def _settings(engine: Engine | None = None, scheduler: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {"engine": engine.value if engine is not None else None,
+                                 "dask_scheduler": scheduler}
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
 @app.command()
-def validate(data: Annotated[Path, typer.Argument(help="Folder with programs.* and episodes.*")]) -> None:
+def validate(
+    data: Annotated[Path, typer.Argument(help="Folder with programs.* and episodes.* (or episodes/ in parts)")],
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
     """Check a data folder against the input contract; exit 1 listing every problem."""
     from features.contract import ContractError
     from features.tables import load_tables
 
+    settings = _settings(engine, scheduler)
     try:
-        tables = load_tables(data)
+        if settings.engine == "dask":
+            from training.distributed import PartitionedEpisodes, dask_client
+
+            with dask_client(settings):
+                snap = PartitionedEpisodes.open(data).snapshot
+        else:
+            snap = load_tables(data).snapshot
     except ContractError as exc:
         _print_contract_problems(data, exc)
         raise typer.Exit(1) from None
-    snap = tables.snapshot
     console.print(f"valid: {snap.programs_rows:,} programme-periods, {snap.episodes_rows:,} episodes, "
                   f"periods {snap.periods[0]}..{snap.periods[-1]}, sha256 {snap.sha256[:12]}")
 
@@ -85,6 +123,8 @@ def _print_contract_problems(data: Path, exc: Exception) -> None:
 def train(
     data: Annotated[Path, typer.Option(help="Folder with programs.* and episodes.* (validated first).")],
     show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Evaluate on a temporal holdout, fit on all data, log to MLflow, register and apply the promotion gate."""
     from rich.table import Table
@@ -92,7 +132,7 @@ def train(
     from features.contract import ContractError
     from training.train import train as run_training
 
-    settings = Settings()
+    settings = _settings(engine, scheduler)
     try:
         result = run_training(data, settings, show_progress=show_progress)
     except ContractError as exc:
@@ -265,6 +305,33 @@ def evaluate(
 
 
 @app.command()
+def score(
+    data: Annotated[Path, typer.Option(help="Folder with programs.* and episodes.* (or episodes/ in parts).")],
+    out: Annotated[Path, typer.Option(help="New folder for the risk table (Parquet parts).")],
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+    model_uri: Annotated[str | None, typer.Option(help="Model to use; default the registered @champion.")] = None,
+) -> None:
+    """Dropout and non-response risk of every episode, keyed by episode_id, written as Parquet."""
+    from features.contract import ContractError
+    from training.scoring import ScoringError, score_population
+
+    settings = _settings(engine, scheduler)
+    bundle = _load_model(settings, model_uri)
+    started = time.perf_counter()
+    try:
+        rows = score_population(data, out, bundle, settings)
+    except ContractError as exc:
+        _print_contract_problems(data, exc)
+        raise typer.Exit(1) from None
+    except ScoringError as exc:
+        errors.print(f"[bold red]cannot score:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"scored {rows:,} episodes with model {bundle.model_version} into {out} "
+                  f"({settings.engine} engine, {time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default from settings: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from settings: 8000).")] = None,
@@ -298,9 +365,9 @@ def demo(
     """The main job on embedded defaults: simulate a world, then run every stage that exists on it."""
     settings = Settings()
     simulate(out=settings.sample_dir, preset=PresetName.mental_health, episodes=settings.demo_episodes,
-             seed=settings.seed, fmt=FileFormat.parquet)
-    validate(settings.sample_dir)
-    train(data=settings.sample_dir, show_progress=True)
+             seed=settings.seed, fmt=FileFormat.parquet, partitions=None)
+    validate(settings.sample_dir, engine=None, scheduler=None)
+    train(data=settings.sample_dir, show_progress=True, engine=None, scheduler=None)
     request = settings.data_dir / "demo_constraints.json"
     request.write_text(json.dumps(DEMO_REQUEST, indent=1))
     console.print(f"\nrecommendation for {request} (budget = current total spend, each programme within +/-30 %):")

@@ -6,6 +6,7 @@ Nothing here touches the disk at import time; `Settings()` only reads the enviro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,15 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(
         1e-3, ge=0, le=0.1,
         description="A challenger is 'not worse' when its holdout score is within this relative margin.")
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="Where training and batch scoring run: in this process, or on a Dask cluster.")
+    dask_scheduler: str | None = Field(
+        None, description="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
+    dask_workers: int = Field(2, ge=1, le=64, description="Worker processes of the local cluster (one thread each).")
+    dask_sample_rows: int = Field(
+        200_000, ge=1_000, description="Bound on the rows the Dask engine brings to the client for fits that need "
+        "one machine: isotonic calibration and the logistic baseline (each a hashed sample of episodes).")
 
     @property
     def sample_dir(self) -> Path:

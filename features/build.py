@@ -32,14 +32,35 @@ PROGRAM_FEATURES = (*PROGRAM_CATEGORICALS, *FUNDING_FEATURES, *HISTORY_FEATURES,
 CATEGORICAL_FEATURES = (*PROGRAM_CATEGORICALS, *PATIENT_CATEGORICALS)
 
 
-def demand(programs: pd.DataFrame, episodes: pd.DataFrame) -> pd.Series:
+def period_outcomes(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes, reliable improvements and dropouts per programme-period: all the history features need of episodes.
+
+    Sums, so the outcomes of a dataset split into parts are the sums of the parts' outcomes: a distributed
+    engine computes them per partition and adds them up, then hands them to the same history code as here.
+    """
+    outcomes = derive_outcomes(episodes["instrument"], episodes["baseline_score"], episodes["final_score"])
+    per_episode = pd.DataFrame({
+        "program_id": episodes["program_id"].astype(str).to_numpy(),
+        "period": episodes["period"].astype(str).to_numpy(),
+        "ri": outcomes["reliable_improvement"].to_numpy(dtype=float),
+        "dropped": episodes["dropped_out"].to_numpy(dtype=float, na_value=np.nan),
+    })
+    stats = per_episode.groupby(["program_id", "period"]).agg(n=("ri", "size"), ri=("ri", "sum"),
+                                                              dropped=("dropped", "sum"))
+    return stats.astype(float).reset_index()
+
+
+def demand(programs: pd.DataFrame, episodes: pd.DataFrame | None = None, *,
+           outcomes: pd.DataFrame | None = None) -> pd.Series:
     """Referrals per programme-period; where the column is absent or empty, the busiest period's episode count.
 
     The fallback assumes a programme reached (nearly) everyone in its busiest period: reach is then relative to
     that, which keeps funding per referral comparable within a programme, the variation the models rely on.
+    Episode counts come from `outcomes` (see `period_outcomes`) when given, else from `episodes`.
     """
-    counts = episodes.groupby(["program_id", "period"]).size()
-    key = pd.MultiIndex.from_frame(programs[["program_id", "period"]])
+    stats = _outcomes_of(episodes, outcomes)
+    counts = stats.set_index(["program_id", "period"])["n"]
+    key = pd.MultiIndex.from_frame(programs[["program_id", "period"]].astype(str))
     observed = counts.reindex(key, fill_value=0).to_numpy(dtype=float)
     busiest = pd.Series(observed, index=key).groupby(level="program_id").transform("max").to_numpy()
     if "referrals" in programs.columns:
@@ -50,19 +71,26 @@ def demand(programs: pd.DataFrame, episodes: pd.DataFrame) -> pd.Series:
                      index=programs.index, name="referrals")
 
 
-def program_history(programs: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Per programme-period: funding, demand, and outcome rates of strictly earlier periods only."""
-    outcomes = derive_outcomes(episodes["instrument"], episodes["baseline_score"], episodes["final_score"])
-    per_episode = pd.DataFrame({
-        "program_id": episodes["program_id"], "period": episodes["period"],
-        "ri": outcomes["reliable_improvement"].astype(float),
-        "dropped": episodes["dropped_out"].astype(float),
-    })
-    stats = per_episode.groupby(["program_id", "period"]).agg(n=("ri", "size"), ri=("ri", "sum"),
-                                                              dropped=("dropped", "sum"))
+def _outcomes_of(episodes: pd.DataFrame | None, outcomes: pd.DataFrame | None) -> pd.DataFrame:
+    if outcomes is not None:
+        return outcomes
+    if episodes is None:
+        raise ValueError("need either the episodes or their per-period outcomes")
+    return period_outcomes(episodes)
+
+
+def program_history(programs: pd.DataFrame, episodes: pd.DataFrame | None = None, *,
+                    outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per programme-period: funding, demand, and outcome rates of strictly earlier periods only.
+
+    Pass `outcomes` (from `period_outcomes`, possibly summed over partitions) instead of `episodes` when the
+    episodes are too many for one machine: the result is the same.
+    """
+    stats = _outcomes_of(episodes, outcomes).set_index(["program_id", "period"])
     table = programs[["program_id", "period", "funding"]].copy()
-    table["referrals"] = demand(programs, episodes)
-    table = table.join(stats, on=["program_id", "period"]).fillna({"n": 0, "ri": 0, "dropped": 0})
+    table["referrals"] = demand(programs, outcomes=stats.reset_index())
+    table = table.join(stats[["n", "ri", "dropped"]], on=["program_id", "period"]).fillna(
+        {"n": 0, "ri": 0, "dropped": 0})
     table = table.sort_values(["program_id", "period"])
     table["funding_per_referral"] = table["funding"] / table["referrals"]
 
@@ -91,9 +119,10 @@ def funding_features(funding: np.ndarray | pd.Series, referrals: np.ndarray | pd
     })
 
 
-def program_period_features(programs: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+def program_period_features(programs: pd.DataFrame, episodes: pd.DataFrame | None = None, *,
+                            outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per programme-period (aligned with `programs`), for the reach model; target columns included."""
-    history = program_history(programs, episodes)
+    history = program_history(programs, episodes, outcomes=outcomes)
     frame = history[["program_id", "period", "funding", "referrals", *HISTORY_FEATURES]].copy()
     frame["modality"] = programs["modality"].to_numpy()
     frame["region"] = _column_or_missing(programs, "region")

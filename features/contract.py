@@ -98,6 +98,10 @@ class ContractError(ValueError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self) -> tuple[type[ContractError], tuple[list[Problem]]]:
+        """Keep the problems when the error crosses processes (raised on a Dask worker, read on the client)."""
+        return (type(self), (self.problems,))
+
 
 @dataclass
 class _Checker:

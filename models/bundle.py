@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import demand, episode_features, next_period, program_history
+from features.build import demand, episode_features, next_period, period_outcomes, program_history
 from models.forecast import Forecaster, ProgramState
 from models.suite import ModelSuite
 
@@ -106,8 +106,10 @@ class CareAllocBundle:
         }, index=episodes.index)
 
 
-def make_bundle(forecaster: Forecaster, suite: ModelSuite, programs: pd.DataFrame, episodes: pd.DataFrame,
-                **provenance: Any) -> CareAllocBundle:
+def make_bundle(forecaster: Forecaster, suite: ModelSuite, programs: pd.DataFrame, episodes: pd.DataFrame | None,
+                *, outcomes: pd.DataFrame | None = None, **provenance: Any) -> CareAllocBundle:
+    """The bundle from fitted models; `outcomes` (per programme-period sums) can stand in for `episodes`."""
+    outcomes = period_outcomes(episodes) if outcomes is None and episodes is not None else outcomes
     frames = []
     for pid, state in sorted(forecaster.programs.items()):
         grid = max(state.current_funding, 1.0) * curve_grid()
@@ -119,9 +121,9 @@ def make_bundle(forecaster: Forecaster, suite: ModelSuite, programs: pd.DataFram
              "referrals": s.next_referrals, **{c: s.groups.get(c) for c in group_cols}}
             for s in forecaster.programs.values()]
     known = programs[["program_id", "period", "modality", "funding", *group_cols]].assign(
-        referrals=demand(programs, episodes))
+        referrals=demand(programs, outcomes=outcomes))
     table = pd.concat([known, pd.DataFrame(rows)], ignore_index=True)
-    history = program_history(table, episodes)
+    history = program_history(table, outcomes=outcomes)
     pooled = pd.concat(list(forecaster.cohorts.values()), ignore_index=True)
     base_rates = {"dropout": float(suite.dropout.predict_proba(pooled)[:, 1].mean()),
                   "non_response": float(1.0 - suite.response.predict_proba(pooled)[:, 1].mean())}

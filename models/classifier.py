@@ -77,20 +77,11 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
                 found[col] = sorted({str(v) for v in values[unseen_rows]})
         return found
 
-    def fit(self, X: pd.DataFrame, y: Sequence[float] | np.ndarray, eval_set: tuple[pd.DataFrame, Any] | None = None,
-            callbacks: list[Any] | None = None) -> FundingAwareClassifier:
-        y_arr = np.asarray(y, dtype=float)
-        self.feature_names_in_ = np.array(X.columns, dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
-        self.categories_ = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in CATEGORICAL_FEATURES}
-        self.__dict__.pop("_level_index", None)  # levels of an earlier fit
-        self.classes_ = np.array([0, 1])
-        frame = self._prepare(X)
-        rng = np.random.default_rng(self.random_state)
-        calibrate = rng.random(len(frame)) < self.calibration_fraction if self.calibration_fraction > 0 else None
-        fit_rows = ~calibrate if calibrate is not None else np.ones(len(frame), bool)
-        constraints = [self.funding_direction if c in FUNDING_FEATURES else 0 for c in self.feature_names_in_]
-        self.model_ = lgb.LGBMClassifier(
+    def lightgbm_params(self, columns: Sequence[str]) -> dict[str, Any]:
+        """LightGBM constructor arguments for these feature columns; the Dask engine passes the same ones to
+        `lightgbm.DaskLGBMClassifier`, so both engines grow trees under the same constraints."""
+        constraints = [self.funding_direction if c in FUNDING_FEATURES else 0 for c in columns]
+        return dict(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
             colsample_bytree=self.feature_fraction, subsample=self.subsample,
@@ -98,6 +89,22 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
             monotone_constraints=constraints, monotone_constraints_method="advanced", random_state=self.random_state,
             n_jobs=self.n_jobs, verbose=-1, max_cat_to_onehot=8, cat_smooth=20.0,
         )
+
+    def fit(self, X: pd.DataFrame, y: Sequence[float] | np.ndarray, eval_set: tuple[pd.DataFrame, Any] | None = None,
+            callbacks: list[Any] | None = None, row_share: np.ndarray | None = None) -> FundingAwareClassifier:
+        """`row_share` (uniform in [0, 1) per row, e.g. `models.suite.episode_share`) picks the calibration rows
+        as those below `calibration_fraction`; without it they are drawn at random from `random_state`. Shares
+        tied to episode identity make the split independent of row order and of how a cluster partitions the
+        data, so the Dask engine calibrates on exactly the same episodes."""
+        y_arr = np.asarray(y, dtype=float)
+        levels = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in CATEGORICAL_FEATURES}
+        self._remember_inputs(list(X.columns), levels)
+        frame = self._prepare(X)
+        share = np.random.default_rng(self.random_state).random(len(frame)) if row_share is None else np.asarray(
+            row_share, dtype=float)
+        calibrate = share < self.calibration_fraction if self.calibration_fraction > 0 else None
+        fit_rows = ~calibrate if calibrate is not None else np.ones(len(frame), bool)
+        self.model_ = lgb.LGBMClassifier(**self.lightgbm_params(list(self.feature_names_in_)))
         fit_kwargs: dict[str, Any] = {"callbacks": callbacks or []}
         if eval_set is not None:
             fit_kwargs["eval_X"] = (self._prepare(eval_set[0]),)
@@ -105,11 +112,40 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.model_.fit(frame[fit_rows], y_arr[fit_rows], **fit_kwargs)
         self.booster_ = self.model_.booster_
         self.calibrator_: IsotonicRegression | None = None
-        if calibrate is not None and calibrate.sum() >= 50 and len(np.unique(y_arr[calibrate])) == 2:
-            raw = np.asarray(self.model_.predict_proba(frame[calibrate]))[:, 1]
-            self.calibrator_ = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip").fit(
-                raw, y_arr[calibrate])
+        if calibrate is not None:
+            self.calibrate(np.asarray(self.model_.predict_proba(frame[calibrate]))[:, 1], y_arr[calibrate])
         return self
+
+    def adopt(self, model: lgb.LGBMClassifier, columns: Sequence[str],
+              categories: dict[str, list[Any]]) -> FundingAwareClassifier:
+        """Take over a LightGBM model fitted elsewhere (a Dask cluster's `.to_local()`) on frames with exactly
+        these columns and category levels; calibrate it afterwards with `calibrate`."""
+        self._remember_inputs(list(columns), categories)
+        self.model_ = model
+        self.booster_ = model.booster_
+        self.calibrator_ = None
+        return self
+
+    def calibrate(self, raw: np.ndarray, y: np.ndarray) -> FundingAwareClassifier:
+        """Isotonic map from raw booster probabilities to observed rates, from rows the trees were not grown on."""
+        y = np.asarray(y, dtype=float)
+        self.calibrator_ = None
+        if len(y) >= 50 and len(np.unique(y)) == 2:
+            self.calibrator_ = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip").fit(
+                np.asarray(raw, dtype=float), y)
+        return self
+
+    def raw_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """The booster's probability before calibration (what `calibrate` maps)."""
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.booster_.predict(self.matrix(X), num_threads=self.n_jobs))
+
+    def _remember_inputs(self, columns: list[str], categories: dict[str, list[Any]]) -> None:
+        self.feature_names_in_ = np.array(columns, dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.categories_ = {c: list(levels) for c, levels in categories.items()}
+        self.__dict__.pop("_level_index", None)  # levels of an earlier fit
+        self.classes_ = np.array([0, 1])
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The features as the booster's own numeric matrix: category codes (NaN when unseen) and numbers.
@@ -131,7 +167,7 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        raw = np.asarray(self.booster_.predict(self.matrix(X), num_threads=self.n_jobs))
+        raw = self.raw_probability(X)
         p = self.calibrator_.predict(raw) if self.calibrator_ is not None else raw
         return np.column_stack([1.0 - p, p])
 

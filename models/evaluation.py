@@ -26,10 +26,12 @@ from features.build import (
     episode_features,
     program_period_features,
 )
-from models.suite import ModelSuite, fit_suite, targets
+from models.reach import ReachModel
+from models.suite import fit_suite, targets
 
 SLICE_COLUMNS = ("modality", "region", "age_band", "payer")
 CALIBRATION_BINS = 10
+MODEL_NAMES = ("response", "dropout")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
-def _logistic_baseline(train_x: pd.DataFrame, y: np.ndarray) -> Any:
+def logistic_baseline(train_x: pd.DataFrame, y: np.ndarray) -> Any:
+    """Logistic regression on the same features (one-hot categories, imputed and scaled numbers)."""
     cats = [c for c in train_x.columns if c in CATEGORICAL_FEATURES]
     nums = [c for c in train_x.columns if c not in CATEGORICAL_FEATURES]
     pre = ColumnTransformer([
@@ -99,7 +102,8 @@ def _logistic_baseline(train_x: pd.DataFrame, y: np.ndarray) -> Any:
     return model.fit(train_x.astype({c: "object" for c in cats}), y)
 
 
-def _slices(test_x: pd.DataFrame) -> pd.DataFrame:
+def slice_labels(test_x: pd.DataFrame) -> pd.DataFrame:
+    """The cohort of each held-out episode in every slice column (what slice metrics group by)."""
     age = test_x["age"]
     return pd.DataFrame({
         "modality": test_x["modality"].astype(str),
@@ -107,21 +111,42 @@ def _slices(test_x: pd.DataFrame) -> pd.DataFrame:
         "age_band": pd.cut(age, [0, 25, 40, 65, 200], labels=["<25", "25-39", "40-64", "65+"], right=False)
         .astype(str),
         "payer": test_x["payer"].astype(str),
-    })
+    }, index=test_x.index)
 
 
-def count_forecast_errors(suite: ModelSuite, programs: pd.DataFrame, episodes: pd.DataFrame,
-                          split: HoldoutSplit) -> pd.DataFrame:
+def logistic_input(x: pd.DataFrame) -> pd.DataFrame:
+    """Episode features as the logistic baseline takes them (categories as plain objects)."""
+    return x[list(EPISODE_FEATURES)].astype({c: "object" for c in CATEGORICAL_FEATURES})
+
+
+@dataclass(frozen=True)
+class HeldOutForecasts:
+    """What a holdout report needs of the held-out episodes: a few columns per episode, never their features.
+
+    Both engines fill it: the single-machine one from frames, the Dask one by collecting these columns only.
+    """
+
+    keys: pd.DataFrame
+    """program_id and period of each held-out episode."""
+    slices: pd.DataFrame
+    outcomes: dict[str, np.ndarray]
+    """Observed targets per model name ("response", "dropout")."""
+    forecasts: dict[str, np.ndarray]
+    logistic: dict[str, np.ndarray]
+    """The logistic-regression baseline's forecasts per model name."""
+    prior_rates: dict[str, float]
+    """The training periods' rate per model name (the prior-rate baseline)."""
+
+
+def count_forecast_errors(reach: ReachModel, cells: pd.DataFrame, held: HeldOutForecasts) -> pd.DataFrame:
     """Per held-out programme-period: forecast vs realised episodes and reliable improvements."""
-    cells = program_period_features(programs, episodes)
-    cells = cells[cells["period"].isin(split.test_periods)].reset_index(drop=True)
-    reach = suite.reach.predict(cells[[*PROGRAM_CATEGORICALS[:2], "log_funding_per_referral"]])
-    forecast_episodes = cells["referrals"].to_numpy() * reach
-    p_ri = suite.response.predict_proba(split.test_features)[:, 1]
-    ri, _ = targets(split.test_episodes)
-    per_cell = pd.DataFrame({"program_id": split.test_episodes["program_id"], "period": split.test_episodes["period"],
-                             "p": p_ri, "ri": ri}).groupby(["program_id", "period"]).agg(
-        mean_p=("p", "mean"), realised_ri=("ri", "sum"))
+    cells = cells[cells["period"].isin(held.keys["period"].unique())].reset_index(drop=True)
+    forecast_episodes = cells["referrals"].to_numpy() * reach.predict(
+        cells[[*PROGRAM_CATEGORICALS[:2], "log_funding_per_referral"]])
+    per_cell = pd.DataFrame({"program_id": held.keys["program_id"].to_numpy(),
+                             "period": held.keys["period"].to_numpy(),
+                             "p": held.forecasts["response"], "ri": held.outcomes["response"]}).groupby(
+        ["program_id", "period"]).agg(mean_p=("p", "mean"), realised_ri=("ri", "sum"))
     cells = cells.join(per_cell, on=["program_id", "period"])
     return pd.DataFrame({
         "program_id": cells["program_id"].astype(str), "period": cells["period"],
@@ -136,25 +161,34 @@ def evaluate_holdout(programs: pd.DataFrame, episodes: pd.DataFrame, params: dic
     """Fit on earlier periods, score the held-out ones: metrics, baselines, slices, count errors, intervals."""
     split = temporal_split(programs, episodes, holdout_periods)
     suite = fit_suite(split.train_programs, split.train_episodes, params, seed)
-    train_x = episode_features(split.train_programs, split.train_episodes)
-    train_ri, train_drop = targets(split.train_episodes)
-    test_ri, test_drop = targets(split.test_episodes)
+    train_x = logistic_input(episode_features(split.train_programs, split.train_episodes))
+    train_y = dict(zip(MODEL_NAMES, targets(split.train_episodes), strict=True))
+    models = {"response": suite.response, "dropout": suite.dropout}
+    test_lr = logistic_input(split.test_features)
+    held = HeldOutForecasts(
+        keys=split.test_episodes[["program_id", "period"]], slices=slice_labels(split.test_features),
+        outcomes=dict(zip(MODEL_NAMES, targets(split.test_episodes), strict=True)),
+        forecasts={name: models[name].predict_proba(split.test_features)[:, 1] for name in MODEL_NAMES},
+        logistic={name: logistic_baseline(train_x, train_y[name]).predict_proba(test_lr)[:, 1]
+                  for name in MODEL_NAMES},
+        prior_rates={name: float(train_y[name].mean()) for name in MODEL_NAMES},
+    )
+    return holdout_report(held, suite.reach, program_period_features(programs, episodes), split.test_periods)
+
+
+def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFrame,
+                   test_periods: tuple[str, ...]) -> dict[str, Any]:
+    """Metrics beside both baselines, count errors and the conformal interval, slices and reliability tables."""
     metrics: dict[str, float] = {}
-    forecasts: dict[str, np.ndarray] = {}
-    for name, model, y_train, y_test in (("response", suite.response, train_ri, test_ri),
-                                         ("dropout", suite.dropout, train_drop, test_drop)):
-        p = model.predict_proba(split.test_features)[:, 1]
-        forecasts[name] = p
+    for name in MODEL_NAMES:
+        y_test, p = held.outcomes[name], held.forecasts[name]
         metrics |= {f"{name}_{k}": v for k, v in binary_metrics(y_test, p).items()}
-        prior = np.full(len(y_test), y_train.mean())
+        prior = np.full(len(y_test), held.prior_rates[name])
         metrics |= {f"{name}_prior_{k}": v for k, v in binary_metrics(y_test, prior).items()}
-        logit = _logistic_baseline(train_x[list(EPISODE_FEATURES)], y_train)
-        p_lr = logit.predict_proba(split.test_features.astype(
-            {c: "object" for c in CATEGORICAL_FEATURES}))[:, 1]
-        metrics |= {f"{name}_logistic_{k}": v for k, v in binary_metrics(y_test, p_lr).items()}
+        metrics |= {f"{name}_logistic_{k}": v for k, v in binary_metrics(y_test, held.logistic[name]).items()}
     metrics["holdout_score"] = metrics["response_log_loss"] + metrics["dropout_log_loss"]
 
-    counts = count_forecast_errors(suite, programs, episodes, split)
+    counts = count_forecast_errors(reach, cells, held)
     metrics["reach_episodes_mae"] = float((counts["forecast_episodes"] - counts["realised_episodes"]).abs().mean())
     metrics["reach_episodes_mape"] = float(((counts["forecast_episodes"] - counts["realised_episodes"]).abs()
                                             / counts["realised_episodes"].clip(lower=1)).mean())
@@ -163,20 +197,18 @@ def evaluate_holdout(programs: pd.DataFrame, episodes: pd.DataFrame, params: dic
     ratio = np.log((counts["realised_ri"] + 1.0) / (counts["forecast_ri"] + 1.0))
     interval = (float(np.quantile(ratio, 0.05)), float(np.quantile(ratio, 0.95)))
 
-    slices = _slices(split.test_features)
     rows = []
     for column in SLICE_COLUMNS:
-        for value, idx in slices.groupby(column).indices.items():
+        for value, idx in held.slices.reset_index(drop=True).groupby(column).indices.items():
             if len(idx) < 30:
                 continue
-            for name, y in (("response", test_ri), ("dropout", test_drop)):
-                m = binary_metrics(y[idx], forecasts[name][idx])
+            for name in MODEL_NAMES:
+                m = binary_metrics(held.outcomes[name][idx], held.forecasts[name][idx])
                 rows.append({"slice": column, "value": value, "model": name, "n": len(idx), **m})
     return {
         "metrics": metrics, "interval_log_ratio": interval, "slices": pd.DataFrame(rows), "counts": counts,
-        "reliability": {name: reliability_table(y, forecasts[name]) for name, y in
-                        (("response", test_ri), ("dropout", test_drop))},
-        "test_periods": split.test_periods,
+        "reliability": {name: reliability_table(held.outcomes[name], held.forecasts[name]) for name in MODEL_NAMES},
+        "test_periods": test_periods,
     }
 
 

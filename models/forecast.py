@@ -23,6 +23,7 @@ from features.build import (
     episode_features,
     funding_features,
     next_period,
+    period_outcomes,
     program_history,
 )
 from models.classifier import FundingAwareClassifier
@@ -95,11 +96,17 @@ class Forecaster:
 
 def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: FundingAwareClassifier,
                      dropout: FundingAwareClassifier, reach: ReachModel, *, recent_periods: int = 2,
-                     referral_periods: int = 4, seed: int = 0) -> Forecaster:
-    """States and patient-mix cohorts for the period after the last one in `programs`."""
+                     referral_periods: int = 4, seed: int = 0, outcomes: pd.DataFrame | None = None) -> Forecaster:
+    """States and patient-mix cohorts for the period after the last one in `programs`.
+
+    With `outcomes` (per programme-period sums, `features.build.period_outcomes`) the history comes from them and
+    `episodes` need only hold a sample of the recent periods, enough for the cohorts: how a distributed engine
+    builds the same forecaster without bringing every episode to one machine.
+    """
     periods = sorted(programs["period"].unique())
     upcoming = next_period(periods[-1])
-    history = program_history(programs, episodes)
+    outcomes = period_outcomes(episodes) if outcomes is None else outcomes
+    history = program_history(programs, outcomes=outcomes)
     last = history[history["period"] == periods[-1]].set_index("program_id")
     recent_refs = history[history["period"].isin(periods[-referral_periods:])].groupby("program_id")["referrals"]
     group_cols = [c for c in ("region", "site_id") if c in programs.columns]
@@ -122,7 +129,7 @@ def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: F
                           "funding": states[pid].current_funding, "referrals": states[pid].next_referrals,
                           **{c: latest.loc[pid, c] for c in group_cols}})
     extended = pd.concat([programs, pd.DataFrame(next_rows)], ignore_index=True)
-    next_history = program_history(extended, episodes)
+    next_history = program_history(extended, outcomes=outcomes)
 
     rng = np.random.default_rng(seed)
     recent = episodes[episodes["period"].isin(periods[-recent_periods:])]

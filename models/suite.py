@@ -29,6 +29,13 @@ class ModelSuite:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def episode_share(episode_id: pd.Series) -> np.ndarray:
+    """A uniform number in [0, 1) per episode fixed by its id alone: which episodes calibrate (and which are
+    sampled) then depends neither on row order nor on how a cluster partitions the data."""
+    hashed = pd.util.hash_pandas_object(episode_id.astype(str), index=False).to_numpy()
+    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def targets(episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(reliable improvement, dropout) per episode; no final score counts as not improved."""
     flags = derive_outcomes(episodes["instrument"], episodes["baseline_score"], episodes["final_score"])
@@ -36,14 +43,23 @@ def targets(episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             episodes["dropped_out"].to_numpy(dtype=float, na_value=np.nan))
 
 
+def chosen_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    return {**DEFAULT_PARAMS, **(params or {})}
+
+
 def fit_suite(programs: pd.DataFrame, episodes: pd.DataFrame, params: dict[str, Any] | None = None,
               seed: int = 0) -> ModelSuite:
-    chosen = {**DEFAULT_PARAMS, **(params or {})}
+    chosen = chosen_params(params)
     X = episode_features(programs, episodes)
     ri, dropped = targets(episodes)
-    response = FundingAwareClassifier(funding_direction=1, random_state=seed, **chosen).fit(X, ri)
-    dropout = FundingAwareClassifier(funding_direction=-1, random_state=seed, **chosen).fit(X, dropped)
-    cells = program_period_features(programs, episodes)
-    reach = ReachModel().fit(cells[[*PROGRAM_CATEGORICALS[:2], "log_funding_per_referral"]], cells["reach"],
-                             sample_weight=cells["referrals"].to_numpy())
-    return ModelSuite(response, dropout, reach, chosen)
+    share = episode_share(episodes["episode_id"])
+    response = FundingAwareClassifier(funding_direction=1, random_state=seed, **chosen).fit(X, ri, row_share=share)
+    dropout = FundingAwareClassifier(funding_direction=-1, random_state=seed, **chosen).fit(X, dropped,
+                                                                                            row_share=share)
+    return ModelSuite(response, dropout, fit_reach(program_period_features(programs, episodes)), chosen)
+
+
+def fit_reach(cells: pd.DataFrame) -> ReachModel:
+    """Reach from programme-period rows (`program_period_features`): small by nature, so one machine fits it."""
+    return ReachModel().fit(cells[[*PROGRAM_CATEGORICALS[:2], "log_funding_per_referral"]], cells["reach"],
+                            sample_weight=cells["referrals"].to_numpy())

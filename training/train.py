@@ -21,15 +21,14 @@ from mlflow.models import infer_signature
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from carealloc.settings import Settings
-from features.tables import load_tables
 from features.world.plan import build_plan
 from features.world.simulate import simulate_episodes
 from features.world.truth import TRUTH_FILE, Truth
 from models.bundle import CareAllocBundle, make_bundle
-from models.evaluation import evaluate_holdout, truth_curve_error
-from models.forecast import build_forecaster
+from models.evaluation import truth_curve_error
 from models.packaging import CareAllocPyfunc
-from models.suite import DEFAULT_PARAMS, fit_suite
+from models.suite import DEFAULT_PARAMS
+from training.engines import open_engine
 from training.plots import calibration_figure, outcome_curves_figure, shap_summary_figure
 from training.registry import SCORE, GateDecision, apply_gate
 from training.tracking import configure, library_versions, provenance_tags
@@ -85,34 +84,32 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
           show_progress: bool = True) -> TrainResult:
     configure(settings)
     chosen = resolve_params(settings, params)
-    with _steps(show_progress) as step:
+    with _steps(show_progress) as step, open_engine(data_dir, settings) as engine:
         step("validating data")
-        tables = load_tables(data_dir)
-        snapshot = tables.snapshot.to_dict()
-        periods = tables.snapshot.periods
+        snapshot = engine.snapshot.to_dict()
+        periods = engine.snapshot.periods
         with mlflow.start_run(run_name="train") as run:
-            mlflow.set_tags({**provenance_tags(), "data.sha256": snapshot["sha256"], "data.dir": str(data_dir)})
+            mlflow.set_tags({**provenance_tags(), "data.sha256": snapshot["sha256"], "data.dir": str(data_dir),
+                             "engine": settings.engine})
             mlflow.log_params({**chosen, "seed": settings.seed, "data_periods": f"{periods[0]}..{periods[-1]}",
-                               "data_programs_rows": tables.snapshot.programs_rows,
-                               "data_episodes_rows": tables.snapshot.episodes_rows})
+                               "data_programs_rows": engine.snapshot.programs_rows,
+                               "data_episodes_rows": engine.snapshot.episodes_rows})
             mlflow.log_dict(snapshot, "data_snapshot.json")
 
             step("evaluating on the temporal holdout")
-            holdout = evaluate_holdout(tables.programs, tables.episodes, chosen, settings.seed)
+            holdout = engine.evaluate(chosen, settings.seed)
             metrics: dict[str, float] = dict(holdout["metrics"])
             mlflow.log_text(holdout["slices"].to_csv(index=False), "evaluation/slices.csv")
             mlflow.log_text(holdout["counts"].to_csv(index=False), "evaluation/holdout_counts.csv")
             mlflow.log_figure(calibration_figure(holdout["reliability"]), "plots/calibration.png")
 
             step("fitting on all periods")
-            suite = fit_suite(tables.programs, tables.episodes, chosen, settings.seed)
-            forecaster = build_forecaster(tables.programs, tables.episodes, suite.response, suite.dropout,
-                                          suite.reach, seed=settings.seed)
+            suite, forecaster = engine.fit(chosen, settings.seed)
             forecaster.interval_log_ratio = holdout["interval_log_ratio"]
 
             step("computing programme curves")
-            bundle = make_bundle(forecaster, suite, tables.programs, tables.episodes, metrics=metrics,
-                                 snapshot=snapshot, versions=library_versions(),
+            bundle = make_bundle(forecaster, suite, engine.programs, None, outcomes=engine.outcomes,
+                                 metrics=metrics, snapshot=snapshot, versions=library_versions(),
                                  calibration={name: table.to_dict("records")
                                               for name, table in holdout["reliability"].items()})
             truth = Truth.load(data_dir) if (data_dir / TRUTH_FILE).is_file() else None

@@ -27,7 +27,7 @@ from features.build import episode_features
 from features.tables import Tables, load_tables
 from models.classifier import FundingAwareClassifier
 from models.evaluation import binary_metrics, temporal_split
-from models.suite import DEFAULT_PARAMS, targets
+from models.suite import DEFAULT_PARAMS, episode_share, targets
 from training.tracking import configure, provenance_tags
 
 STORAGE_FILE = "optuna_journal.log"
@@ -108,6 +108,7 @@ class HoldoutObjective:
         self.test_x = split.test_features
         self.train_y = dict(zip(("response", "dropout"), targets(split.train_episodes), strict=True))
         self.test_y = dict(zip(("response", "dropout"), targets(split.test_episodes), strict=True))
+        self.train_share = episode_share(split.train_episodes["episode_id"])  # fit_suite's calibration rows
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float:
         params = {**DEFAULT_PARAMS, **self.space.suggest(trial)}
@@ -118,9 +119,9 @@ class HoldoutObjective:
                                            n_jobs=self.lgbm_threads, **params)
             if name == "response":  # the intermediate values the pruner sees
                 model.fit(self.train_x, self.train_y[name], eval_set=(self.test_x, self.test_y[name]),
-                          callbacks=[_ReportValidLoss(trial, self.report_every)])
+                          callbacks=[_ReportValidLoss(trial, self.report_every)], row_share=self.train_share)
             else:
-                model.fit(self.train_x, self.train_y[name])
+                model.fit(self.train_x, self.train_y[name], row_share=self.train_share)
             p = model.predict_proba(self.test_x)[:, 1]
             metrics |= {f"{name}_{k}": v for k, v in binary_metrics(self.test_y[name], p).items()}
         score = metrics["response_log_loss"] + metrics["dropout_log_loss"]

@@ -6,6 +6,8 @@ fixed by the seed, so the same (preset, episodes, seed) always gives the same fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -69,13 +71,19 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
     }
 
 
+def _offered(plan: WorldPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Funding level per programme-period and how many of its referrals were offered treatment."""
+    a = plan.arrays
+    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None])
+    return kappa, rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
+
+
 def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The contract tables (programs, episodes) for every historical period of the plan."""
     stream = [plan.seed, 1] if plan.pilot is None else [plan.seed, 1, 7, plan.pilot.replicate]
     rng = np.random.default_rng(stream)
+    kappa, offered = _offered(plan, rng)
     a = plan.arrays
-    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None])
-    offered = rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
 
     cell_program, cell_period = np.divmod(np.repeat(np.arange(offered.size), offered.ravel()), offered.shape[1])
     parts = []
@@ -86,6 +94,37 @@ def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
         parts.append(part)
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return _programs_table(plan), _episodes_table(plan, cols, rng)
+
+
+def programs_table(plan: WorldPlan) -> pd.DataFrame:
+    """The programs contract table of the plan (small: one row per programme-period)."""
+    return _programs_table(plan)
+
+
+def simulate_episode_partitions(plan: WorldPlan, partitions: int) -> Iterator[pd.DataFrame]:
+    """The episodes table in `partitions` consecutive parts, drawn one part at a time.
+
+    Peak memory is one part (plus per-cell counts), so a world of tens of millions of episodes can be written
+    to a partitioned dataset. Each part has its own random stream (seed, part), so the same (plan, partitions)
+    always gives the same files; the draws differ from `simulate_episodes`, the world (plan, truth) does not.
+    """
+    if partitions < 1:
+        raise ValueError("partitions must be at least 1")
+    kappa, offered = _offered(plan, np.random.default_rng([plan.seed, 1]))
+    ends = np.cumsum(offered.ravel())
+    total = int(ends[-1]) if len(ends) else 0
+    bounds = np.linspace(0, total, partitions + 1).round().astype(np.int64)
+    for k in range(partitions):
+        rng = np.random.default_rng([plan.seed, 2, k])
+        parts = []
+        for start in range(int(bounds[k]), max(int(bounds[k + 1]), int(bounds[k]) + 1), CHUNK):
+            rows = np.arange(start, min(start + CHUNK, int(bounds[k + 1])))
+            cell_program, cell_period = np.divmod(np.searchsorted(ends, rows, side="right"), offered.shape[1])
+            part = treat_offered(rng, plan.preset, plan.arrays, cell_program, kappa[cell_program, cell_period])
+            part["period"] = cell_period
+            parts.append(part)
+        cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        yield _episodes_table(plan, cols, rng, first=int(bounds[k]))
 
 
 def _programs_table(plan: WorldPlan) -> pd.DataFrame:
@@ -102,14 +141,16 @@ def _programs_table(plan: WorldPlan) -> pd.DataFrame:
     })
 
 
-def _episodes_table(plan: WorldPlan, c: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+def _episodes_table(plan: WorldPlan, c: dict[str, np.ndarray], rng: np.random.Generator,
+                    first: int = 0) -> pd.DataFrame:
+    """Episodes numbered from `first` + 1 (a part of a partitioned world starts where the previous one ended)."""
     n = len(c["program"])
     names = list(plan.preset.instruments)
     program_ids = plan.programs["program_id"].to_numpy()
     regions = plan.programs["region"].to_numpy()
-    patient_numbers = rng.permutation(np.arange(10_000_000, 10_000_000 + max(n, 1)))[:n]
+    patient_numbers = rng.permutation(np.arange(10_000_000 + first, 10_000_000 + first + max(n, 1)))[:n]
     return pd.DataFrame({
-        "episode_id": np.char.add("E", np.arange(1, n + 1).astype(str)),
+        "episode_id": np.char.add("E", np.arange(first + 1, first + n + 1).astype(str)),
         "patient_id": np.char.add("PT", patient_numbers.astype(str)),
         "program_id": program_ids[c["program"]],
         "period": np.array(plan.periods)[c["period"]],
