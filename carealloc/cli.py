@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from carealloc.pilot_cli import pilot as pilot_command
 from carealloc.settings import Settings
+from carealloc.terminal import console, errors, refuse_file
 
 DEMO_REQUEST: dict[str, Any] = {
     "budget_mode": "exact", "objective": {"kind": "reliable_improvements"}, "max_change": 0.3,
@@ -21,8 +21,6 @@ DEMO_REQUEST: dict[str, Any] = {
 
 app = typer.Typer(help="Learn how outcomes respond to funding and recommend budget allocations.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 class PresetName(StrEnum):
@@ -222,15 +220,8 @@ def recommend(
         if budget is not None:
             raw["budget"] = budget
         request = RecommendationRequest.model_validate(raw)
-    except (OSError, json.JSONDecodeError) as exc:
-        errors.print(f"[bold red]cannot read {constraints}:[/] {exc}")
-        raise typer.Exit(2) from None
-    except ValidationError as exc:
-        errors.print(f"[bold red]{constraints} is not a valid request:[/]")
-        for err in exc.errors():
-            path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            errors.print(f"  - {path}: {err['msg']}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        refuse_file(constraints, exc, "request", code=2)
     bundle = _load_model(settings, model_uri)
     if data is not None:
         try:

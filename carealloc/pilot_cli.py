@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+from carealloc.terminal import console, errors, refuse_file
 
 
 def pilot(
@@ -32,15 +30,8 @@ def pilot(
 
     try:
         pilot_spec = PilotSpec.model_validate(json.loads(spec.read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        errors.print(f"[bold red]cannot read {spec}:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except ValidationError as exc:
-        errors.print(f"[bold red]{spec} is not a valid pilot spec:[/]")
-        for err in exc.errors():
-            path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            errors.print(f"  - {path}: {err['msg']}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        refuse_file(spec, exc, "pilot spec", code=1)
     try:
         tables = load_tables(data)
     except ContractError as exc:
