@@ -155,8 +155,9 @@ def test_reloads_under_load_fail_no_request(make_client: Any, champion: Any, aut
     client = make_client(loader=lambda *, allow_cache: provided(champion.bundle, next(versions)))
     stop = threading.Event()
     failures: list[tuple[str, int]] = []
-    counts = {"requests": 0, "reloads": 0}
+    counts = {"requests": 0, "reloads": 0, "since_reload": 0}
     lock = threading.Lock()
+    settled = threading.Event()  # set once two requests have finished since the last reload
     calls = [("POST", "/v1/forecasts", "allocator", FORECAST),
              ("GET", "/v1/programs", "allocator", None),
              ("POST", "/v1/patients/risk", "clinician", {"episodes": episode_rows[:5]})]
@@ -168,6 +169,9 @@ def test_reloads_under_load_fail_no_request(make_client: Any, champion: Any, aut
             response = client.request(method, path, headers=auth(role), json=body)
             with lock:
                 counts["requests"] += 1
+                counts["since_reload"] += 1
+                if counts["since_reload"] >= 2:
+                    settled.set()
                 if response.status_code != 200:
                     failures.append((path, response.status_code))
             i += 1
@@ -179,7 +183,12 @@ def test_reloads_under_load_fail_no_request(make_client: Any, champion: Any, aut
         for _ in range(10):
             reload = client.post("/v1/admin/reload", headers=auth("data_scientist"))
             assert reload.status_code == 200 and reload.json()["changed"] is True
-            counts["reloads"] += 1
+            with lock:
+                counts["reloads"] += 1
+                counts["since_reload"] = 0
+                settled.clear()
+            # let requests run on the new bundle before the next swap, however slow the machine is today
+            assert settled.wait(120), counts
     finally:
         stop.set()
         for worker in workers:
