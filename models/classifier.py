@@ -50,6 +50,12 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
             frame[col] = pd.Categorical.from_codes(self._codes(X, col), dtype=pd.CategoricalDtype(levels))
         return frame
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (the logged model) without the per-process level-index memo; it is rebuilt on first use."""
+        state = dict(super().__getstate__())
+        state.pop("_level_index", None)
+        return state
+
     def _levels(self, col: str) -> pd.Index:
         """The training levels of one categorical column as an index (built once, then reused per request)."""
         cache: dict[str, pd.Index] = self.__dict__.setdefault("_level_index", {})

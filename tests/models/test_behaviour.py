@@ -84,3 +84,16 @@ def test_numeric_matrix_codes_unseen_and_missing_categories_as_missing(small_wor
     assert np.isnan(matrix[:6, payer]).all() and not np.isnan(matrix[6:, payer]).any()
     np.testing.assert_allclose(suite.dropout.booster_.predict(suite.dropout.prepared(X)),
                                suite.dropout.booster_.predict(matrix))
+
+
+def test_pickled_classifier_carries_no_level_memo_and_scores_the_same(small_world, trained) -> None:
+    import pickle
+
+    _, programs, episodes = small_world
+    suite, _, _ = trained
+    X = episode_features(programs, episodes).head(20)
+    before = suite.dropout.predict_proba(X)  # builds the memo
+    assert "_level_index" in suite.dropout.__dict__
+    restored = pickle.loads(pickle.dumps(suite.dropout))
+    assert "_level_index" not in restored.__dict__
+    np.testing.assert_array_equal(restored.predict_proba(X), before)
