@@ -4,7 +4,7 @@ A concave envelope turns a step- or S-shaped curve into something a convex metho
 never under-states the curve, so maximising it over the whole allowed range gives an upper bound
 (`certificate.py`), and over a small window around a plan it gives the local surrogate the polish step
 solves (`polish.py`). Either way the problem is "maximise a sum of concave piecewise-linear functions
-under linear constraints", which is a linear programme in epigraph form; HiGHS solves it exactly.
+under linear constraints", which is a linear programme (see `maximise_envelope`); HiGHS solves it exactly.
 """
 
 from __future__ import annotations
@@ -26,59 +26,81 @@ def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) ->
     return xs, np.interp(xs, knots, scores)
 
 
-def upper_hull_lines(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slopes and values at ``xs[0]`` of the concave envelope's pieces; their minimum is the hull.
+def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every programme's curve points inside its window, as padded rows: money, score, and which are real.
 
-    Plain Python on purpose: a polish window holds a handful of points, where numpy's per-call overhead is most
-    of the cost, and this runs once per programme for every linear programme solved.
+    A row holds the window's two ends (interpolated, as np.interp would) and the knots strictly between them.
+    All programmes at once, because a Python loop over programmes cost more than the linear programme itself.
     """
-    hx: list[float] = []
-    hy: list[float] = []
-    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-        while len(hx) >= 2 and (hx[-1] - hx[-2]) * (y - hy[-2]) - (hy[-1] - hy[-2]) * (x - hx[-2]) >= 0:
-            hx.pop()
-            hy.pop()
-        hx.append(x)
-        hy.append(y)
-    if len(hx) == 1:
-        return np.zeros(1), np.array([hy[0]])
-    start = hx[0]
-    slopes = [(hy[k + 1] - hy[k]) / (hx[k + 1] - hx[k]) for k in range(len(hx) - 1)]
-    anchors = [hy[k] + slope * (start - hx[k]) for k, slope in enumerate(slopes)]
-    return np.array(slopes), np.array(anchors)
+    knots, scores = problem.curve_table
+    width = knots.shape[1]
+
+    def at(x: np.ndarray) -> np.ndarray:
+        if width == 1:
+            return scores[:, 0].copy()
+        rows = np.arange(len(x))
+        left = np.clip((knots <= x[:, None]).sum(axis=1) - 1, 0, width - 2)
+        x0, x1 = knots[rows, left], knots[rows, left + 1]
+        y0, y1 = scores[rows, left], scores[rows, left + 1]
+        share = np.clip(np.divide(x - x0, x1 - x0, out=np.zeros_like(x), where=x1 > x0), 0.0, 1.0)
+        return y0 + share * (y1 - y0)
+
+    xs = np.column_stack([lower, knots, upper])
+    ys = np.column_stack([at(lower), scores, at(upper)])
+    real = np.column_stack([np.ones(len(lower), bool), (knots > lower[:, None]) & (knots < upper[:, None]),
+                            np.ones(len(lower), bool)])
+    return xs, ys, real
+
+
+def _on_upper_hull(xs: list[float], ys: list[float]) -> np.ndarray:
+    """Which of these points (sorted by money) are vertices of their upper concave hull: a monotone chain in
+    plain Python, since a curve holds a few dozen points, where numpy's per-call overhead would dominate."""
+    kept: list[int] = []
+    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        while len(kept) >= 2:
+            a, b = kept[-2], kept[-1]
+            if (xs[b] - xs[a]) * (y - ys[a]) - (ys[b] - ys[a]) * (x - xs[a]) < 0:
+                break
+            kept.pop()
+        kept.append(k)
+    on = np.zeros(len(xs), dtype=bool)
+    on[kept] = True
+    return on
 
 
 def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
     """Plan maximising the sum of concave envelopes taken over [lower, upper], and that envelope value.
 
-    Variables are z_i = (x_i - lower_i) / scale and an epigraph t_i per programme, with t_i below every
-    envelope piece; money is scaled by the budget so HiGHS sees numbers near one.
+    Formulated with weights instead of the envelope's pieces: programme i's money is a convex combination
+    sum_k w_ik x_ik of its curve points and its score the same combination of their values, so maximising
+    picks the best combination, which is the concave envelope, without ever constructing the hull.
+    Money is scaled by the budget so HiGHS sees numbers near one; presolve is off because on programmes
+    this small it took longer than the solve.
     """
     n = problem.size
     scale = max(problem.budget, 1.0)
-    rows: list[np.ndarray] = []
-    rhs: list[float] = []
-    for i in range(n):
-        xs, ys = section(problem.knots[i], problem.scores[i], float(lower[i]), float(upper[i]))
-        slopes, anchors = upper_hull_lines(xs, ys)
-        block = np.zeros((len(slopes), 2 * n))
-        block[:, i] = -slopes * scale
-        block[:, n + i] = 1.0
-        rows.append(block)
-        rhs.extend(anchors.tolist())
+    xs, ys, real = _window_points(problem, lower, upper)
+    for i in np.flatnonzero(real.sum(axis=1) > 3):  # points under the hull only slow the LP down
+        columns = np.flatnonzero(real[i])
+        real[i, columns[~_on_upper_hull(xs[i, columns].tolist(), ys[i, columns].tolist())]] = False
+    owner = np.nonzero(real)[0]
+    money = xs[real] / scale
     a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
-    if a_ub.size:
-        rows.append(np.hstack([a_ub, np.zeros_like(a_ub)]))
-        rhs.extend(((b_ub - a_ub @ lower) / scale).tolist())
+    convexity = np.zeros((n, len(owner)))
+    convexity[owner, np.arange(len(owner))] = 1.0
+    eq_rows = [convexity] if a_eq is None else [convexity, a_eq[:, owner] * money]
+    eq_rhs = [np.ones(n)] if b_eq is None else [np.ones(n), b_eq / scale]
     result = linprog(
-        np.concatenate([np.zeros(n), -np.ones(n)]),
-        A_ub=np.vstack(rows),
-        b_ub=np.array(rhs),
-        A_eq=None if a_eq is None else np.hstack([a_eq, np.zeros_like(a_eq)]),
-        b_eq=None if a_eq is None or b_eq is None else (b_eq - a_eq @ lower) / scale,
-        bounds=[*((0.0, (b - a) / scale) for a, b in zip(lower, upper, strict=True)), *([(None, None)] * n)],
+        -ys[real],
+        A_ub=a_ub[:, owner] * money if a_ub.size else None,
+        b_ub=b_ub / scale if a_ub.size else None,
+        A_eq=np.vstack(eq_rows),
+        b_eq=np.concatenate(eq_rhs),
+        bounds=(0.0, None),
         method="highs",
+        options={"presolve": False},
     )
     if result.status != 0:
         return None
-    return lower + scale * np.asarray(result.x[:n]), float(-result.fun)
+    funding = np.bincount(owner, weights=np.asarray(result.x) * xs[real], minlength=n)
+    return np.clip(funding, lower, upper), float(-result.fun)

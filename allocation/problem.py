@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -64,6 +65,15 @@ class Problem:
     @property
     def size(self) -> int:
         return len(self.curves)
+
+    @cached_property
+    def curve_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Knots and scores as one matrix each (shorter curves repeat their last point), built once per problem
+        for the solver steps that treat all programmes at once."""
+        width = max(len(k) for k in self.knots)
+        knots = np.vstack([np.pad(k, (0, width - len(k)), mode="edge") for k in self.knots])
+        scores = np.vstack([np.pad(s, (0, width - len(s)), mode="edge") for s in self.scores])
+        return knots, scores
 
     def value_parts(self, funding: np.ndarray) -> np.ndarray:
         return np.array(

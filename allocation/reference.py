@@ -40,7 +40,29 @@ class GridSolution:
 
 
 def _maxplus(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """new[t] = max_j prev[t - j] + values[j] for t <= cap, with the maximising j for backtracking."""
+    """new[t] = max_j prev[t - j] + values[j] for t <= cap, with the maximising j for backtracking.
+
+    Only the finite stretches of both tables take part: a group's table is -inf below its floor and above its
+    cap, and convolving those stretches away was most of the cost of combining groups.
+    """
+    top = min(cap, len(prev) - 1 + len(values) - 1)
+    new = np.full(top + 1, -np.inf)
+    arg = np.zeros(top + 1, dtype=np.int64)
+    finite_prev = np.flatnonzero(np.isfinite(prev[: top + 1]))
+    finite_values = np.flatnonzero(np.isfinite(values[: top + 1]))
+    if not len(finite_prev) or not len(finite_values):
+        return new, arg
+    p0, j0 = int(finite_prev[0]), int(finite_values[0])
+    if p0 + j0 > top:
+        return new, arg
+    inner, inner_arg = _maxplus_dense(prev[p0 : finite_prev[-1] + 1], values[j0 : finite_values[-1] + 1],
+                                      top - p0 - j0)
+    new[p0 + j0 : p0 + j0 + len(inner)] = inner
+    arg[p0 + j0 : p0 + j0 + len(inner)] = inner_arg + j0
+    return new, arg
+
+
+def _maxplus_dense(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
     span = len(values) - 1
     top = min(cap, len(prev) - 1 + span)
     kept = prev[: top + 1]
@@ -61,6 +83,24 @@ def _maxplus(prev: np.ndarray, values: np.ndarray, cap: int) -> tuple[np.ndarray
         new[j:stop] = np.where(better, candidate, new[j:stop])
         arg[j:stop] = np.where(better, j, arg[j:stop])
     return new, arg
+
+
+def _maxplus_at(prev: np.ndarray, values: np.ndarray, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """`_maxplus` at a few totals only: O(len) each instead of O(len^2) for the whole table.
+
+    The last convolution of an exact-budget DP is read at the budget (and the budget plus the priced extra)
+    and nowhere else, so computing its other entries was a third of the DP's work.
+    """
+    best = np.full(len(targets), -np.inf)
+    arg = np.zeros(len(targets), dtype=np.int64)
+    for k, t in enumerate(targets):
+        low, high = max(0, t - (len(prev) - 1)), min(len(values) - 1, t)
+        if low > high:
+            continue
+        candidates = prev[t - high : t - low + 1][::-1] + values[low : high + 1]
+        pick = int(np.argmax(candidates))
+        best[k], arg[k] = candidates[pick], low + pick
+    return best, arg
 
 
 def primary_column(problem: Problem) -> str | None:
@@ -126,7 +166,15 @@ def _solve(
 
     total = tables[0]
     splits: list[np.ndarray] = []
-    for table in tables[1:]:
+    for c, table in enumerate(tables[1:], start=1):
+        if c == len(tables) - 1 and problem.mode == "exact":
+            targets = [units, units + extra]
+            at, at_split = _maxplus_at(total, table, targets)
+            if np.isfinite(at[0]):  # else the grid misses the budget: the whole table is needed to repair from
+                total, split = np.full(units + extra + 1, -np.inf), np.zeros(units + extra + 1, dtype=np.int64)
+                total[targets], split[targets] = at, at_split
+                splits.append(split)
+                break
         total, split = _maxplus(total, table, units + extra)
         splits.append(split)
     reachable = total[: units + 1]
