@@ -10,9 +10,9 @@ under linear constraints", which is a linear programme (see `maximise_envelope`)
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
 from allocation.feasibility import linear_rows
+from allocation.linear_program import minimise
 from allocation.problem import Problem
 
 
@@ -74,8 +74,7 @@ def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) ->
     Formulated with weights instead of the envelope's pieces: programme i's money is a convex combination
     sum_k w_ik x_ik of its curve points and its score the same combination of their values, so maximising
     picks the best combination, which is the concave envelope, without ever constructing the hull.
-    Money is scaled by the budget so HiGHS sees numbers near one; presolve is off because on programmes
-    this small it took longer than the solve.
+    Money is scaled by the budget so HiGHS sees numbers near one.
     """
     n = problem.size
     scale = max(problem.budget, 1.0)
@@ -90,17 +89,18 @@ def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) ->
     convexity[owner, np.arange(len(owner))] = 1.0
     eq_rows = [convexity] if a_eq is None else [convexity, a_eq[:, owner] * money]
     eq_rhs = [np.ones(n)] if b_eq is None else [np.ones(n), b_eq / scale]
-    result = linprog(
+    points = len(owner)
+    solved = minimise(
         -ys[real],
-        A_ub=a_ub[:, owner] * money if a_ub.size else None,
+        np.zeros(points),
+        np.full(points, np.inf),
+        a_ub=a_ub[:, owner] * money if a_ub.size else None,
         b_ub=b_ub / scale if a_ub.size else None,
-        A_eq=np.vstack(eq_rows),
+        a_eq=np.vstack(eq_rows),
         b_eq=np.concatenate(eq_rhs),
-        bounds=(0.0, None),
-        method="highs",
-        options={"presolve": False},
     )
-    if result.status != 0:
+    if solved is None:
         return None
-    funding = np.bincount(owner, weights=np.asarray(result.x) * xs[real], minlength=n)
-    return np.clip(funding, lower, upper), float(-result.fun)
+    weights, objective = solved
+    funding = np.bincount(owner, weights=weights * xs[real], minlength=n)
+    return np.clip(funding, lower, upper), -objective

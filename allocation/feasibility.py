@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from scipy.optimize import linprog
 
 from allocation.errors import InfeasibleConstraintsError
+from allocation.linear_program import minimise
 from allocation.problem import Problem, money
 
 
@@ -90,16 +90,16 @@ def _named_conflicts(problem: Problem) -> list[str]:
 def lp_feasible(problem: Problem) -> bool:
     a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
     scale = max(problem.budget, 1.0)
-    result = linprog(
+    solved = minimise(
         np.zeros(problem.size),
-        A_ub=a_ub if a_ub.size else None,
+        problem.lo / scale,
+        problem.hi / scale,
+        a_ub=a_ub if a_ub.size else None,
         b_ub=b_ub / scale if a_ub.size else None,
-        A_eq=a_eq,
+        a_eq=a_eq,
         b_eq=None if b_eq is None else b_eq / scale,
-        bounds=list(zip(problem.lo / scale, problem.hi / scale, strict=True)),
-        method="highs",
     )
-    return bool(result.status == 0)
+    return solved is not None
 
 
 def ensure_feasible(problem: Problem) -> None:
@@ -147,18 +147,18 @@ def project(problem: Problem, funding: np.ndarray) -> np.ndarray | None:
     if a_ub.size:
         rows.append(np.hstack([a_ub, np.zeros_like(a_ub)]))
         rhs.append(b_ub / scale)
-    result = linprog(
+    solved = minimise(
         np.concatenate([np.zeros(n), np.ones(n)]),
-        A_ub=np.vstack(rows),
+        np.concatenate([problem.lo / scale, np.zeros(n)]),
+        np.concatenate([problem.hi / scale, np.full(n, np.inf)]),
+        a_ub=np.vstack(rows),
         b_ub=np.concatenate(rhs),
-        A_eq=None if a_eq is None else np.hstack([a_eq, np.zeros_like(a_eq)]),
+        a_eq=None if a_eq is None else np.hstack([a_eq, np.zeros_like(a_eq)]),
         b_eq=None if b_eq is None else b_eq / scale,
-        bounds=[*zip(problem.lo / scale, problem.hi / scale, strict=True), *([(0, None)] * n)],
-        method="highs",
     )
-    if result.status != 0:
+    if solved is None:
         return None
-    return tidy(problem, np.asarray(result.x[:n]) * scale)
+    return tidy(problem, solved[0][:n] * scale)
 
 
 def verified(problem: Problem, funding: np.ndarray) -> np.ndarray | None:
