@@ -29,24 +29,12 @@ def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) ->
 def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every programme's curve points inside its window, as padded rows: money, score, and which are real.
 
-    A row holds the window's two ends (interpolated, as np.interp would) and the knots strictly between them.
+    A row holds the window's two ends and the knots strictly between them.
     All programmes at once, because a Python loop over programmes cost more than the linear programme itself.
     """
     knots, scores = problem.curve_table
-    width = knots.shape[1]
-
-    def at(x: np.ndarray) -> np.ndarray:
-        if width == 1:
-            return scores[:, 0].copy()
-        rows = np.arange(len(x))
-        left = np.clip((knots <= x[:, None]).sum(axis=1) - 1, 0, width - 2)
-        x0, x1 = knots[rows, left], knots[rows, left + 1]
-        y0, y1 = scores[rows, left], scores[rows, left + 1]
-        share = np.clip(np.divide(x - x0, x1 - x0, out=np.zeros_like(x), where=x1 > x0), 0.0, 1.0)
-        return y0 + share * (y1 - y0)
-
     xs = np.column_stack([lower, knots, upper])
-    ys = np.column_stack([at(lower), scores, at(upper)])
+    ys = np.column_stack([problem.value_parts(lower), scores, problem.value_parts(upper)])
     real = np.column_stack([np.ones(len(lower), bool), (knots > lower[:, None]) & (knots < upper[:, None]),
                             np.ones(len(lower), bool)])
     return xs, ys, real

@@ -71,15 +71,27 @@ class Problem:
         """Knots and scores as one matrix each (shorter curves repeat their last point), built once per problem
         for the solver steps that treat all programmes at once."""
         width = max(len(k) for k in self.knots)
-        knots = np.vstack([np.pad(k, (0, width - len(k)), mode="edge") for k in self.knots])
-        scores = np.vstack([np.pad(s, (0, width - len(s)), mode="edge") for s in self.scores])
+
+        def padded(rows: tuple[np.ndarray, ...]) -> np.ndarray:
+            return np.vstack([r if len(r) == width else np.concatenate([r, np.full(width - len(r), r[-1])])
+                              for r in rows])
+
+        knots, scores = padded(self.knots), padded(self.scores)
         return knots, scores
 
     def value_parts(self, funding: np.ndarray) -> np.ndarray:
-        return np.array(
-            [np.interp(x, k, s) for x, k, s in zip(funding, self.knots, self.scores, strict=True)],
-            dtype=float,
-        )
+        """Each programme's score at its funding, interpolated on its curve as np.interp does (flat beyond the
+        ends), for all programmes in one pass: the solver calls this for every candidate plan."""
+        knots, scores = self.curve_table
+        x = np.asarray(funding, dtype=float)
+        if knots.shape[1] == 1:
+            return scores[:, 0].copy()
+        rows = np.arange(len(x))
+        left = np.clip((knots <= x[:, None]).sum(axis=1) - 1, 0, knots.shape[1] - 2)
+        x0, x1 = knots[rows, left], knots[rows, left + 1]
+        y0, y1 = scores[rows, left], scores[rows, left + 1]
+        share = np.clip(np.divide(x - x0, x1 - x0, out=np.zeros_like(x), where=x1 > x0), 0.0, 1.0)
+        return y0 + share * (y1 - y0)
 
     def value(self, funding: np.ndarray) -> float:
         return float(np.sum(self.value_parts(funding)))
