@@ -40,20 +40,29 @@ def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tu
     return xs, ys, real
 
 
-def _on_upper_hull(xs: list[float], ys: list[float]) -> np.ndarray:
-    """Which of these points (sorted by money) are vertices of their upper concave hull: a monotone chain in
-    plain Python, since a curve holds a few dozen points, where numpy's per-call overhead would dominate."""
-    kept: list[int] = []
-    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        while len(kept) >= 2:
-            a, b = kept[-2], kept[-1]
-            if (xs[b] - xs[a]) * (y - ys[a]) - (ys[b] - ys[a]) * (x - xs[a]) < 0:
-                break
-            kept.pop()
-        kept.append(k)
-    on = np.zeros(len(xs), dtype=bool)
-    on[kept] = True
-    return on
+def _drop_points_under_chords(xs: np.ndarray, ys: np.ndarray, real: np.ndarray, passes: int = 4) -> np.ndarray:
+    """`real` without points on or under the segment joining their real neighbours, for all rows at once.
+
+    Such a point is never a vertex of the concave envelope, so it only adds a column to the linear programme;
+    each pass removes what the last one exposed, and whatever a few passes leave the LP handles anyway.
+    """
+    width = xs.shape[1]
+    position = np.arange(width)
+    real = real.copy()
+    for _ in range(passes):
+        before = np.maximum.accumulate(np.where(real, position, -1), axis=1)
+        before = np.concatenate([np.full((len(xs), 1), -1), before[:, :-1]], axis=1)
+        after = np.minimum.accumulate(np.where(real, position, width)[:, ::-1], axis=1)[:, ::-1]
+        after = np.concatenate([after[:, 1:], np.full((len(xs), 1), width)], axis=1)
+        inside = real & (before >= 0) & (after < width)
+        left, right = np.clip(before, 0, width - 1), np.clip(after, 0, width - 1)
+        x0, y0 = np.take_along_axis(xs, left, axis=1), np.take_along_axis(ys, left, axis=1)
+        x1, y1 = np.take_along_axis(xs, right, axis=1), np.take_along_axis(ys, right, axis=1)
+        under = inside & ((x1 - x0) * (ys - y0) - (y1 - y0) * (xs - x0) <= 0)
+        if not under.any():
+            break
+        real &= ~under
+    return real
 
 
 def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -67,9 +76,7 @@ def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) ->
     n = problem.size
     scale = max(problem.budget, 1.0)
     xs, ys, real = _window_points(problem, lower, upper)
-    for i in np.flatnonzero(real.sum(axis=1) > 3):  # points under the hull only slow the LP down
-        columns = np.flatnonzero(real[i])
-        real[i, columns[~_on_upper_hull(xs[i, columns].tolist(), ys[i, columns].tolist())]] = False
+    real = _drop_points_under_chords(xs, ys, real)
     owner = np.nonzero(real)[0]
     money = xs[real] / scale
     a_ub, b_ub, a_eq, b_eq = linear_rows(problem)
