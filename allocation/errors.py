@@ -14,6 +14,10 @@ class InfeasibleConstraintsError(ValueError):
         self.conflicts = list(conflicts)
         super().__init__("infeasible constraints: " + "; ".join(self.conflicts))
 
+    def __reduce__(self) -> tuple[type[InfeasibleConstraintsError], tuple[list[str]]]:
+        """Pickled whole (the service raises it in worker processes), not rebuilt from its message."""
+        return type(self), (self.conflicts,)
+
 
 class SolverFailedError(RuntimeError):
     """Raised when no candidate plan passes our own constraint re-check (should not happen)."""

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from serving import openapi, pages, problems
 from serving.audit import AuditStore
+from serving.compute import ComputePool
 from serving.keys import read_keys_file
 from serving.logs import logger
 from serving.metrics import ServiceMetrics
@@ -85,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
+        holder.close()
         app.state.audit.close()
 
 
@@ -97,7 +99,9 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
                     "Send an API key in the X-API-Key header.")
     source = loader or partial(load_champion, settings)
     app.state.settings = settings
-    app.state.holder = BundleHolder()
+    workers = settings.compute_workers
+    app.state.holder = BundleHolder(
+        partial(ComputePool, workers=workers, log_level=settings.log_level) if workers else None)
     app.state.metrics = ServiceMetrics()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.startup_loader = partial(source, allow_cache=True)

@@ -37,6 +37,15 @@ class ProblemError(Exception):
         self.headers = headers
         self.extensions = extensions
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Raised in a compute worker, it must reach the serving process whole (serving/compute.py)."""
+        return _rebuilt, (self.status, self.slug, self.detail, self.title, self.errors, self.headers, self.extensions)
+
+
+def _rebuilt(status: int, slug: str, detail: str, title: str, errors: list[dict[str, str]] | None,
+             headers: dict[str, str] | None, extensions: dict[str, Any]) -> ProblemError:
+    return ProblemError(status, slug, detail, title=title, errors=errors, headers=headers, **extensions)
+
 
 def problem_body(status: int, slug: str, title: str, detail: str, instance: str | None = None,
                  errors: list[dict[str, str]] | None = None, **extensions: Any) -> dict[str, Any]:

@@ -7,13 +7,20 @@ and no request ever sees half of each. Reloads are serialised by a lock.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from models.bundle import CareAllocBundle
+
+if TYPE_CHECKING:
+    from serving.compute import ComputePool
+
+T = TypeVar("T")
 
 Source = Literal["registry", "cache", "provided"]
 
@@ -28,19 +35,36 @@ class LoadedBundle:
     note: str | None = None
     """Why the bundle is not fresh from the registry (e.g. the registry was unreachable at start-up)."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    compute: ComputePool | None = field(default=None, compare=False, repr=False)
+    """Worker processes holding this same bundle (settings.compute_workers > 0), else None."""
 
     @property
     def stale(self) -> bool:
         return self.source == "cache"
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(self, *args)`: in a compute worker when this bundle has a pool that still takes work, else here
+        (same bundle either way, so the answer does not depend on where it ran)."""
+        future = None if self.compute is None else self.compute.submit(work, args)
+        if future is None:
+            return work(self, *args)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            if self.compute is not None:
+                self.compute.broken()
+            return work(self, *args)
 
 
 Loader = Callable[[], LoadedBundle]
 
 
 class BundleHolder:
-    def __init__(self) -> None:
+    def __init__(self, pool: Callable[[LoadedBundle], ComputePool] | None = None) -> None:
+        """`pool(loaded)` starts the compute workers for each bundle installed (None: work runs in-process)."""
         self._current: LoadedBundle | None = None
         self._lock = threading.Lock()
+        self._pool = pool
         self.last_error: str | None = None
 
     @property
@@ -51,6 +75,16 @@ class BundleHolder:
         """Run `loader` and install its result; returns (previous, new). The old bundle serves until then."""
         with self._lock:
             new = loader()
+            if self._pool is not None:
+                new = dataclasses.replace(new, compute=self._pool(new))
             previous, self._current = self._current, new
             self.last_error = None
-            return previous, new
+        if previous is not None and previous.compute is not None:
+            previous.compute.close()  # accepted work finishes there; later calls run in-process on that bundle
+        return previous, new
+
+    def close(self) -> None:
+        """Stop the current bundle's workers (service shut-down)."""
+        current = self._current
+        if current is not None and current.compute is not None:
+            current.compute.close(wait=True)

@@ -12,6 +12,7 @@ from serving.dependencies import LoadedDep
 from serving.problems import ProblemError
 from serving.schemas import RecommendationCreate, RecommendationPublic
 from serving.security import authorize
+from serving.state import LoadedBundle
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends(authorize)])
 
@@ -21,9 +22,13 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends
                         422: {"description": "Invalid or infeasible constraints (the conflicts are named)"}})
 def create_recommendation(*, body: RecommendationCreate, loaded: LoadedDep) -> dict[str, Any]:
     try:
-        result = recommend(loaded.bundle, body)
+        result = loaded.run(_recommend, body)
     except InfeasibleConstraintsError:
         raise  # its own handler names the conflicts
     except ValueError as exc:  # constraints the optimizer cannot apply (e.g. a zero budget)
         raise ProblemError(422, "invalid-constraints", str(exc)) from exc
     return {**result, "model_version": loaded.version}
+
+
+def _recommend(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
+    return recommend(loaded.bundle, body)

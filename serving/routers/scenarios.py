@@ -11,6 +11,7 @@ from serving.dependencies import LoadedDep
 from serving.problems import ProblemError
 from serving.schemas import ScenariosCreate, ScenariosPublic
 from serving.security import authorize
+from serving.state import LoadedBundle
 
 router = APIRouter(prefix="/v1", tags=["scenarios"], dependencies=[Depends(authorize)])
 
@@ -19,7 +20,11 @@ router = APIRouter(prefix="/v1", tags=["scenarios"], dependencies=[Depends(autho
              responses={404: {"description": "Unknown programme"}})
 def compare_scenarios(*, body: ScenariosCreate, loaded: LoadedDep) -> dict[str, Any]:
     try:
-        result = score_scenarios(loaded.bundle, body.scenarios, body.objective)
+        result = loaded.run(_score, body)
     except ValueError as exc:
         raise ProblemError(422, "invalid-scenario", str(exc)) from exc
     return {**result, "model_version": loaded.version}
+
+
+def _score(loaded: LoadedBundle, body: ScenariosCreate) -> dict[str, Any]:
+    return score_scenarios(loaded.bundle, body.scenarios, body.objective)

@@ -1,0 +1,105 @@
+"""CPU-heavy request work (recommendations, scenarios, patient risk) in worker processes that hold the bundle.
+
+Why processes: one uvicorn process runs Python under one interpreter lock, so concurrent recommendations and risk
+scores queued behind each other and a 2-core machine ran them on about one core. Each worker receives the loaded
+bundle once, when its pool starts (spawned, so models are loaded after any fork), and then takes whole units of
+work; the serving process keeps HTTP, keys, sessions, rate limits, audit records and metrics, so none of those has
+to be shared between processes.
+
+A reload builds a new pool for the new bundle before it is swapped in. The old pool is closed: work it already
+accepted finishes there, and a request that took the old bundle but had not yet handed its work over runs it in
+the serving process on that same old bundle, so every request ends on the bundle it started with. If a worker
+dies (e.g. killed for memory), the pool is closed the same way and requests are served in-process, logged once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from serving.logs import configure_logging, logger
+
+if TYPE_CHECKING:
+    from serving.state import LoadedBundle
+
+T = TypeVar("T")
+START_TIMEOUT_SECONDS = 600.0
+
+_loaded: LoadedBundle | None = None  # the worker process's bundle, set once by _start_worker
+_barrier: Any = None
+
+
+def _start_worker(loaded: LoadedBundle, log_level: str, barrier: Any) -> None:
+    global _loaded, _barrier
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then shuts the pool down
+    configure_logging(log_level)
+    _loaded, _barrier = loaded, barrier
+
+
+def _in_worker(work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    if _loaded is None:
+        raise RuntimeError("compute worker has no bundle")
+    return work(_loaded, *args)
+
+
+def _started() -> bool:
+    _barrier.wait(START_TIMEOUT_SECONDS)  # returns once every worker is up, so each has unpickled its bundle
+    return True
+
+
+class ComputePool:
+    def __init__(self, loaded: LoadedBundle, workers: int, log_level: str = "INFO"):
+        """Start `workers` processes holding `loaded` (its own `compute` is not sent) and wait until all are up."""
+        context = multiprocessing.get_context("spawn")
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._closed = False
+        barrier = context.Barrier(workers)
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                             initargs=(dataclasses.replace(loaded, compute=None), log_level, barrier))
+        try:
+            # one task per worker, each waiting for all: the pool spawns a process per task it cannot place
+            for started in [self._executor.submit(_started) for _ in range(workers)]:
+                started.result(START_TIMEOUT_SECONDS)
+        except BaseException:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def submit(self, work: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
+        """Hand `work(loaded, *args)` to a worker; None when this pool no longer takes work."""
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                return self._executor.submit(_in_worker, work, args)
+            except (BrokenProcessPool, RuntimeError):
+                self._close_locked(broken=True)
+                return None
+
+    def broken(self) -> None:
+        with self._lock:
+            self._close_locked(broken=True)
+
+    def close(self, *, wait: bool = False) -> None:
+        """Take no new work; what was accepted still finishes (unless `wait` is False and the process exits)."""
+        with self._lock:
+            self._close_locked(broken=False, wait=wait)
+
+    def _close_locked(self, *, broken: bool, wait: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if broken:
+            logger().error("a compute worker died; serving requests in-process from now on",
+                           extra={"event": "compute_broken"})
+        self._executor.shutdown(wait=wait, cancel_futures=broken)
