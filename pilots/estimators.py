@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+METHOD = "CR2 cluster-robust standard error, t with Satterthwaite degrees of freedom"
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -28,8 +30,10 @@ class Estimate:
     ci_high: float
     p_value: float
     clusters: int
+    method: str = METHOD
+    """How the interval and p-value were made, so a reader of the JSON need not know the code's version."""
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
 
 
