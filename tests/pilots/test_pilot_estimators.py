@@ -75,6 +75,20 @@ def test_satterthwaite_df_matches_the_moments_of_the_simulated_variance() -> Non
     assert 2.0 < ours.df < 8.0
 
 
+def test_intervals_are_not_too_narrow_when_the_working_model_holds() -> None:
+    """Normal changes with variance 1/weight, 3 pilots and 6 controls of unequal size: the Satterthwaite interval
+    covers at least 95 % (it is a little conservative, which keeps false positives at or under 5 %); t(G-2)
+    critical values on the same draws would not."""
+    rng = np.random.default_rng(1)
+    w = rng.lognormal(5, 0.8, 9)
+    treated = np.arange(9) < 3
+    fits = [difference_in_differences(y, treated, w) for y in rng.normal(0, 1, (2000, 9)) / np.sqrt(w)]
+    covered = np.mean([f.ci_low <= 0 <= f.ci_high for f in fits])
+    assert 0.95 <= covered <= 0.98
+    naive = np.mean([abs(f.estimate) <= stats.t.ppf(0.975, 7) * f.std_error for f in fits])
+    assert naive < 0.95
+
+
 def test_pre_post_is_the_weighted_mean_change() -> None:
     estimate = pre_post(np.array([0.1, 0.3, 0.2]), np.array([1.0, 1.0, 2.0]))
     assert estimate.estimate == pytest.approx(0.2)
