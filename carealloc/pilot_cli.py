@@ -26,7 +26,7 @@ def pilot(
     from features.contract import ContractError
     from features.tables import load_tables
     from pilots import PilotInputError, PilotSpec, evaluate_pilot, program_period_aggregates
-    from pilots.report import EFFECT_COLUMNS, effect_rows, plot_series
+    from pilots.report import EFFECT_COLUMNS, effect_rows, inference_note, plot_series
 
     try:
         pilot_spec = PilotSpec.model_validate(json.loads(spec.read_text()))
@@ -58,6 +58,7 @@ def pilot(
         for row in effect_rows(result):
             table.add_row(*row)
         console.print(table)
+        console.print(inference_note(result))
         console.print(f"controls: {', '.join(result.control_programs)}")
         before, after = result.power_before, result.power_after
         console.print(f"minimum detectable effect on the ITT reliable-improvement rate ({pilot_spec.power:.0%} "

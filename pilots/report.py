@@ -49,6 +49,12 @@ def effect_rows(result: PilotResult) -> list[list[str]]:
     return rows
 
 
+def inference_note(result: PilotResult) -> str:
+    """The line under the table that says how its intervals were made (the JSON carries it per estimate)."""
+    methods = sorted({e.method for effect in result.effects for e in (effect.pre_post, effect.did) if e is not None})
+    return f"intervals and p-values: {'; '.join(methods) or 'none estimated'} (each programme is one cluster)"
+
+
 def plot_series(result: PilotResult, path: str | Path) -> Path:
     """Pilot vs control ITT reliable-improvement rate per period, the change marked; written as PNG."""
     import matplotlib

@@ -63,6 +63,7 @@ class EstimatePublic(Public):
     ci_high: float
     p_value: float
     clusters: int
+    method: str = Field(description="How the interval and p-value were computed (clusters = programmes).")
 
 
 class EffectPublic(Public):

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from carealloc.cli import app
+from pilots.estimators import METHOD
 
 SPEC = {"pilot_programs": ["P001", "P002", "P003"], "pre_periods": ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"],
         "post_periods": ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"], "controls": "auto", "expected_effect": 0.02}
@@ -27,6 +28,7 @@ def test_pilot_table_json_and_plot(world_dir: Path, tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     assert "diff-in-diff" in table.output and "dropout rate" in table.output
     assert "minimum detectable effect" in table.output
+    assert f"intervals and p-values: {METHOD}" in " ".join(table.output.split())
     assert "warning: pilot too small" in table.output  # 3 small programmes cannot show 2 points
 
     plot = tmp_path / "out" / "pilot.png"
@@ -38,6 +40,7 @@ def test_pilot_table_json_and_plot(world_dir: Path, tmp_path: Path) -> None:
     assert [e["metric"] for e in body["effects"]][:2] == ["reliable_improvement_itt", "reliable_improvement_completers"]
     did = body["effects"][0]["difference_in_differences"]
     assert did["ci_low"] <= did["estimate"] <= did["ci_high"] and 0 <= did["p_value"] <= 1
+    assert did["method"] == METHOD
     assert body["power"]["before"]["mde"] > 0 and body["parallel_trends"] is not None
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -12,7 +12,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from pilots import PilotSpec, evaluate_pilot
-from pilots.estimators import cr2_contrast, difference_in_differences, pre_post, within_slope
+from pilots.estimators import METHOD, cr2_contrast, difference_in_differences, pre_post, within_slope
 from pilots.power import design_mde
 
 SPEC = {"pilot_programs": ["A", "B"], "pre_periods": ["2025-Q1"], "post_periods": ["2025-Q2"],
@@ -45,6 +45,48 @@ def test_cr2_matches_statsmodels_hc2_for_one_row_per_cluster() -> None:
     assert ours.estimate == pytest.approx(reference.params[1])
     assert ours.std_error == pytest.approx(reference.bse[1])
     assert 1.0 < ours.df < 7.0  # unequal weights: fewer effective degrees of freedom than G - 2
+
+
+def test_satterthwaite_df_is_welchs_for_equal_weights_and_unequal_groups() -> None:
+    """Equal weights: the working model is homoskedastic, so the df is Welch-Satterthwaite's at equal variances,
+    (1/n1 + 1/n0)^2 / (1/(n1^2 (n1-1)) + 1/(n0^2 (n0-1))): 4.09 for 3 pilots and 6 controls, not G - 2 = 7."""
+    y = np.random.default_rng(5).normal(0, 1, 9)
+    ours = difference_in_differences(y, np.arange(9) < 3, np.ones(9))
+    assert ours.df == pytest.approx((1 / 3 + 1 / 6) ** 2 / (1 / (9 * 2) + 1 / (36 * 5)))
+    assert ours.method == METHOD and ours.to_dict()["method"] == METHOD
+
+
+def test_satterthwaite_df_matches_the_moments_of_the_simulated_variance() -> None:
+    """Weighted case, no closed form: the df is 2 E[V]^2 / Var[V] of the CR2 variance V when each programme's
+    change has variance 1/weight (the working model), checked here by simulating V (textbook HC2 formula)."""
+    rng = np.random.default_rng(11)
+    w = rng.uniform(30, 600, 10)
+    treated = np.arange(10) < 4
+    ours = difference_in_differences(rng.normal(0, 1, 10), treated, w)
+    x = np.column_stack([np.ones(10), treated.astype(float)])
+    bread = np.linalg.inv(x.T @ (w[:, None] * x))
+    leverage = np.einsum("ij,jk,ik->i", x, bread, x) * w
+    a = (x @ bread)[:, 1] * w
+    y = rng.normal(0, 1, (100_000, 10)) / np.sqrt(w)
+    residual = y - (y * w) @ x @ bread @ x.T
+    v = (residual**2 / (1 - leverage)) @ a**2
+    assert v.mean() == pytest.approx(np.sum(a**2 / w), rel=0.01)  # CR2 is unbiased under its working model
+    assert ours.df == pytest.approx(2 * v.mean() ** 2 / v.var(), rel=0.03)
+    assert 2.0 < ours.df < 8.0
+
+
+def test_intervals_are_not_too_narrow_when_the_working_model_holds() -> None:
+    """Normal changes with variance 1/weight, 3 pilots and 6 controls of unequal size: the Satterthwaite interval
+    covers at least 95 % (it is a little conservative, which keeps false positives at or under 5 %); t(G-2)
+    critical values on the same draws would not."""
+    rng = np.random.default_rng(1)
+    w = rng.lognormal(5, 0.8, 9)
+    treated = np.arange(9) < 3
+    fits = [difference_in_differences(y, treated, w) for y in rng.normal(0, 1, (2000, 9)) / np.sqrt(w)]
+    covered = np.mean([f.ci_low <= 0 <= f.ci_high for f in fits])
+    assert 0.95 <= covered <= 0.98
+    naive = np.mean([abs(f.estimate) <= stats.t.ppf(0.975, 7) * f.std_error for f in fits])
+    assert naive < 0.95
 
 
 def test_pre_post_is_the_weighted_mean_change() -> None:

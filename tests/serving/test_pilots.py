@@ -35,6 +35,7 @@ def test_evaluates_a_pilot_from_aggregates(client: TestClient, auth: Any, aggreg
     assert itt["metric"] == "reliable_improvement_itt"
     did = itt["difference_in_differences"]
     assert did["ci_low"] < did["estimate"] < did["ci_high"] and did["clusters"] == 9
+    assert "Satterthwaite" in did["method"]
     assert body["power"]["before"]["mde"] > 0.02
     assert any(w.startswith("pilot too small") for w in body["warnings"])
     assert {row["group"] for row in body["series"]} == {"pilot", "control"}
