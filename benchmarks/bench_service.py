@@ -72,9 +72,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_service(root: Path, uri: str, port: int) -> subprocess.Popen[bytes]:
+def start_service(root: Path, uri: str, port: int, compute_workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CAREALLOC_DATA_DIR": str(root), "MLFLOW_TRACKING_URI": uri, "CAREALLOC_PORT": str(port),
-           "CAREALLOC_HOST": "127.0.0.1", "CAREALLOC_LOG_LEVEL": "WARNING"}
+           "CAREALLOC_HOST": "127.0.0.1", "CAREALLOC_LOG_LEVEL": "WARNING",
+           "CAREALLOC_COMPUTE_WORKERS": str(compute_workers)}
     code = "from serving.run import serve; from serving.settings import ServiceSettings; serve(ServiceSettings())"
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parent.parent)
 
@@ -169,11 +170,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, default=None, help="Reuse a trained champion from an earlier run.")
     parser.add_argument("--seconds", type=float, default=25.0, help="Time cap per scenario.")
+    parser.add_argument("--compute-workers", type=int, default=None,
+                        help="CAREALLOC_COMPUTE_WORKERS for the service (default: the service's own default).")
     args = parser.parse_args()
     root, uri, keys = prepare(args.workdir, "carealloc-bench-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = start_service(root, uri, port)
+    workers = ServiceSettings().compute_workers if args.compute_workers is None else args.compute_workers
+    process = start_service(root, uri, port, workers)
     try:
         ready = wait_ready(base, process)
         programs, rows = served_inputs(base, keys["allocator"], 100)
@@ -188,7 +192,7 @@ def main() -> None:
              {"episodes": rows[:100]}, 160),
         ]
         print(f"service on {base}: model v{ready['model_version']} ({ready['source']}), {len(programs)} programmes, "
-              f"{CLIENTS} concurrent clients, {os.cpu_count()} cores")
+              f"{CLIENTS} concurrent clients, {os.cpu_count()} cores, {workers} compute workers")
         print(f"{'endpoint':44s} {'n':>5s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s':>7s} {'errors':>6s}")
         total_errors = 0
         for label, path, key, body, count in scenarios:
