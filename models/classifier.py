@@ -85,7 +85,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
 
     def lightgbm_params(self, columns: Sequence[str]) -> dict[str, Any]:
         """LightGBM constructor arguments for these feature columns; the Dask engine passes the same ones to
-        `lightgbm.DaskLGBMClassifier`, so both engines grow trees under the same constraints."""
+        `lightgbm.DaskLGBMClassifier`, so both engines grow trees under the same constraints (enforced there by
+        LightGBM's "basic" method, the only one its distributed learning has; see `training.distributed`)."""
         constraints = [self.funding_direction if c in FUNDING_FEATURES else 0 for c in columns]
         return dict(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,

@@ -13,6 +13,9 @@ sample of at most `dask_sample_rows` episodes for isotonic calibration and for t
 episode (keys, slice labels, targets, forecasts) for the holdout metrics, which are the single-machine
 functions applied to them. Rows are assigned to calibration and samples by a hash of `episode_id`, so the split
 does not depend on how the data happen to be partitioned.
+
+The one shuffle: the rows the trees are grown on are dealt out across the workers by that hash before LightGBM
+sees them (`_dealt`), because LightGBM bins each feature from the rows of one worker (see there).
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0"}
 """The scheduler serves health and metrics over HTTP even without a dashboard: loopback, any free port."""
 RAW_CATEGORICALS = ("program_id", "region", "instrument", "sex", "payer", "diagnosis")
 """Episode columns whose values become the categorical features' levels (modality comes from programs)."""
+DISTRIBUTED_MONOTONE_METHOD = "basic"
+"""LightGBM enforces monotone constraints in distributed learning with its "basic" method only: it swaps
+"advanced" (the single-machine fit's) for it with a warning that verbose=-1 hides. Asked for by name, so the
+fitted model's own parameters say what grew its trees."""
 
 
 @contextmanager
@@ -168,15 +175,31 @@ def _features(episodes: dd.DataFrame, programs: pd.DataFrame, outcomes: pd.DataF
     return episodes.map_partitions(_model_frame, programs, history, levels, meta=meta)
 
 
+def _dealt(rows: dd.DataFrame) -> dd.DataFrame:
+    """The rows dealt out to the partitions by their hashed episode id, each partition in a fixed row order.
+
+    LightGBM's data-parallel training finds each feature's histogram bins on ONE worker, from the rows that
+    worker holds (rank 0 bins the first half of the columns, rank 1 the rest). Parts as written are blocks of
+    programmes, so that worker saw only some programmes: the `program_id` levels of the others were left out
+    of the bins (their rows shared one "other" bin) and the funding and history bins came from some programmes'
+    values; which ones depended on where the scheduler put the parts and on which worker became rank 0, so the
+    trees changed from run to run. Dealt out by hash, every worker holds a uniform sample of all episodes and
+    finds (nearly) the bins one machine finds from all of them, wherever the parts land.
+    """
+    dealt = rows.shuffle(on=SHARE, npartitions=rows.npartitions)
+    return dealt.map_partitions(lambda part: part.sort_values(SHARE, kind="stable"), meta=rows._meta)
+
+
 def _fit_classifier(client: Client, frame: dd.DataFrame, name: str, direction: int, params: dict[str, Any],
                     seed: int, levels: dict[str, list[str]], rows: int, sample_rows: int) -> FundingAwareClassifier:
     """Grow the trees on the cluster, then calibrate on a bounded hashed sample of the held-back rows."""
     import lightgbm as lgb
 
     model = FundingAwareClassifier(funding_direction=direction, random_state=seed, **params)
-    grow = frame[frame[SHARE] >= model.calibration_fraction]
+    grow = _dealt(frame[frame[SHARE] >= model.calibration_fraction][[*EPISODE_FEATURES, TARGETS[name], SHARE]])
     # Threads per worker are LightGBM-Dask's to set (it uses each worker's nthreads), so n_jobs is left out.
     settings = {k: v for k, v in model.lightgbm_params(EPISODE_FEATURES).items() if k != "n_jobs"}
+    settings["monotone_constraints_method"] = DISTRIBUTED_MONOTONE_METHOD
     distributed = lgb.DaskLGBMClassifier(client=client, **settings)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")  # the sklearn default

@@ -71,20 +71,43 @@ def test_partitioned_folder_validates_and_names_the_bad_part(tmp_path: Path) -> 
         PartitionedEpisodes.open(folder)
 
 
+def test_training_rows_are_dealt_out_so_every_partition_holds_every_programme(tmp_path: Path) -> None:
+    from training.distributed import SHARE, PartitionedEpisodes, _category_levels, _dealt, _features
+
+    # Parts as written are blocks of programmes; LightGBM bins each feature from one worker's rows, so a worker
+    # holding some programmes only would leave the others' levels and funding values out of the bins.
+    folder = write_partitioned_world(tmp_path / "world", 3_000, seed=8, partitions=3)
+    data = PartitionedEpisodes.open(folder)  # no cluster needed: dask's local threads
+    levels = _category_levels(data.episodes, data.programs, data.outcomes)
+    frame = _features(data.episodes, data.programs, data.outcomes, levels)
+    written = [set(part["program_id"].astype(str)) for part in frame.partitions]
+    assert all(len(programmes) < data.programs["program_id"].nunique() for programmes in written)
+
+    dealt = _dealt(frame)
+    parts = [dealt.get_partition(k).compute() for k in range(dealt.npartitions)]
+    assert len(parts) == frame.npartitions
+    assert all(set(part["program_id"].astype(str)) == set(data.programs["program_id"]) for part in parts)
+    assert all(part[SHARE].is_monotonic_increasing for part in parts)  # a fixed row order within each worker
+    pd.testing.assert_frame_equal(
+        pd.concat(parts).sort_values(SHARE).reset_index(drop=True),
+        frame.compute().sort_values(SHARE).reset_index(drop=True))  # same rows, same category levels
+
+
 @pytest.mark.slow
 def test_both_engines_agree_on_holdout_auc_and_calibration(tmp_path: Path, dask_scheduler: str) -> None:
-    folder = write_partitioned_world(tmp_path / "world", 60_000, seed=3, partitions=4)
+    folder = write_partitioned_world(tmp_path / "world", 120_000, seed=3, partitions=4)
     metrics = {}
     for engine in ("local", "dask"):
         settings = Settings(engine=engine, dask_scheduler=dask_scheduler, data_dir=tmp_path / "data")
         with open_engine(folder, settings) as opened:
             metrics[engine] = opened.evaluate(SAME_DRAWS, seed=0)["metrics"]
-    # Issue 8 asks for AUC and calibration within 0.005. AUC holds with room (gaps <= 0.001 at 60k episodes). The
-    # Dask fit is not repeatable run to run (probably because LightGBM's distributed training depends on which worker
-    # holds which rows; pinning partitions to workers did not fix it), and its 10-bin ECE on the same data moved by up
-    # to 0.004 across runs, so the gap to the local engine reached 0.0064: 0.01 is asserted here and the 0.005 target
-    # stays open on the issue.
-    for key, limit in (("response_auc", 0.005), ("dropout_auc", 0.005), ("response_ece", 0.01), ("dropout_ece", 0.01)):
-        assert abs(metrics["local"][key] - metrics["dask"][key]) <= limit, (key, metrics["local"][key],
+    # Issue 8: AUC and calibration (10-bin ECE) within 0.005. The engines still differ where LightGBM's
+    # distributed learning does: each worker bins its features from its own half of the rows, leaf counts are
+    # estimated from hessians, and monotone constraints use the "basic" method. Those moved the local engine's own
+    # holdout ECE by up to 0.005 at 60k episodes (binning from a random half of its rows instead of all of them),
+    # as much as the tolerance, and by up to 0.002 at 120k; hence 120k episodes. Measured gaps at 120k: AUC <= 0.0005,
+    # ECE <= 0.0012.
+    for key in ("response_auc", "dropout_auc", "response_ece", "dropout_ece"):
+        assert abs(metrics["local"][key] - metrics["dask"][key]) <= 0.005, (key, metrics["local"][key],
                                                                             metrics["dask"][key])
     assert metrics["dask"]["response_auc"] > metrics["dask"]["response_prior_auc"] + 0.1  # it learnt something
