@@ -32,7 +32,8 @@ from typing import Any
 from bench_service import world
 
 EPISODE_COUNTS = (1, 100)
-STAGES = (  # (label, end of the file path, function): cumulative profile time of each, per request
+STAGES = (  # (label, end of the file path, function): cumulative profile time of each, per request; stages of
+    # earlier code paths are kept so the figures of an older checkout can be compared (absent ones are left out)
     ("whole request (middleware and all inside)", "serving/middleware.py", "__call__"),
     ("  audit row written before", "serving/audit.py", "begin"),
     ("  audit row completed after", "serving/audit.py", "finish"),
@@ -43,14 +44,21 @@ STAGES = (  # (label, end of the file path, function): cumulative profile time o
     ("    of which auth (key, rate limit, role)", "serving/security.py", "authorize"),
     ("  FastAPI: response validation and JSON", "fastapi/routing.py", "serialize_response"),
     ("  route: serving.risk.score", "serving/risk.py", "score"),
-    ("    contract rows -> frame", "serving/risk.py", "episodes_frame"),
-    ("    bundle.features (episode_features inside)", "models/bundle.py", "features"),
-    ("      features.build.episode_features", "features/build.py", "episode_features"),
+    ("    request bodies -> frame (before)", "serving/risk.py", "episodes_frame"),
+    ("    request bodies -> columns", "serving/risk.py", "episodes_columns"),
+    ("    bundle.features (before)", "models/bundle.py", "features"),
+    ("    bundle.feature_columns", "models/bundle.py", "feature_columns"),
+    ("      features.build.episode_features (before)", "features/build.py", "episode_features"),
+    ("      features.build.episode_columns", "features/build.py", "episode_columns"),
     ("    unseen-category check", "serving/risk.py", "unseen_categories"),
-    ("    predict_proba (both models)", "models/classifier.py", "predict_proba"),
-    ("    explain (both models)", "models/explain.py", "explain"),
-    ("      LightGBM pred_contrib", "models/classifier.py", "contributions"),
+    ("    predict_proba, both models (before)", "models/classifier.py", "predict_proba"),
+    ("    explain, both models (before)", "models/explain.py", "explain"),
+    ("    risk and SHAP in one pass, both models", "models/classifier.py", "probability_and_contributions"),
+    ("    booster matrix, all calls", "models/classifier.py", "matrix"),
+    ("    SHAP contributions, all calls", "models/classifier.py", "contributions"),
     ("    LightGBM Booster.predict, all calls", "lightgbm/basic.py", "__inner_predict_np2d"),
+    ("    top factors in words, both models", "models/explain.py", "top_factors"),
+    ("    response objects", "serving/risk.py", "_factors"),
 )
 
 
