@@ -21,7 +21,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
 from features.build import CATEGORICAL_FEATURES, FUNDING_FEATURES
+from models.treeshap import TreeShapTables, tables_for
 
+MEMOS = ("_level_index", "_shap_tables")
+"""Per-process memos: never pickled, dropped on refit."""
 Features = pd.DataFrame | Mapping[str, Any]
 """A feature frame, or the same columns as arrays (`features.build.episode_columns`)."""
 
@@ -54,9 +57,10 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         return frame
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle (the logged model) without the per-process level-index memo; it is rebuilt on first use."""
+        """Pickle (the logged model) without per-process memos (level index, SHAP tables); rebuilt on first use."""
         state = dict(super().__getstate__())
-        state.pop("_level_index", None)
+        for memo in MEMOS:
+            state.pop(memo, None)
         return state
 
     def _levels(self, col: str) -> dict[Any, int]:
@@ -158,7 +162,8 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array(columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categories_ = {c: list(levels) for c, levels in categories.items()}
-        self.__dict__.pop("_level_index", None)  # levels of an earlier fit
+        for memo in MEMOS:  # of an earlier fit
+            self.__dict__.pop(memo, None)
         self.classes_ = np.array([0, 1])
 
     def matrix(self, X: Features) -> np.ndarray:
@@ -188,8 +193,22 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p, p])
 
     def calibrated(self, raw_probability: np.ndarray) -> np.ndarray:
-        """The isotonic map (identity when there was too little data to calibrate)."""
-        return self.calibrator_.predict(raw_probability) if self.calibrator_ is not None else raw_probability
+        """The isotonic map (identity when there was too little data to calibrate).
+
+        The same arithmetic as `IsotonicRegression.predict` (clip, then scipy's linear interp1d: searchsorted,
+        slope of the segment, slope * offset + start), without its input checks, which took more CPU than a
+        one-episode request's trees; tests check the results are bit for bit those of `predict`.
+        """
+        cal = self.calibrator_
+        if cal is None:
+            return raw_probability
+        x, y = cal.X_thresholds_, cal.y_thresholds_
+        values = np.clip(np.asarray(raw_probability, dtype=np.float64), cal.X_min_, cal.X_max_)
+        if len(y) == 1:
+            return np.repeat(y, len(values))
+        hi = np.searchsorted(x, values).clip(1, len(x) - 1)
+        lo = hi - 1
+        return (y[hi] - y[lo]) / (x[hi] - x[lo]) * (values - x[lo]) + y[lo]
 
     def contributions(self, X: Features) -> np.ndarray:
         """Exact TreeSHAP values in log-odds (LightGBM's own implementation); last column is the expected value."""
@@ -201,11 +220,25 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
 
         TreeSHAP contributions add up to the booster's raw score (log-odds), so the probability is their sum
         through the logistic link and the isotonic map, as `predict_proba` computes it from the booster: equal to
-        it up to float rounding (tests check 1e-12). Serving needs both, and the trees were its largest cost.
+        it up to float rounding (tests check 1e-9). The contributions come from look-up tables built once per
+        loaded model (models/treeshap.py), equal to LightGBM's own within 1e-9, else from LightGBM. Serving needs
+        both numbers for every episode, and walking the trees was most of its time.
         """
-        contributions = self.contributions(X)
+        matrix = self.matrix(X)
+        tables = self.shap_tables()
+        contributions = (tables.contributions(matrix) if tables is not None else
+                         np.asarray(self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)))
         raw = contributions.sum(axis=1)
         return self.calibrated(1.0 / (1.0 + np.exp(-raw))), contributions
+
+    def shap_tables(self) -> TreeShapTables | None:
+        """The booster's TreeSHAP tables, built and checked against LightGBM on first use after each load (a
+        memo kept out of the pickle); None when LightGBM must compute the contributions itself."""
+        check_is_fitted(self, "booster_")
+        memo: tuple[TreeShapTables | None] | None = self.__dict__.get("_shap_tables")
+        if memo is None:
+            memo = self.__dict__["_shap_tables"] = (tables_for(self.booster_),)
+        return memo[0]
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -72,3 +72,12 @@ def test_pickled_bundle_carries_no_programme_period_memo(small_world, trained) -
     restored = pickle.loads(pickle.dumps(bundle))
     assert "_periods" not in restored.__dict__
     pd.testing.assert_frame_equal(_as_objects(restored.feature_columns(sample)), _as_objects(before))
+
+
+def test_calibration_is_bit_for_bit_the_isotonic_predict(trained) -> None:
+    suite, _, _ = trained
+    for model in (suite.dropout, suite.response):
+        cal = model.calibrator_
+        edges = np.r_[cal.X_thresholds_, np.nextafter(cal.X_thresholds_, 1.0), np.nextafter(cal.X_thresholds_, 0.0)]
+        values = np.r_[np.random.default_rng(0).random(2_000), edges, 0.0, 1.0, cal.X_min_ - 0.01, cal.X_max_ + 0.01]
+        np.testing.assert_array_equal(model.calibrated(values), cal.predict(values))
