@@ -26,6 +26,8 @@ import numpy as np
 MAX_TABLE_ENTRIES = 4_000_000
 """32 MB of float64 per model at most; deeper trees are left to LightGBM."""
 PROBE_ROWS = 64
+BLOCK_ROWS = 32
+"""Rows scored together by the compiled loop (their per-leaf patterns stay in cache: 32 x leaves x 8 bytes)."""
 ZERO = float(np.float32(1e-35))
 """LightGBM's kZeroThreshold: it reads values within +-ZERO of 0 as exactly 0.0 (they are dropped from its sparse
 rows), for numeric and categorical features alike."""
@@ -73,36 +75,45 @@ def _rows(X: np.ndarray, numeric: np.ndarray, cut_start: np.ndarray, cuts: np.nd
           slot_start: np.ndarray, agree_start: np.ndarray, agree: np.ndarray, slot_leaf: np.ndarray,
           slot_bit: np.ndarray, leaf_at: np.ndarray, leaf_width: np.ndarray, leaf_feature_start: np.ndarray,
           leaf_features: np.ndarray, table: np.ndarray, zero: float, out: np.ndarray) -> None:
-    """Per row: each feature's bin (LightGBM's decision rules), the leaves' agreement patterns, then each leaf's
-    table row added to the features on its path. Plain loops: numba compiles them."""
-    pattern = np.zeros(len(leaf_at), dtype=np.int64)
-    for r in range(X.shape[0]):
-        pattern[:] = 0
-        for f in range(len(numeric)):
-            value = X[r, f]
-            if abs(value) <= zero:
-                value = 0.0
+    """Each feature's bin per row (LightGBM's decision rules), each leaf's agreement pattern per row, then each
+    leaf's table row added to the features on its path. Plain loops, for numba to compile. Rows go in blocks
+    and the loops run leaf by leaf within a block, so a leaf's table (a few hundred bytes) stays in cache across
+    the block's rows instead of every row fetching every leaf's table from memory."""
+    n_features = len(numeric)
+    block = max(1, min(BLOCK_ROWS, X.shape[0]))  # one episode: no block-sized arrays to clear
+    bins = np.empty((block, n_features), dtype=np.int64)
+    pattern = np.zeros((len(leaf_at), block), dtype=np.int64)
+    for start in range(0, X.shape[0], block):
+        rows = min(block, X.shape[0] - start)
+        pattern[:, :] = 0
+        for f in range(n_features):
             missing = n_bins[f] - 1
-            if np.isnan(value):
-                b = missing
-            elif numeric[f]:  # bin b holds the values above b thresholds: value <= cut i  <=>  i >= b
-                b = np.searchsorted(cuts[cut_start[f]:cut_start[f + 1]], value)
-            elif value < 0 or value >= missing:  # negative and unknown codes go where missing ones go
-                b = missing
-            else:
-                b = int(value)
+            for r in range(rows):
+                value = X[start + r, f]
+                if abs(value) <= zero:
+                    value = 0.0
+                if np.isnan(value):
+                    b = missing
+                elif numeric[f]:  # bin b holds the values above b thresholds: value <= cut i  <=>  i >= b
+                    b = np.searchsorted(cuts[cut_start[f]:cut_start[f + 1]], value)
+                elif value < 0 or value >= missing:  # negative and unknown codes go where missing ones go
+                    b = missing
+                else:
+                    b = int(value)
+                bins[r, f] = b
             count = slot_start[f + 1] - slot_start[f]
-            base = agree_start[f] + b * count
             for i in range(count):
-                if agree[base + i]:
-                    slot = slot_start[f] + i
-                    pattern[slot_leaf[slot]] |= slot_bit[slot]
+                slot = slot_start[f] + i
+                leaf, bit = slot_leaf[slot], slot_bit[slot]
+                for r in range(rows):
+                    if agree[agree_start[f] + bins[r, f] * count + i]:
+                        pattern[leaf, r] |= bit
         for leaf in range(len(leaf_at)):
-            width = leaf_width[leaf]
-            at = leaf_at[leaf] + pattern[leaf] * width
-            first = leaf_feature_start[leaf]
-            for k in range(width):
-                out[r, leaf_features[first + k]] += table[at + k]
+            width, first = leaf_width[leaf], leaf_feature_start[leaf]
+            for r in range(rows):
+                at = leaf_at[leaf] + pattern[leaf, r] * width
+                for k in range(width):
+                    out[start + r, leaf_features[first + k]] += table[at + k]
 
 
 _COMPILED: list[Any] = []
@@ -234,18 +245,16 @@ def build_tables(booster: lgb.Booster) -> TreeShapTables:
     slots.sort(key=lambda s: (s[0], s[1]))
     slot_feature = np.array([s[0] for s in slots], dtype=np.int64)
     slot_start = np.searchsorted(slot_feature, np.arange(n_features + 1)).astype(np.int64)
-    agree_parts: list[np.ndarray] = []
-    agree_start = np.zeros(n_features, dtype=np.int64)
+    agree_parts: list[np.ndarray] = []  # per feature, bins x its slots: a row's bits for one feature lie together
     for f in range(n_features):
         rows = [s[3] for s in slots[slot_start[f]:slot_start[f + 1]]]
-        block = np.column_stack(rows) if rows else np.zeros((n_bins[f], 0), dtype=bool)  # bins x slots
-        agree_start[f] = sum(p.size for p in agree_parts)
-        agree_parts.append(block.astype(np.uint8).ravel())
+        agree_parts.append((np.column_stack(rows) if rows else np.zeros((n_bins[f], 0), dtype=bool)).ravel())
+    agree_start = np.cumsum([0, *(p.size for p in agree_parts)])[:-1].astype(np.int64)
     return TreeShapTables(
         numeric=numeric, cut_start=np.cumsum([0, *(len(c) for c in cuts)]).astype(np.int64),
         cuts=np.concatenate([*cuts, np.zeros(0)]).astype(np.float64), n_bins=n_bins, slot_start=slot_start,
-        agree_start=agree_start, agree=np.concatenate(agree_parts), slot_leaf=np.array([s[1] for s in slots],
-                                                                                     dtype=np.int64),
+        agree_start=agree_start, agree=np.concatenate([*agree_parts, np.zeros(0, dtype=bool)]).astype(np.uint8),
+        slot_leaf=np.array([s[1] for s in slots], dtype=np.int64),
         slot_bit=np.array([1 << s[2] for s in slots], dtype=np.int64), leaf_at=leaf_at, leaf_width=widths,
         leaf_feature_start=np.cumsum([0, *widths[:-1]]).astype(np.int64),
         leaf_features=np.array([f for fs in features_of for f in fs], dtype=np.int64),
