@@ -84,13 +84,18 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         objects = np.asarray(values, dtype=object)
         return np.fromiter((levels.get(v, -1) for v in objects), dtype=np.intp, count=len(objects))
 
-    def unknown_levels(self, X: Features) -> dict[str, list[str]]:
-        """Category values the model never saw, per column (serving refuses these rather than scoring them)."""
+    def unknown_levels(self, X: Features, matrix: np.ndarray | None = None) -> dict[str, list[str]]:
+        """Category values the model never saw, per column (serving refuses these rather than scoring them).
+        `matrix`, this model's `matrix(X)`, saves coding the categories again: unseen values are NaN in it."""
         check_is_fitted(self, "booster_")
+        position = {col: j for j, col in enumerate(self.feature_names_in_)}
         found = {}
         for col in self.categories_:
+            coded = ~np.isnan(matrix[:, position[col]]) if matrix is not None else self._codes(X, col) >= 0
+            if coded.all():
+                continue
             values = np.asarray(X[col], dtype=object)
-            unseen_rows = (self._codes(X, col) < 0) & ~pd.isna(values)
+            unseen_rows = ~coded & ~pd.isna(values)
             if unseen_rows.any():
                 found[col] = sorted({str(v) for v in values[unseen_rows]})
         return found
@@ -215,16 +220,18 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         return np.asarray(self.booster_.predict(self.matrix(X), pred_contrib=True, num_threads=self.n_jobs))
 
-    def probability_and_contributions(self, X: Features) -> tuple[np.ndarray, np.ndarray]:
+    def probability_and_contributions(self, X: Features, matrix: np.ndarray | None = None
+                                      ) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probability and `contributions`, from ONE pass over the trees.
 
         TreeSHAP contributions add up to the booster's raw score (log-odds), so the probability is their sum
         through the logistic link and the isotonic map, as `predict_proba` computes it from the booster: equal to
         it up to float rounding (tests check 1e-9). The contributions come from look-up tables built once per
         loaded model (models/treeshap.py), equal to LightGBM's own within 1e-9, else from LightGBM. Serving needs
-        both numbers for every episode, and walking the trees was most of its time.
+        both numbers for every episode, and walking the trees was most of its time. `matrix`: `matrix(X)` if
+        the caller has it already.
         """
-        matrix = self.matrix(X)
+        matrix = self.matrix(X) if matrix is None else matrix
         tables = self.shap_tables()
         contributions = (tables.contributions(matrix) if tables is not None else
                          np.asarray(self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)))

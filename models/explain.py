@@ -7,6 +7,7 @@ the base rate is the average risk the factors move from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ class Factor:
 
 def _describe(feature: str, value: object, instrument: object) -> str:
     template = DESCRIPTIONS.get(feature, feature.replace("_", " ") + " {value}")
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return feature.replace("_", " ") + " not recorded"
     if feature == "at_caseness":
         return "starting at clinical caseness" if float(str(value)) >= 0.5 else "starting below clinical caseness"
@@ -77,16 +78,22 @@ def top_factors(values: np.ndarray, names: list[str], shown: Mapping[str, np.nda
     if invert:
         values = -values
     order = np.argsort(-np.abs(values), axis=1)[:, :top]  # rows of a 2-D argsort sort exactly like 1-D ones
-    columns = [_missing_as_nan(shown[name]) for name in names]
-    instrument = _missing_as_nan(shown["instrument"]) if "instrument" in shown else None
+    # Python lists, not numpy scalars: indexing, str() and format() of those cost a few µs per factor
+    contributions = values.tolist()
+    columns = [_missing_as_nan(shown[name]).tolist() for name in names]
+    instruments = _missing_as_nan(shown["instrument"]).tolist() if "instrument" in shown else None
+    labels: dict[tuple[int, object, object], str] = {}  # the same programme, payer, ... recur across episodes
     out = []
-    for i, picked in enumerate(order):
+    for i, picked in enumerate(order.tolist()):
         factors = []
+        instrument = "score" if instruments is None else instruments[i]
         for j in picked:
-            value = columns[j][i]
-            contribution = float(values[i, j])
+            value, contribution = columns[j][i], contributions[i][j]
+            key = (j, value, instrument)
+            label = labels.get(key)
+            if label is None:
+                label = labels[key] = _describe(names[j], value, instrument)
             direction = "raises" if contribution > 0 else "lowers"
-            label = _describe(names[j], value, "score" if instrument is None else instrument[i])
             factors.append(Factor(names[j], str(value), contribution,
                                   f"{label[0].upper()}{label[1:]} {direction} {outcome} risk"))
         out.append(factors)

@@ -28,11 +28,13 @@ def episodes_columns(episodes: list[EpisodeIn]) -> dict[str, np.ndarray]:
     return {name: np.array([getattr(e, name) for e in episodes], dtype=object) for name in USED_FIELDS}
 
 
-def unseen_categories(models: tuple[FundingAwareClassifier, ...], X: Features) -> list[dict[str, str]]:
+def unseen_categories(models: tuple[FundingAwareClassifier, ...], X: Features,
+                      matrices: tuple[np.ndarray, ...] | None = None) -> list[dict[str, str]]:
+    """Refusals per unseen value (field path and allowed values); `matrices`: each model's `matrix(X)`."""
     errors: list[dict[str, str]] = []
     done: set[str] = set()
-    for model in models:
-        for column in model.unknown_levels(X):
+    for i, model in enumerate(models):
+        for column in model.unknown_levels(X, None if matrices is None else matrices[i]):
             if column in done:
                 continue
             done.add(column)
@@ -57,13 +59,15 @@ def score(loaded: LoadedBundle, request: RiskCreate) -> RiskPublic:
     bundle: CareAllocBundle = loaded.bundle
     X = bundle.feature_columns(episodes_columns(request.episodes))  # UnknownProgramError -> 404
     suite = bundle.suite
-    errors = unseen_categories((suite.response, suite.dropout), X)
+    models = (suite.response, suite.dropout)
+    matrices = tuple(model.matrix(X) for model in models)
+    errors = unseen_categories(models, X, matrices)
     if errors:
         fields = sorted({e["field"].rsplit(".", 1)[1] for e in errors})
         raise ProblemError(422, "unseen-category", f"values the model never saw in: {', '.join(fields)}",
                            errors=errors)
-    dropout, dropout_shap = suite.dropout.probability_and_contributions(X)
-    response, response_shap = suite.response.probability_and_contributions(X)
+    response, response_shap = suite.response.probability_and_contributions(X, matrices[0])
+    dropout, dropout_shap = suite.dropout.probability_and_contributions(X, matrices[1])
     non_response = 1.0 - response
     why_dropout = top_factors(dropout_shap[:, :-1], list(map(str, suite.dropout.feature_names_in_)), X, "dropout",
                               top=request.top_factors)

@@ -46,6 +46,9 @@ def test_matrix_from_arrays_equals_matrix_from_frame(small_world, trained) -> No
     for model in (suite.dropout, suite.response):
         np.testing.assert_array_equal(model.matrix(columns), model.matrix(frame))
         assert model.unknown_levels(columns) == model.unknown_levels(frame) == {"payer": ["martian"]}
+        assert model.unknown_levels(columns, model.matrix(columns)) == {"payer": ["martian"]}
+        assert model.unknown_levels(columns.copy() | {"payer": columns["payer"][2:3]},
+                                    model.matrix({c: v[2:3] for c, v in columns.items()})) == {}
 
 
 def test_one_pass_risk_equals_predict_proba(small_world, trained) -> None:
