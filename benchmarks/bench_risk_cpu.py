@@ -11,7 +11,8 @@ bundle is pickled and unpickled like a registry load and cached in the work dir 
 It is served by `create_app` (lifespan, audit store, keys, one LightGBM thread as serving/registry.py sets)
 through httpx's ASGI transport on this thread's event loop, so no socket or HTTP parsing is counted. Figures:
 the whole request (middleware, audit rows, auth, validation, scoring, response), `serving.risk.score` alone,
-and with `--profile` where the time of a request goes (cProfile, cumulative per stage).
+`GET /healthz` as the floor every request pays before any route work, and with `--profile` where the time of a
+request goes (cProfile, cumulative per stage; it inflates Python-heavy stages, so read proportions).
 Outside a main checkout (a git worktree), put the checkout first: PYTHONPATH=. .venv/bin/python benchmarks/...
 """
 
@@ -167,6 +168,12 @@ def main() -> None:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
                                headers={"X-API-Key": key})
     try:
+        def health() -> None:
+            assert loop.run_until_complete(client.get("/healthz")).status_code == 200
+
+        floor, floor_low = cpu_ms(health, args.repeats)
+        print(f"{'healthz':>8s} {floor:8.2f} ({floor_low:5.2f}) {'':14s} the floor of any request: middleware, "
+              "audit rows, routing, client")
         for count in EPISODE_COUNTS:
             body = {"episodes": episode_rows(count)}
             request = RiskCreate.model_validate(body)

@@ -171,6 +171,12 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop(memo, None)
         self.classes_ = np.array([0, 1])
 
+    def same_inputs(self, other: FundingAwareClassifier) -> bool:
+        """Whether `other` reads the same columns with the same category levels, so one `matrix` serves both
+        (the response and dropout models are fitted on the same features)."""
+        return (list(self.feature_names_in_) == list(other.feature_names_in_)
+                and self.categories_ == other.categories_)
+
     def matrix(self, X: Features) -> np.ndarray:
         """The features as the booster's own numeric matrix: category codes (NaN when unseen) and numbers.
 

@@ -80,7 +80,7 @@ def top_factors(values: np.ndarray, names: list[str], shown: Mapping[str, np.nda
     order = np.argsort(-np.abs(values), axis=1)[:, :top]  # rows of a 2-D argsort sort exactly like 1-D ones
     # Python lists, not numpy scalars: indexing, str() and format() of those cost a few µs per factor
     contributions = values.tolist()
-    columns = [_missing_as_nan(shown[name]).tolist() for name in names]
+    columns: dict[int, list[object]] = {}  # only the features some row shows, converted on first use
     instruments = _missing_as_nan(shown["instrument"]).tolist() if "instrument" in shown else None
     labels: dict[tuple[int, object, object], str] = {}  # the same programme, payer, ... recur across episodes
     out = []
@@ -88,6 +88,8 @@ def top_factors(values: np.ndarray, names: list[str], shown: Mapping[str, np.nda
         factors = []
         instrument = "score" if instruments is None else instruments[i]
         for j in picked:
+            if j not in columns:
+                columns[j] = _missing_as_nan(shown[names[j]]).tolist()
             value, contribution = columns[j][i], contributions[i][j]
             key = (j, value, instrument)
             label = labels.get(key)

@@ -60,7 +60,8 @@ def score(loaded: LoadedBundle, request: RiskCreate) -> RiskPublic:
     X = bundle.feature_columns(episodes_columns(request.episodes))  # UnknownProgramError -> 404
     suite = bundle.suite
     models = (suite.response, suite.dropout)
-    matrices = tuple(model.matrix(X) for model in models)
+    first = suite.response.matrix(X)
+    matrices = (first, first if suite.dropout.same_inputs(suite.response) else suite.dropout.matrix(X))
     errors = unseen_categories(models, X, matrices)
     if errors:
         fields = sorted({e["field"].rsplit(".", 1)[1] for e in errors})

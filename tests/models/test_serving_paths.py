@@ -84,3 +84,13 @@ def test_calibration_is_bit_for_bit_the_isotonic_predict(trained) -> None:
         edges = np.r_[cal.X_thresholds_, np.nextafter(cal.X_thresholds_, 1.0), np.nextafter(cal.X_thresholds_, 0.0)]
         values = np.r_[np.random.default_rng(0).random(2_000), edges, 0.0, 1.0, cal.X_min_ - 0.01, cal.X_max_ + 0.01]
         np.testing.assert_array_equal(model.calibrated(values), cal.predict(values))
+
+
+def test_models_fitted_on_the_same_features_share_one_matrix(small_world, trained) -> None:
+    import copy
+
+    suite, _, _ = trained
+    assert suite.dropout.same_inputs(suite.response)
+    other = copy.deepcopy(suite.response)
+    other.categories_["payer"] = [*other.categories_["payer"], "new-payer"]
+    assert not suite.dropout.same_inputs(other)
