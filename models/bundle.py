@@ -103,6 +103,15 @@ class CareAllocBundle:
             memo = self.__dict__["_periods"] = ProgramPeriods.of(self.program_table, self.history)
         return memo
 
+    def prepare_scoring(self) -> CareAllocBundle:
+        """Build what risk scoring keeps per process (programme-period look-ups, each model's SHAP tables) now
+        instead of on the first request after a load, which would otherwise wait about a second for it; a
+        loader can call this before it installs the bundle."""
+        self.periods()
+        self.suite.response.shap_tables()
+        self.suite.dropout.shap_tables()
+        return self
+
     def feature_columns(self, episodes: EpisodeColumns) -> dict[str, np.ndarray]:
         """Features for submitted episodes as arrays; periods after the training data are scored at current
         funding. Unknown programmes raise UnknownProgramError (the service's 404)."""

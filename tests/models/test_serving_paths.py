@@ -94,3 +94,12 @@ def test_models_fitted_on_the_same_features_share_one_matrix(small_world, traine
     other = copy.deepcopy(suite.response)
     other.categories_["payer"] = [*other.categories_["payer"], "new-payer"]
     assert not suite.dropout.same_inputs(other)
+
+
+def test_prepare_scoring_builds_the_memos_a_request_would(trained) -> None:
+    _, _, bundle = trained
+    fresh = pickle.loads(pickle.dumps(bundle))
+    assert fresh.prepare_scoring() is fresh
+    assert "_periods" in fresh.__dict__
+    for model in (fresh.suite.response, fresh.suite.dropout):
+        assert model.shap_tables() is not None and "_shap_tables" in model.__dict__
