@@ -211,6 +211,7 @@ def episode_columns(episodes: EpisodeColumns, periods: ProgramPeriods) -> dict[s
     count = len(program_id)
     baseline = np.asarray(episodes["baseline_score"], dtype=float)
     instrument = np.asarray(episodes["instrument"], dtype=object)
+    instrument = np.where(pd.isna(instrument), None, instrument)  # pd.NA == name would not be a plain bool
     severity, caseness = _baseline_severity(instrument, baseline)
     out: dict[str, np.ndarray] = {
         "program_id": program_id,

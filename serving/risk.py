@@ -17,7 +17,7 @@ from serving.schemas import EpisodeIn, EpisodeRiskPublic, FactorPublic, OutcomeR
 from serving.state import LoadedBundle
 
 UNUSED_FIELDS = {"patient_id", "final_score", "dropped_out", "sessions_attended", "satisfaction"}
-"""Never needed to score risk, so never copied into the frame (patient_id in particular)."""
+"""Never needed to score risk, so never copied into the columns scored (patient_id in particular)."""
 SHOWN_ERRORS = 20
 USED_FIELDS = tuple(name for name in EpisodeIn.model_fields if name not in UNUSED_FIELDS)
 
@@ -41,7 +41,7 @@ def unseen_categories(models: tuple[FundingAwareClassifier, ...], X: Features,
             allowed = [str(v) for v in model.categories_[column]]
             known = set(allowed)
             values = np.asarray(X[column], dtype=object)
-            bad = [i for i, value in enumerate(values) if not pd.isna(value) and value not in known]
+            bad = [row for row, value in enumerate(values) if not pd.isna(value) and value not in known]
             for position in bad[:SHOWN_ERRORS]:
                 errors.append({"field": f"body.episodes[{int(position)}].{column}",
                                "message": f"not a value the model was trained on; expected one of {allowed} "
