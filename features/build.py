@@ -210,8 +210,8 @@ def episode_columns(episodes: EpisodeColumns, periods: ProgramPeriods) -> dict[s
     at = periods.locate(program_id, np.asarray(episodes["period"], dtype=object))
     count = len(program_id)
     baseline = np.asarray(episodes["baseline_score"], dtype=float)
-    instrument = np.asarray(episodes["instrument"], dtype=object)
-    instrument = np.where(pd.isna(instrument), None, instrument)  # pd.NA == name would not be a plain bool
+    instrument = np.array(episodes["instrument"], dtype=object)
+    instrument[pd.isna(instrument)] = None  # pd.NA == name would not be a plain bool
     severity, caseness = _baseline_severity(instrument, baseline)
     out: dict[str, np.ndarray] = {
         "program_id": program_id,
