@@ -1,5 +1,6 @@
-"""Exact TreeSHAP for a LightGBM booster by table look-up: LightGBM's own `pred_contrib` values, about ten times
-faster, so that a risk request can afford to explain every episode it scores.
+"""Exact TreeSHAP for a LightGBM booster by table look-up: LightGBM's own `pred_contrib` values (within 1e-9)
+several times faster (250 trees of 15 leaves: 0.2 vs 0.75 ms for one row, 8 vs 62 ms for 100), so that a risk
+request can afford to explain every episode it scores.
 
 Why tables: for one leaf, a row enters TreeSHAP only through which of the leaf's path features it agrees with,
 a pattern of d bits (d = distinct features on the path), and the leaf's contribution to each of those features
@@ -11,7 +12,8 @@ per tree. The row loop is compiled (numba, already installed with shap) and rele
 Why trust it: when the tables are built they are checked against LightGBM's `pred_contrib` on probe rows on,
 just above and around every threshold, on every category and with missing values; a booster they do not
 reproduce, or one using what they do not model (zero-as-missing splits, paths too deep for tables of sane
-size), is explained by LightGBM itself instead (`tables_for` returns None).
+size), is explained by LightGBM itself instead (`tables_for` returns None). The values differ from LightGBM's
+by float rounding only (~1e-15): the same formula, summed in another order.
 """
 
 from __future__ import annotations
