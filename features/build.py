@@ -15,6 +15,10 @@ own history (`funding_vs_history`); monotone constraints in `models/` are declar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -111,12 +115,18 @@ def program_history(programs: pd.DataFrame, episodes: pd.DataFrame | None = None
 def funding_features(funding: np.ndarray | pd.Series, referrals: np.ndarray | pd.Series,
                      prior_mean_funding_per_referral: np.ndarray | pd.Series) -> pd.DataFrame:
     """Funding columns for given money and demand; serving calls this for every what-if funding level."""
+    return pd.DataFrame(funding_columns(funding, referrals, prior_mean_funding_per_referral))
+
+
+def funding_columns(funding: np.ndarray | pd.Series, referrals: np.ndarray | pd.Series,
+                    prior_mean_funding_per_referral: np.ndarray | pd.Series) -> dict[str, np.ndarray]:
+    """`funding_features` as plain arrays (episode features take them per programme-period, then per episode)."""
     per_referral = np.asarray(funding, float) / np.maximum(np.asarray(referrals, float), 1.0)
     prior = np.asarray(prior_mean_funding_per_referral, float)
-    return pd.DataFrame({
+    return {
         "log_funding_per_referral": np.log1p(per_referral),
         "funding_vs_history": np.log1p(per_referral) - np.log1p(prior),
-    })
+    }
 
 
 def program_period_features(programs: pd.DataFrame, episodes: pd.DataFrame | None = None, *,
@@ -125,13 +135,60 @@ def program_period_features(programs: pd.DataFrame, episodes: pd.DataFrame | Non
     history = program_history(programs, episodes, outcomes=outcomes)
     frame = history[["program_id", "period", "funding", "referrals", *HISTORY_FEATURES]].copy()
     frame["modality"] = programs["modality"].to_numpy()
-    frame["region"] = _column_or_missing(programs, "region")
+    frame["region"] = _text_or_missing(programs, "region", len(programs))
     frame[list(FUNDING_FEATURES)] = funding_features(
         history["funding"], history["referrals"], history["prior_mean_funding_per_referral"]).to_numpy()
     frame["log_referrals"] = np.log1p(history["referrals"])
     frame["episodes"] = history["n"].to_numpy()
     frame["reach"] = history["n"] / history["referrals"]
     return _categoricals(frame)
+
+
+EpisodeColumns = pd.DataFrame | Mapping[str, Any]
+"""Episodes column-wise: a DataFrame, or column name -> array (serving builds one from a request's bodies)."""
+
+
+@dataclass(frozen=True)
+class ProgramPeriods:
+    """Programme-period rows keyed by (program_id, period), with everything an episode takes from its row.
+
+    Built once from the programs table and its history, then every episode is a dict look-up and an array take.
+    Why: serving scores a few episodes at a time against thousands of stored programme-periods, and indexing
+    those tables anew on every call (a MultiIndex each for programmes, history and the episodes) cost far more
+    than the features themselves; the bundle keeps one of these per loaded model instead.
+    """
+
+    rows: dict[tuple[Any, Any], int]
+    modality: np.ndarray
+    numbers: dict[str, np.ndarray]
+    """FUNDING_FEATURES and HISTORY_FEATURES per programme-period row (NaN where the history has no row)."""
+
+    @classmethod
+    def of(cls, programs: pd.DataFrame, history: pd.DataFrame) -> ProgramPeriods:
+        keys = list(zip(programs["program_id"].to_numpy(dtype=object), programs["period"].to_numpy(dtype=object),
+                        strict=True))
+        known = dict(zip(zip(history["program_id"].to_numpy(dtype=object), history["period"].to_numpy(dtype=object),
+                             strict=True), range(len(history)), strict=True))
+        take = np.array([known.get(key, -1) for key in keys], dtype=np.intp)
+
+        def column(name: str) -> np.ndarray:
+            values = np.append(history[name].to_numpy(dtype=float, na_value=np.nan), np.nan)
+            return values[take]  # -1 picks the appended NaN
+
+        funding = funding_columns(column("funding"), column("referrals"), column("prior_mean_funding_per_referral"))
+        return cls(rows={key: i for i, key in enumerate(keys)}, modality=programs["modality"].to_numpy(dtype=object),
+                   numbers={**funding, **{name: column(name) for name in HISTORY_FEATURES}})
+
+    def locate(self, program_id: np.ndarray, period: np.ndarray) -> np.ndarray:
+        """Row of each episode's programme-period; KeyError naming one example when any is not in the table."""
+        at = np.fromiter((self.rows.get(key, -1) for key in zip(program_id, period, strict=True)), dtype=np.intp,
+                         count=len(program_id))
+        missing = at < 0
+        if missing.any():
+            first = int(np.flatnonzero(missing)[0])
+            raise KeyError(f"{int(missing.sum())} episode(s) point at programme-periods not in the programs table, "
+                           f"e.g. {[program_id[first], period[first]]}")
+        return at
 
 
 def episode_features(programs: pd.DataFrame, episodes: pd.DataFrame,
@@ -142,42 +199,46 @@ def episode_features(programs: pd.DataFrame, episodes: pd.DataFrame,
     so that scored episodes (which have no outcomes) need not be part of it.
     """
     history = program_history(programs, episodes) if history is None else history
-    keyed = history.set_index(["program_id", "period"])
-    prog = programs.set_index(["program_id", "period"])
-    key = pd.MultiIndex.from_frame(episodes[["program_id", "period"]])
-    missing = ~key.isin(prog.index)
-    if missing.any():
-        first = episodes.loc[missing, ["program_id", "period"]].iloc[0].tolist()
-        raise KeyError(f"{int(missing.sum())} episode(s) point at programme-periods not in the programs table, "
-                       f"e.g. {first}")
-    rows = keyed.reindex(key)
-    out = pd.DataFrame(index=episodes.index)
-    out["program_id"] = episodes["program_id"].to_numpy()
-    out["modality"] = prog["modality"].reindex(key).to_numpy()
-    out["region"] = _column_or_missing(episodes, "region")
-    for col in PATIENT_CATEGORICALS:
-        out[col] = _column_or_missing(episodes, col)
-    out["baseline_score"] = episodes["baseline_score"].to_numpy(dtype=float)
-    severity, caseness = _baseline_severity(episodes["instrument"], out["baseline_score"])
-    out["baseline_severity"] = severity
-    out["at_caseness"] = caseness
-    out["age"] = _numeric_or_missing(episodes, "age")
-    out["deprivation_decile"] = _numeric_or_missing(episodes, "deprivation_decile")
-    funding = funding_features(rows["funding"], rows["referrals"], rows["prior_mean_funding_per_referral"])
-    for col in FUNDING_FEATURES:
-        out[col] = funding[col].to_numpy()
-    for col in HISTORY_FEATURES:
-        out[col] = rows[col].to_numpy(dtype=float)
-    return _categoricals(out[list(EPISODE_FEATURES)])
+    return feature_frame(episode_columns(episodes, ProgramPeriods.of(programs, history)), episodes.index)
 
 
-def _baseline_severity(instrument: pd.Series, baseline: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def episode_columns(episodes: EpisodeColumns, periods: ProgramPeriods) -> dict[str, np.ndarray]:
+    """The features of `episode_features` as plain arrays (EPISODE_FEATURES order; text or None in categorical
+    columns): the one computation behind both it and serving, which scores from these arrays directly because
+    a pandas frame with categoricals costs more to build than a handful of episodes take to score."""
+    program_id = np.asarray(episodes["program_id"], dtype=object)
+    at = periods.locate(program_id, np.asarray(episodes["period"], dtype=object))
+    count = len(program_id)
+    baseline = np.asarray(episodes["baseline_score"], dtype=float)
+    instrument = np.array(episodes["instrument"], dtype=object)
+    instrument[pd.isna(instrument)] = None  # pd.NA == name would not be a plain bool
+    severity, caseness = _baseline_severity(instrument, baseline)
+    out: dict[str, np.ndarray] = {
+        "program_id": program_id,
+        "modality": periods.modality[at],
+        "region": _text_or_missing(episodes, "region", count),
+        **{col: _text_or_missing(episodes, col, count) for col in PATIENT_CATEGORICALS},
+        "baseline_severity": severity,
+        "baseline_score": baseline,
+        "at_caseness": caseness,
+        "age": _numeric_or_missing(episodes, "age", count),
+        "deprivation_decile": _numeric_or_missing(episodes, "deprivation_decile", count),
+        **{col: periods.numbers[col][at] for col in (*FUNDING_FEATURES, *HISTORY_FEATURES)},
+    }
+    return {col: out[col] for col in EPISODE_FEATURES}
+
+
+def feature_frame(columns: Mapping[str, np.ndarray], index: pd.Index | None = None) -> pd.DataFrame:
+    """The frame training fits on: `episode_columns` with the categorical columns as pandas categoricals."""
+    return _categoricals(pd.DataFrame({col: columns[col] for col in EPISODE_FEATURES}, index=index))
+
+
+def _baseline_severity(instrument: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Baseline on a common 0 (best) .. 1 (worst) scale, and caseness (NaN where the instrument has none)."""
-    severity = np.full(len(baseline), np.nan)
-    caseness = np.full(len(baseline), np.nan)
-    values = baseline.to_numpy(dtype=float)
+    severity = np.full(len(values), np.nan)
+    caseness = np.full(len(values), np.nan)
     for name, inst in INSTRUMENTS.items():
-        rows = (instrument == name).to_numpy(na_value=False)
+        rows = instrument == name
         if rows.any():
             frac = (values[rows] - inst.min_score) / inst.span
             severity[rows] = frac if inst.direction == "lower_is_better" else 1.0 - frac
@@ -188,16 +249,20 @@ def _baseline_severity(instrument: pd.Series, baseline: pd.Series) -> tuple[np.n
     return severity, caseness
 
 
-def _column_or_missing(frame: pd.DataFrame, column: str) -> np.ndarray:
-    if column in frame.columns:
-        return frame[column].astype("str").where(frame[column].notna()).to_numpy(dtype=object)
-    return np.full(len(frame), None, dtype=object)
+def _text_or_missing(episodes: EpisodeColumns, column: str, count: int) -> np.ndarray:
+    """The column as text, None where missing or absent (category levels are always text)."""
+    out = np.full(count, None, dtype=object)
+    if column in episodes:
+        values = np.asarray(episodes[column], dtype=object)
+        present = ~pd.isna(values)
+        out[present] = values[present].astype(str)
+    return out
 
 
-def _numeric_or_missing(frame: pd.DataFrame, column: str) -> np.ndarray:
-    if column in frame.columns:
-        return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return np.full(len(frame), np.nan)
+def _numeric_or_missing(episodes: EpisodeColumns, column: str, count: int) -> np.ndarray:
+    if column in episodes:
+        return np.asarray(pd.to_numeric(episodes[column], errors="coerce"), dtype=float)
+    return np.full(count, np.nan)
 
 
 def _categoricals(frame: pd.DataFrame) -> pd.DataFrame:

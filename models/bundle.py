@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import demand, episode_features, next_period, period_outcomes, program_history
+from features.build import (
+    EpisodeColumns,
+    ProgramPeriods,
+    demand,
+    episode_columns,
+    feature_frame,
+    next_period,
+    period_outcomes,
+    program_history,
+)
 from models.forecast import Forecaster, ProgramState
 from models.suite import ModelSuite
 
@@ -87,16 +96,40 @@ class CareAllocBundle:
         out["outside_observed_range"] = (levels < state.observed_min) | (levels > state.observed_max)
         return out
 
-    def features(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        """Features for submitted episodes; periods after the training data are scored at current funding."""
-        unknown = sorted(set(episodes["program_id"].astype(str)) - set(self.programs))
+    def periods(self) -> ProgramPeriods:
+        """The programme-period table keyed for look-ups, built on first use after each load (never pickled)."""
+        memo: ProgramPeriods | None = self.__dict__.get("_periods")
+        if memo is None:
+            memo = self.__dict__["_periods"] = ProgramPeriods.of(self.program_table, self.history)
+        return memo
+
+    def prepare_scoring(self) -> CareAllocBundle:
+        """Build what risk scoring keeps per process (programme-period look-ups, each model's SHAP tables) now
+        instead of on the first request after a load, which would otherwise wait about a second for it; a
+        loader can call this before it installs the bundle."""
+        self.periods()
+        self.suite.response.shap_tables()
+        self.suite.dropout.shap_tables()
+        return self
+
+    def feature_columns(self, episodes: EpisodeColumns) -> dict[str, np.ndarray]:
+        """Features for submitted episodes as arrays; periods after the training data are scored at current
+        funding. Unknown programmes raise UnknownProgramError (the service's 404)."""
+        program_id = np.asarray(episodes["program_id"], dtype=object)
+        unknown = sorted({str(p) for p in program_id} - self.programs.keys())
         if unknown:
             raise UnknownProgramError(", ".join(unknown))
-        known = pd.MultiIndex.from_frame(self.program_table[["program_id", "period"]])
-        keys = pd.MultiIndex.from_frame(episodes[["program_id", "period"]].astype(str))
-        scored = episodes.copy()
-        scored.loc[~keys.isin(known), "period"] = self.next_period
-        return episode_features(self.program_table, scored, history=self.history)
+        periods = self.periods()
+        asked = np.asarray(episodes["period"], dtype=object)
+        known = np.fromiter(((str(p), str(q)) in periods.rows for p, q in zip(program_id, asked, strict=True)),
+                            dtype=bool, count=len(asked))
+        scored: dict[str, Any] = {str(column): values for column, values in episodes.items()}
+        scored["period"] = np.where(known, asked, self.next_period)
+        return episode_columns(scored, periods)
+
+    def features(self, episodes: pd.DataFrame) -> pd.DataFrame:
+        """`feature_columns` as the frame training fits on (same index as `episodes`)."""
+        return feature_frame(self.feature_columns(episodes), episodes.index)
 
     def risk(self, episodes: pd.DataFrame) -> pd.DataFrame:
         X = self.features(episodes)

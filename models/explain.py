@@ -7,6 +7,8 @@ the base rate is the average risk the factors move from.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,35 +48,62 @@ class Factor:
     text: str
 
 
-def _describe(feature: str, value: object, row: pd.Series) -> str:
+def _describe(feature: str, value: object, instrument: object) -> str:
     template = DESCRIPTIONS.get(feature, feature.replace("_", " ") + " {value}")
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return feature.replace("_", " ") + " not recorded"
     if feature == "at_caseness":
         return "starting at clinical caseness" if float(str(value)) >= 0.5 else "starting below clinical caseness"
     try:
-        return template.format(value=value, instrument=row.get("instrument", "score"), case="")
+        return template.format(value=value, instrument=instrument, case="")
     except (ValueError, TypeError):
         return template.replace("{value:g}", "{value}").replace("{value:.0%}", "{value}").format(
-            value=value, instrument=row.get("instrument", "score"), case="")
+            value=value, instrument=instrument, case="")
 
 
 def explain(model: FundingAwareClassifier, X: pd.DataFrame, outcome: str, top: int = 3,
             invert: bool = False) -> list[list[Factor]]:
     """Top factors per row. `invert` explains 1 - p (e.g. non-response from a reliable-improvement model)."""
     values, names = shap_contributions(model, X)
+    shown = {name: X[name].to_numpy(dtype=object if isinstance(X[name].dtype, pd.CategoricalDtype) else float,
+                                     na_value=np.nan) for name in names}
+    return top_factors(values, names, shown, outcome, top=top, invert=invert)
+
+
+def top_factors(values: np.ndarray, names: list[str], shown: Mapping[str, np.ndarray], outcome: str, top: int = 3,
+                invert: bool = False) -> list[list[Factor]]:
+    """Top factors per row from contributions (rows x `names`) and each feature's values as the patient has
+    them (`shown`: text, or NaN where missing). Serving computes the contributions once per model and request
+    (with the risk itself) and comes here directly, so nothing of the features is computed twice."""
     if invert:
         values = -values
+    order = np.argsort(-np.abs(values), axis=1)[:, :top]  # rows of a 2-D argsort sort exactly like 1-D ones
+    # Python lists, not numpy scalars: indexing, str() and format() of those cost a few µs per factor
+    contributions = values.tolist()
+    columns: dict[int, list[object]] = {}  # only the features some row shows, converted on first use
+    instruments = _missing_as_nan(shown["instrument"]).tolist() if "instrument" in shown else None
+    labels: dict[tuple[int, object, object], str] = {}  # the same programme, payer, ... recur across episodes
     out = []
-    for i in range(len(X)):
-        order = np.argsort(-np.abs(values[i]))[:top]
-        row = X.iloc[i]
+    for i, picked in enumerate(order.tolist()):
         factors = []
-        for j in order:
-            contribution = float(values[i, j])
+        instrument = "score" if instruments is None else instruments[i]
+        for j in picked:
+            if j not in columns:
+                columns[j] = _missing_as_nan(shown[names[j]]).tolist()
+            value, contribution = columns[j][i], contributions[i][j]
+            key = (j, value, instrument)
+            label = labels.get(key)
+            if label is None:
+                label = labels[key] = _describe(names[j], value, instrument)
             direction = "raises" if contribution > 0 else "lowers"
-            label = _describe(names[j], row[names[j]], row)
-            factors.append(Factor(names[j], str(row[names[j]]), contribution,
+            factors.append(Factor(names[j], str(value), contribution,
                                   f"{label[0].upper()}{label[1:]} {direction} {outcome} risk"))
         out.append(factors)
     return out
+
+
+def _missing_as_nan(values: np.ndarray) -> np.ndarray:
+    """Missing text values (None) as NaN, the way a frame row shows a missing category."""
+    if values.dtype != object:
+        return values
+    return np.where(pd.isna(values), np.nan, values)

@@ -6,35 +6,42 @@ scoring it would silently treat it as missing. Refusals name fields and position
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from models.bundle import CareAllocBundle
-from models.classifier import FundingAwareClassifier
-from models.explain import Factor, explain
+from models.classifier import Features, FundingAwareClassifier
+from models.explain import Factor, top_factors
 from serving.problems import ProblemError
 from serving.schemas import EpisodeIn, EpisodeRiskPublic, FactorPublic, OutcomeRiskPublic, RiskCreate, RiskPublic
 from serving.state import LoadedBundle
 
 UNUSED_FIELDS = {"patient_id", "final_score", "dropped_out", "sessions_attended", "satisfaction"}
-"""Never needed to score risk, so never copied into the frame (patient_id in particular)."""
+"""Never needed to score risk, so never copied into the columns scored (patient_id in particular)."""
 SHOWN_ERRORS = 20
+USED_FIELDS = tuple(name for name in EpisodeIn.model_fields if name not in UNUSED_FIELDS)
 
 
-def episodes_frame(episodes: list[EpisodeIn]) -> pd.DataFrame:
-    return pd.DataFrame([e.model_dump(exclude=UNUSED_FIELDS) for e in episodes])
+def episodes_columns(episodes: list[EpisodeIn]) -> dict[str, np.ndarray]:
+    """The submitted episodes column-wise, as `features.build.episode_columns` reads them (no pandas frame:
+    building one cost more than scoring a single episode)."""
+    return {name: np.array([getattr(e, name) for e in episodes], dtype=object) for name in USED_FIELDS}
 
 
-def unseen_categories(models: tuple[FundingAwareClassifier, ...], X: pd.DataFrame) -> list[dict[str, str]]:
+def unseen_categories(models: tuple[FundingAwareClassifier, ...], X: Features,
+                      matrices: tuple[np.ndarray, ...] | None = None) -> list[dict[str, str]]:
+    """Refusals per unseen value (field path and allowed values); `matrices`: each model's `matrix(X)`."""
     errors: list[dict[str, str]] = []
     done: set[str] = set()
-    for model in models:
-        for column in model.unknown_levels(X):
+    for i, model in enumerate(models):
+        for column in model.unknown_levels(X, None if matrices is None else matrices[i]):
             if column in done:
                 continue
             done.add(column)
             allowed = [str(v) for v in model.categories_[column]]
-            values = X[column].astype("object")
-            bad = (values.notna() & ~values.isin(allowed)).to_numpy().nonzero()[0]
+            known = set(allowed)
+            values = np.asarray(X[column], dtype=object)
+            bad = [row for row, value in enumerate(values) if not pd.isna(value) and value not in known]
             for position in bad[:SHOWN_ERRORS]:
                 errors.append({"field": f"body.episodes[{int(position)}].{column}",
                                "message": f"not a value the model was trained on; expected one of {allowed} "
@@ -48,19 +55,25 @@ def _factors(factors: list[Factor]) -> list[FactorPublic]:
 
 
 def score(loaded: LoadedBundle, request: RiskCreate) -> RiskPublic:
+    """Features once, then per model one pass over the trees gives both the risk and its SHAP factors."""
     bundle: CareAllocBundle = loaded.bundle
-    frame = episodes_frame(request.episodes)
-    X = bundle.features(frame)  # UnknownProgramError -> 404
+    X = bundle.feature_columns(episodes_columns(request.episodes))  # UnknownProgramError -> 404
     suite = bundle.suite
-    errors = unseen_categories((suite.response, suite.dropout), X)
+    models = (suite.response, suite.dropout)
+    first = suite.response.matrix(X)
+    matrices = (first, first if suite.dropout.same_inputs(suite.response) else suite.dropout.matrix(X))
+    errors = unseen_categories(models, X, matrices)
     if errors:
         fields = sorted({e["field"].rsplit(".", 1)[1] for e in errors})
         raise ProblemError(422, "unseen-category", f"values the model never saw in: {', '.join(fields)}",
                            errors=errors)
-    dropout = suite.dropout.predict_proba(X)[:, 1]
-    non_response = 1.0 - suite.response.predict_proba(X)[:, 1]
-    why_dropout = explain(suite.dropout, X, "dropout", top=request.top_factors)
-    why_non_response = explain(suite.response, X, "non-response", top=request.top_factors, invert=True)
+    response, response_shap = suite.response.probability_and_contributions(X, matrices[0])
+    dropout, dropout_shap = suite.dropout.probability_and_contributions(X, matrices[1])
+    non_response = 1.0 - response
+    why_dropout = top_factors(dropout_shap[:, :-1], list(map(str, suite.dropout.feature_names_in_)), X, "dropout",
+                              top=request.top_factors)
+    why_non_response = top_factors(response_shap[:, :-1], list(map(str, suite.response.feature_names_in_)), X,
+                                   "non-response", top=request.top_factors, invert=True)
     rates = bundle.base_rates
     return RiskPublic(model_version=loaded.version, base_rates=dict(rates), episodes=[
         EpisodeRiskPublic(

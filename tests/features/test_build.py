@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.build import (
     EPISODE_FEATURES,
     FUNDING_FEATURES,
+    HISTORY_FEATURES,
+    ProgramPeriods,
+    episode_columns,
     episode_features,
+    feature_frame,
     funding_features,
     program_history,
     program_period_features,
@@ -89,3 +94,42 @@ def test_missing_referrals_fall_back_to_busiest_period(small_world) -> None:
     history = program_history(programs.drop(columns="referrals"), episodes)
     counts = episodes.groupby("program_id").size()
     assert (history.groupby("program_id")["referrals"].max() <= counts).all()
+
+
+def test_each_episode_gets_the_row_a_merge_on_programme_period_finds(small_world) -> None:
+    """The keyed programme-period table (a dict look-up per episode) against a plain pandas merge."""
+    _, programs, episodes = small_world
+    history = program_history(programs, episodes)
+    feats = episode_features(programs, episodes, history=history)
+    merged = episodes[["program_id", "period"]].merge(
+        history.merge(programs[["program_id", "period", "modality"]], on=["program_id", "period"]),
+        on=["program_id", "period"], how="left", validate="many_to_one")
+    for col in HISTORY_FEATURES:
+        np.testing.assert_array_equal(feats[col].to_numpy(), merged[col].to_numpy(dtype=float))
+    direct = funding_features(merged["funding"], merged["referrals"], merged["prior_mean_funding_per_referral"])
+    for col in FUNDING_FEATURES:
+        np.testing.assert_array_equal(feats[col].to_numpy(), direct[col].to_numpy())
+    assert (feats["modality"].astype(object).to_numpy() == merged["modality"].to_numpy(dtype=object)).all()
+
+
+def test_episodes_of_unknown_programme_periods_are_refused(small_world) -> None:
+    _, programs, episodes = small_world
+    stray = episodes.head(3).assign(period="1999-Q1")
+    with pytest.raises(KeyError, match="3 episode"):
+        episode_features(programs, stray, history=program_history(programs, episodes))
+
+
+def test_plain_arrays_give_the_frame_features(small_world) -> None:
+    """What serving passes (column -> array, None where a field was left out, a column missing altogether)
+    gives exactly the features of a frame with the same episodes."""
+    _, programs, episodes = small_world
+    sample = episodes.head(60).copy()
+    sample.loc[sample.index[:5], "region"] = None
+    sample.loc[sample.index[5:10], "age"] = None
+    history = program_history(programs, episodes)
+    expected = episode_features(programs, sample.drop(columns="diagnosis"), history=history)
+    arrays = {col: sample[col].to_numpy(dtype=object) for col in sample.columns if col != "diagnosis"}
+    columns = episode_columns(arrays, ProgramPeriods.of(programs, history))
+    assert tuple(columns) == EPISODE_FEATURES
+    pd.testing.assert_frame_equal(feature_frame(columns, sample.index), expected)
+    assert all(v is None for v in columns["diagnosis"])
