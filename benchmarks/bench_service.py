@@ -75,7 +75,9 @@ def free_port() -> int:
 def start_service(root: Path, uri: str, port: int, compute_workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CAREALLOC_DATA_DIR": str(root), "MLFLOW_TRACKING_URI": uri, "CAREALLOC_PORT": str(port),
            "CAREALLOC_HOST": "127.0.0.1", "CAREALLOC_LOG_LEVEL": "WARNING",
-           "CAREALLOC_COMPUTE_WORKERS": str(compute_workers)}
+           "CAREALLOC_COMPUTE_WORKERS": str(compute_workers),
+           # 8 clients measure latency, not the per-key limit (600/min by default would answer most with 429)
+           "CAREALLOC_RATE_LIMIT_PER_MINUTE": "1000000", "CAREALLOC_RATE_LIMIT_BURST": "100000"}
     code = "from serving.run import serve; from serving.settings import ServiceSettings; serve(ServiceSettings())"
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parent.parent)
 
@@ -176,6 +178,8 @@ def main() -> None:
     root, uri, keys = prepare(args.workdir, "carealloc-bench-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    from serving.settings import ServiceSettings
+
     workers = ServiceSettings().compute_workers if args.compute_workers is None else args.compute_workers
     process = start_service(root, uri, port, workers)
     try:

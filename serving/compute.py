@@ -39,6 +39,7 @@ def _start_worker(loaded: LoadedBundle, log_level: str, barrier: Any) -> None:
     global _loaded, _barrier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then shuts the pool down
     configure_logging(log_level)
+    loaded.bundle.prepare_scoring()  # its look-ups and SHAP tables stay out of the pickle, so each worker builds them
     _loaded, _barrier = loaded, barrier
 
 

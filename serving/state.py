@@ -75,6 +75,7 @@ class BundleHolder:
         """Run `loader` and install its result; returns (previous, new). The old bundle serves until then."""
         with self._lock:
             new = loader()
+            new.bundle.prepare_scoring()  # per-process look-ups built now, not on the first request after a load
             if self._pool is not None:
                 new = dataclasses.replace(new, compute=self._pool(new))
             previous, self._current = self._current, new
