@@ -1,10 +1,12 @@
 """Latency of the HTTP service under 8 concurrent clients, against a real uvicorn on 127.0.0.1 (prints figures).
 
-Run: .venv/bin/python benchmarks/bench_service.py [--workdir DIR] [--seconds 20]
+Run: .venv/bin/python benchmarks/bench_service.py [--workdir DIR] [--seconds 20] [--compute-workers N]
 The world is the mental-health preset widened to 50 programmes (the presets have 24 and 32; the modality
 parameters are unchanged), ~30,000 episodes, models fitted with the default parameters and registered as
 @champion in an MLflow store inside the work dir (reused on later runs). The service runs in a subprocess via
 `serving.run.serve`, loading the champion from that registry exactly as `carealloc serve` would. Only loopback.
+Compute workers default to one per core (CAREALLOC_COMPUTE_WORKERS; the figures print the number used); the
+per-key rate limit is lifted so that the 8 clients measure latency rather than 429s.
 """
 
 from __future__ import annotations
@@ -173,14 +175,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="Reuse a trained champion from an earlier run.")
     parser.add_argument("--seconds", type=float, default=25.0, help="Time cap per scenario.")
     parser.add_argument("--compute-workers", type=int, default=None,
-                        help="CAREALLOC_COMPUTE_WORKERS for the service (default: the service's own default).")
+                        help="CAREALLOC_COMPUTE_WORKERS for the service (default: one per core).")
     args = parser.parse_args()
     root, uri, keys = prepare(args.workdir, "carealloc-bench-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    from serving.settings import ServiceSettings
-
-    workers = ServiceSettings().compute_workers if args.compute_workers is None else args.compute_workers
+    workers = (os.cpu_count() or 1) if args.compute_workers is None else args.compute_workers
     process = start_service(root, uri, port, workers)
     try:
         ready = wait_ready(base, process)

@@ -70,8 +70,8 @@ class ServiceSettings(Settings):
     audit_lock_timeout_seconds: float = Field(5.0, gt=0, le=60, description=(
         "How long a request waits for a locked SQLite audit store before it is refused with 503."))
     compute_workers: int = Field(0, ge=0, le=64, description=(
-        "Worker processes for recommendations, scenarios and patient risk, each holding the bundle; 0 runs that "
-        "work in the serving process (one core's worth under concurrent requests)."))
+        "Worker processes for recommendations and scenarios, each holding the bundle; 0 runs them in the serving "
+        "process (one core's worth under concurrent requests)."))
     session_minutes: int = Field(480, ge=5, le=7 * 24 * 60,
                                  description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
     session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "

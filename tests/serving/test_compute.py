@@ -40,8 +40,8 @@ def test_problems_cross_the_process_boundary_whole() -> None:
     assert infeasible.conflicts == ["minimums add up to 2 but the budget is 1"]
 
 
-def test_workers_answer_exactly_as_the_serving_process(make_client: Any, settings: ServiceSettings, auth: Any,
-                                                       episode_rows: list[dict[str, Any]]) -> None:
+def test_workers_answer_exactly_as_the_serving_process(make_client: Any, settings: ServiceSettings,
+                                                       auth: Any) -> None:
     inline = make_client()
     pooled = make_client(service_settings=_pooled(settings, 2))
     pool = pooled.app.state.holder.current.compute
@@ -50,9 +50,7 @@ def test_workers_answer_exactly_as_the_serving_process(make_client: Any, setting
     calls = [
         ("/v1/recommendations", "allocator", RECOMMENDATION, 200),
         ("/v1/scenarios", "allocator", {"scenarios": {"more": {some[0]: 1.0e5}, "less": {some[1]: 1.0e4}}}, 200),
-        ("/v1/patients/risk", "clinician", {"episodes": episode_rows[:25], "top_factors": 2}, 200),
         ("/v1/recommendations", "allocator", {"budget": 1000.0, "programs": {"P001": {"min": 500000.0}}}, 422),
-        ("/v1/patients/risk", "clinician", {"episodes": [{**episode_rows[0], "payer": "crypto-insurance"}]}, 422),
         ("/v1/scenarios", "allocator", {"scenarios": {"x": {"P999": 1.0}}}, 404),
     ]
     for path, role, body, status in calls:
