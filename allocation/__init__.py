@@ -1,6 +1,6 @@
 """Budget allocation: outcome curves and constraints in, a certified split and its explanation out.
 
-Imports only numpy, scipy and the standard library, so serving and the CLI can call it without models.
+Imports only numpy, scipy, highspy and the standard library, so serving and the CLI can call it without models.
 """
 
 from allocation.constraints import Constraints, GroupShare, ProgramBounds

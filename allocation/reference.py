@@ -220,8 +220,9 @@ def solve_grid(
 ) -> GridSolution:
     """Best grid plan; the caller must still repair (`feasibility.verified`) when ``on_grid`` is False.
 
-    ``extra_money`` also prices a larger budget from the same tables (the DP's last table holds the best
-    value for every spend), holding group money limits fixed: that is the budget row's shadow price.
+    ``extra_money`` also prices a larger budget from the same tables (the best value with the budget and with
+    ``extra_money`` more; an exact-budget DP computes its last table at just those two spends), holding group
+    money limits fixed: that is the budget row's shadow price.
     """
     step = grid_step(problem, steps) if step is None else float(step)
     exact = len({g.column for g in problem.groups}) <= 1

@@ -9,15 +9,16 @@ every pattern's contributions are computed once per loaded model; a row then cos
 bit per (leaf, path feature) and one table row per leaf, instead of LightGBM's path recursion, leaves x depth^2
 per tree. The row loop is compiled (numba, already installed with shap) and releases the GIL, as LightGBM does.
 
-Why trust it: when the tables are built they are checked against LightGBM's `pred_contrib` on probe rows on,
-just above and around every threshold, on every category and with missing values; a booster they do not
-reproduce, or one using what they do not model (zero-as-missing splits, paths too deep for tables of sane
-size), is explained by LightGBM itself instead (`tables_for` returns None). The values differ from LightGBM's
-by float rounding only (~1e-15): the same formula, summed in another order.
+Why trust it: when the tables are built they are checked against LightGBM's `pred_contrib` on probe rows that
+put every feature on, just above and below every threshold, on every category and missing (`probe_rows`); a
+booster they do not reproduce, or one using what they do not model (zero-as-missing splits, paths too deep for
+tables of sane size), is explained by LightGBM itself instead (`tables_for` returns None). The values differ from
+LightGBM's by float rounding only (~1e-15): the same formula, summed in another order.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from math import factorial
 from typing import Any
@@ -280,19 +281,22 @@ def _leaf_counts(node: dict[str, Any]) -> list[float]:
 
 
 def probe_rows(tables: TreeShapTables, rows: int = PROBE_ROWS, seed: int = 0) -> np.ndarray:
-    """Rows whose values sit on, just above and beside every threshold, on every category, and missing."""
+    """Rows that put each feature at least once on, just above and beside every one of its thresholds, on every
+    category, at LightGBM's zero band and missing; the columns are shuffled independently, so the other features
+    take random values from their own candidates (at least `rows` rows, more when a feature has more candidates)."""
     rng = np.random.default_rng(seed)
-    columns = []
+    candidates = []
     for f in range(len(tables.numeric)):
         if tables.numeric[f]:
             cuts = tables.cuts[tables.cut_start[f]:tables.cut_start[f + 1]]
             finite = cuts[np.isfinite(cuts)]
             edges = np.r_[finite.min() - 1.0, finite.max() + 1.0] if len(finite) else np.r_[-1.0, 1.0]
-            candidates = np.r_[cuts, np.nextafter(cuts, np.inf), np.nan, 0.0, ZERO, -ZERO, 2 * ZERO, -2 * ZERO, edges]
+            candidates.append(np.r_[cuts, np.nextafter(cuts, np.inf), np.nextafter(cuts, -np.inf), np.nan, 0.0,
+                                    ZERO, -ZERO, 2 * ZERO, -2 * ZERO, edges])
         else:
-            candidates = np.r_[np.arange(tables.n_bins[f], dtype=float), np.nan, -1.0, -ZERO]
-        columns.append(rng.choice(candidates, size=rows))
-    return np.column_stack(columns)
+            candidates.append(np.r_[np.arange(tables.n_bins[f], dtype=float), np.nan, -1.0, -ZERO])
+    count = max([rows, *(len(c) for c in candidates)])
+    return np.column_stack([np.resize(rng.permutation(c), count) for c in candidates])
 
 
 def checked_tables(booster: lgb.Booster) -> TreeShapTables:
@@ -306,8 +310,14 @@ def checked_tables(booster: lgb.Booster) -> TreeShapTables:
 
 
 def tables_for(booster: lgb.Booster) -> TreeShapTables | None:
-    """Checked tables, or None when LightGBM's own pred_contrib must explain this booster."""
+    """Checked tables, or None when LightGBM's own pred_contrib must explain this booster: tables it does not
+    reproduce, or any failure to build them (e.g. numba cannot compile or cache here), which must never stop a
+    good bundle from loading."""
     try:
         return checked_tables(booster)
     except TablesUnsupportedError:
+        return None
+    except Exception as exc:  # the fallback is exact, only slower
+        logging.getLogger(__name__).warning("TreeSHAP tables unavailable (%s); LightGBM explains instead",
+                                            type(exc).__name__)
         return None

@@ -6,12 +6,14 @@ when its pool starts (spawned, so models are loaded after any fork), and then ta
 serving process keeps HTTP, keys, sessions, rate limits, audit records and metrics, so none of those has to be
 shared between processes. Patient risk stays in the serving process: at ~2 ms of CPU for one episode and ~30 ms
 for a hundred it costs less than handing the request to a worker and its answer back (bench_service.py, 8
-clients, 2 workers: risk p50 78 ms for 1 episode and 349 ms for 100 through the workers, 54 and 231 ms here).
+clients, 2 workers: risk p50 78 ms for 1 episode and 349 ms for 100 through the workers, 54 and 232 ms here).
 
 A reload builds a new pool for the new bundle before it is swapped in. The old pool is closed: work it already
 accepted finishes there, and a request that took the old bundle but had not yet handed its work over runs it in
 the serving process on that same old bundle, so every request ends on the bundle it started with. If a worker
-dies (e.g. killed for memory), the pool is closed the same way and requests are served in-process, logged once.
+dies (e.g. killed for memory), the pool is closed the same way, logged once, and later requests are served
+in-process; the requests whose work was on the dead pool get a 503 instead of a rerun here, since their own work
+may be what killed the worker.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ def _start_worker(loaded: LoadedBundle, log_level: str, barrier: Any) -> None:
     global _loaded, _barrier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then shuts the pool down
     configure_logging(log_level)
-    loaded.bundle.prepare_scoring()  # its look-ups and SHAP tables stay out of the pickle, so each worker builds them
     _loaded, _barrier = loaded, barrier
 
 
@@ -85,9 +86,11 @@ class ComputePool:
                 return None
             try:
                 return self._executor.submit(_in_worker, work, args)
-            except (BrokenProcessPool, RuntimeError):
+            except BrokenProcessPool:
                 self._close_locked(broken=True)
-                return None
+            except RuntimeError:  # the interpreter is shutting down: no new work anywhere but here
+                self._close_locked(broken=False)
+            return None
 
     def broken(self) -> None:
         with self._lock:

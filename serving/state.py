@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from models.bundle import CareAllocBundle
+from serving.logs import logger
+from serving.problems import ProblemError
 
 if TYPE_CHECKING:
     from serving.compute import ComputePool
@@ -50,10 +52,12 @@ class LoadedBundle:
             return work(self, *args)
         try:
             return future.result()
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             if self.compute is not None:
                 self.compute.broken()
-            return work(self, *args)
+            # not rerun here: this very work may be what killed the worker (memory, a native crash)
+            raise ProblemError(503, "worker-lost", "a compute worker stopped while working on this request; retry it",
+                               headers={"Retry-After": "1"}) from exc
 
 
 Loader = Callable[[], LoadedBundle]
@@ -77,7 +81,11 @@ class BundleHolder:
             new = loader()
             new.bundle.prepare_scoring()  # per-process look-ups built now, not on the first request after a load
             if self._pool is not None:
-                new = dataclasses.replace(new, compute=self._pool(new))
+                try:
+                    new = dataclasses.replace(new, compute=self._pool(new))
+                except Exception as exc:  # workers are for speed: a bundle that loaded still serves, in-process
+                    logger().error("compute workers did not start; serving in-process",
+                                   extra={"event": "compute_unavailable", "error_type": type(exc).__name__})
             previous, self._current = self._current, new
             self.last_error = None
         if previous is not None and previous.compute is not None:

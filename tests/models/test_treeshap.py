@@ -12,7 +12,6 @@ import pytest
 
 from features.build import episode_features
 from models import treeshap
-from models.classifier import FundingAwareClassifier
 from models.treeshap import TablesUnsupportedError, build_tables, checked_tables, probe_rows, tables_for
 
 
@@ -70,4 +69,21 @@ def test_pickled_classifier_carries_no_tables(small_world, trained) -> None:
     suite.response.probability_and_contributions(episode_features(programs, episodes).head(3))
     assert "_shap_tables" in suite.response.__dict__
     assert "_shap_tables" not in pickle.loads(pickle.dumps(suite.response)).__dict__
-    assert isinstance(FundingAwareClassifier().set_params(n_jobs=1), FundingAwareClassifier)
+
+
+def test_load_time_probes_visit_every_threshold_category_and_missing(trained) -> None:
+    """The check that guards the served risk must see every split of every feature, not a random few of them."""
+    suite, _, _ = trained
+    for model in (suite.dropout, suite.response):
+        tables = build_tables(model.booster_)
+        probes = probe_rows(tables)
+        for f in range(len(tables.numeric)):
+            column = probes[:, f]
+            assert np.isnan(column).any()
+            if tables.numeric[f]:
+                cuts = tables.cuts[tables.cut_start[f]:tables.cut_start[f + 1]]
+                cuts = cuts[np.isfinite(cuts)]
+                for near in (cuts, np.nextafter(cuts, np.inf), np.nextafter(cuts, -np.inf)):
+                    assert np.isin(near, column).all(), f
+            else:
+                assert np.isin(np.arange(tables.n_bins[f]), column).all(), f
