@@ -123,11 +123,14 @@ _COMPILED: list[Any] = []
 
 
 def _kernel() -> Any:
-    """`_rows` compiled on first use (cached on disk by numba), so importing this module compiles nothing."""
+    """`_rows` compiled on first use, so importing this module compiles nothing. Not cached on disk: numba's
+    cache is written and read by every process that compiles, and concurrent first compiles in several processes
+    (compute workers, test runs) can leave a cache another process then fails on; compiling costs ~1 s per
+    process, once, when a bundle is prepared for scoring."""
     if not _COMPILED:
         import numba
 
-        _COMPILED.append(numba.njit(nogil=True, cache=True)(_rows))
+        _COMPILED.append(numba.njit(nogil=True)(_rows))
     return _COMPILED[0]
 
 
@@ -311,7 +314,7 @@ def checked_tables(booster: lgb.Booster) -> TreeShapTables:
 
 def tables_for(booster: lgb.Booster) -> TreeShapTables | None:
     """Checked tables, or None when LightGBM's own pred_contrib must explain this booster: tables it does not
-    reproduce, or any failure to build them (e.g. numba cannot compile or cache here), which must never stop a
+    reproduce, or any failure to build them (e.g. numba cannot compile here), which must never stop a
     good bundle from loading."""
     try:
         return checked_tables(booster)
