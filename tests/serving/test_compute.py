@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from allocation import InfeasibleConstraintsError
 from serving.problems import ProblemError
@@ -19,6 +22,13 @@ RECOMMENDATION = {"max_change": 0.3, "groups": [{"column": "region", "value": "r
 
 def _pid_and_version(loaded: LoadedBundle) -> tuple[int, str]:
     return os.getpid(), loaded.version
+
+
+@pytest.fixture
+def importable_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers unpickle `_pid_and_version` by importing this module; pytest's importlib mode leaves the checkout
+    off sys.path, and spawned workers start from the parent's sys.path, so put it there."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
 
 
 def _without_timing(body: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +71,7 @@ def test_workers_answer_exactly_as_the_serving_process(make_client: Any, setting
 
 
 def test_reload_starts_new_workers_and_the_old_bundle_still_answers_in_process(
-        make_client: Any, settings: ServiceSettings, champion: LoadedBundle, auth: Any) -> None:
+        make_client: Any, settings: ServiceSettings, champion: LoadedBundle, auth: Any, importable_here: None) -> None:
     versions = iter(["7", "8"])
     client = make_client(loader=lambda *, allow_cache: provided(champion.bundle, next(versions)),
                          service_settings=_pooled(settings, 1))
@@ -93,7 +103,7 @@ def test_workers_that_cannot_start_leave_the_bundle_serving_in_process(
 
 
 def test_a_dead_worker_leaves_the_service_answering_in_process(make_client: Any, settings: ServiceSettings,
-                                                               auth: Any) -> None:
+                                                               auth: Any, importable_here: None) -> None:
     client = make_client(service_settings=_pooled(settings, 1))
     loaded = client.app.state.holder.current
     worker_pid, _ = loaded.run(_pid_and_version)
