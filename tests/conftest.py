@@ -11,6 +11,15 @@ from features.world.plan import WorldPlan, build_plan
 from features.world.simulate import simulate_episodes
 
 
+def write_csv_world(folder: Path, episodes: int, seed: int) -> Path:
+    """A mental-health world of about `episodes` episodes written as CSV tables, for tests that train from a folder."""
+    from features.tables import write_tables
+
+    programs, frame = simulate_episodes(build_plan("mental-health", episodes, seed=seed))
+    write_tables(folder, programs, frame, "csv")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_world() -> tuple[WorldPlan, pd.DataFrame, pd.DataFrame]:
     plan = build_plan("mental-health", 6_000, seed=11)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import write_csv_world
+
 REPO = Path(__file__).resolve().parents[2]
 TRAINER = textwrap.dedent("""
     import os, signal, sys
@@ -45,14 +47,7 @@ TRAINER = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from features.tables import write_tables
-    from features.world.plan import build_plan
-    from features.world.simulate import simulate_episodes
-
-    folder = tmp_path_factory.mktemp("kill-world")
-    programs, episodes = simulate_episodes(build_plan("mental-health", 3_000, seed=5))
-    write_tables(folder, programs, episodes, "csv")
-    return folder
+    return write_csv_world(tmp_path_factory.mktemp("kill-world"), 3_000, seed=5)
 
 
 def champion_store(root: Path, bundle: Any) -> tuple[str, Any]:

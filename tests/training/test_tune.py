@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from carealloc.settings import Settings
-from features.tables import Tables, load_tables, write_tables
-from features.world.plan import build_plan
-from features.world.simulate import simulate_episodes
+from features.tables import Tables, load_tables
 from models.evaluation import evaluate_holdout
 from models.suite import DEFAULT_PARAMS
+from tests.conftest import write_csv_world
 from training.tune import HoldoutObjective, SearchSpace, TuningError, journal_storage, tune
 
 # Few small trees keep trials fast on two CPUs; at least 25 rounds so the pruning callback reports once.
@@ -27,10 +26,7 @@ PARAMS = {"n_estimators": 30, "learning_rate": 0.05, "num_leaves": 7, "min_child
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("world")
-    programs, episodes = simulate_episodes(build_plan("mental-health", 4_000, seed=3))
-    write_tables(folder, programs, episodes, "csv")
-    return folder
+    return write_csv_world(tmp_path_factory.mktemp("world"), 4_000, seed=3)
 
 
 @pytest.fixture(scope="module")
