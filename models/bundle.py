@@ -105,8 +105,8 @@ class CareAllocBundle:
 
     def prepare_scoring(self) -> CareAllocBundle:
         """Build what risk scoring keeps per process (programme-period look-ups, each model's SHAP tables) now
-        instead of on the first request after a load, which would otherwise wait about a second for it; a
-        loader can call this before it installs the bundle."""
+        instead of on the first request after a load, which would otherwise wait seconds for them (the TreeSHAP
+        loop is compiled once per process, ~3.5 s); the service's BundleHolder calls it before installing one."""
         self.periods()
         self.suite.response.shap_tables()
         self.suite.dropout.shap_tables()
