@@ -12,7 +12,7 @@ import numpy as np
 
 from allocation.errors import InfeasibleConstraintsError
 from allocation.linear_program import minimise
-from allocation.problem import Problem, money
+from allocation.problem import BUDGET_TOLERANCE, Problem, money
 
 
 def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -40,19 +40,21 @@ def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
 
 
 def _named_conflicts(problem: Problem) -> list[str]:
+    """Conflicts beyond the money tolerance our own plan check allows (a budget met to within rounding, e.g.
+    minimums of 80 % of current funding under a budget of 80 % of it, is not a conflict)."""
     conflicts = list(problem.program_conflicts)
     budget = problem.budget
     lo_total = float(problem.lo.sum())
     hi_total = float(problem.hi.sum())
     locked_total = float(problem.lo[problem.locked].sum())
-    if locked_total > budget:
+    if locked_total > budget + BUDGET_TOLERANCE:
         conflicts.append(
             f"locked programmes' current funding adds up to {money(locked_total)} but the budget is {money(budget)}"
         )
-    elif lo_total > budget:
+    elif lo_total > budget + BUDGET_TOLERANCE:
         detail = f" (locked programmes take {money(locked_total)} of that)" if locked_total > 0 else ""
         conflicts.append(f"programme minimums add up to {money(lo_total)} but the budget is {money(budget)}{detail}")
-    if problem.mode == "exact" and hi_total < budget:
+    if problem.mode == "exact" and hi_total < budget - BUDGET_TOLERANCE:
         conflicts.append(
             f"programme maximums add up to {money(hi_total)} but the budget is {money(budget)} "
             "and budget_mode is 'exact' (use 'at_most' or raise the limits)"
@@ -68,19 +70,19 @@ def _named_conflicts(problem: Problem) -> list[str]:
                     f"group {group.label} has a floor of {group.min_share:.0%} ({money(group.floor)}) "
                     f"but no programme has {group.label}"
                 )
-            elif members_hi < group.floor:
+            elif members_hi < group.floor - BUDGET_TOLERANCE:
                 conflicts.append(
                     f"group {group.label} floor of {group.min_share:.0%} of the budget "
                     f"({money(group.floor)}) "
                     f"cannot be met: its programmes' maximums add up to {money(members_hi)}"
                 )
-        if group.cap is not None and members_lo > group.cap:
+        if group.cap is not None and members_lo > group.cap + BUDGET_TOLERANCE:
             conflicts.append(
                 f"group {group.label} cap of {group.max_share:.0%} of the budget ({money(group.cap)}) "
                 f"is below its programmes' minimums, which add up to {money(members_lo)}"
             )
     for column, floors in sorted(floors_by_column.items()):
-        if floors > budget * (1 + 1e-12):
+        if floors > budget + BUDGET_TOLERANCE:
             conflicts.append(
                 f"group floors on {column} add up to {money(floors)}, more than the budget of {money(budget)}"
             )

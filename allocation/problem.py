@@ -7,6 +7,7 @@ explanations all read the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -79,6 +80,14 @@ class Problem:
         knots, scores = padded(self.knots), padded(self.scores)
         return knots, scores
 
+    def at_budget(self, budget: float) -> Problem:
+        """The same problem with another budget: only the budget row and the groups' money limits change
+        (programme limits never depend on the budget), so nothing is compiled again."""
+        groups = tuple(dataclasses.replace(g, floor=_share_of(g.min_share, budget), cap=_share_of(g.max_share, budget))
+                       for g in self.groups)
+        return dataclasses.replace(self, budget=budget, groups=groups,
+                                   constraints=dataclasses.replace(self.constraints, budget=budget))
+
     def value_parts(self, funding: np.ndarray) -> np.ndarray:
         """Each programme's score at its funding, interpolated on its curve as np.interp does (flat beyond the
         ends), for all programmes in one pass: the solver calls this for every candidate plan."""
@@ -119,6 +128,10 @@ class Problem:
             if group.cap is not None and amount > group.cap + BUDGET_TOLERANCE:
                 problems.append(f"group {group.label} gets {money(amount)}, above its cap {money(group.cap)}")
         return problems
+
+
+def _share_of(share: float | None, budget: float) -> float | None:
+    return None if share is None else share * budget
 
 
 def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[float, str, float, str, bool, list[str]]:
@@ -186,8 +199,8 @@ def build_problem(curves: Sequence[OutcomeCurve], constraints: Constraints, obje
                 column=share.column,
                 value=share.value,
                 members=members,
-                floor=None if share.min_share is None else share.min_share * budget,
-                cap=None if share.max_share is None else share.max_share * budget,
+                floor=_share_of(share.min_share, budget),
+                cap=_share_of(share.max_share, budget),
                 min_share=share.min_share,
                 max_share=share.max_share,
             )

@@ -10,7 +10,6 @@ concave-envelope upper bound -> explanations, budget curve, shadow price and bas
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,7 @@ from allocation.mixed_integer import solve_mixed_integer
 from allocation.objectives import Objective
 from allocation.polish import MAX_ROUNDS, polish
 from allocation.problem import Problem, build_problem
-from allocation.reference import DEFAULT_GRID_STEPS, solve_grid
+from allocation.reference import DEFAULT_GRID_STEPS, GridTables, plan_at_budget, solve_grid
 from allocation.result import (
     AllocationResult,
     BudgetPoint,
@@ -61,6 +60,7 @@ class _Solved:
     rounds: int
     polish_improved: bool
     shadow_price: float | None
+    tables: GridTables | None
 
 
 def _best(problem: Problem, plans: list[np.ndarray | None]) -> np.ndarray | None:
@@ -72,10 +72,11 @@ def _best(problem: Problem, plans: list[np.ndarray | None]) -> np.ndarray | None
     return best
 
 
-def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bool, polish_rounds: int) -> _Solved:
+def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bool, polish_rounds: int,
+           reach_budget: float | None = None) -> _Solved:
     """Best verified plan: exact grid DP (or MIP across grouping columns), repaired if needed, polished."""
     extra = max(MARGINAL_UNIT, SHADOW_PRICE_FRACTION * problem.budget) if price_budget else 0.0
-    grid = solve_grid(problem, step, steps, extra_money=extra)
+    grid = solve_grid(problem, step, steps, extra_money=extra, reach_budget=reach_budget)
     dp_plan = verified(problem, grid.funding)
     plans = [dp_plan]
     reference = "grid_dp"
@@ -112,13 +113,19 @@ def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bo
         rounds=0 if polished is None else polished.rounds,
         polish_improved=polished is not None and polished.improved,
         shadow_price=shadow,
+        tables=grid.tables,
     )
 
 
-def _value_at_budget(problem: Problem, budget: float) -> float | None:
-    """A budget-curve point: coarser DP (400 steps) and one polish round, enough for a what-if curve
-    (the exact MIP still runs when group rules span several columns, where the DP alone can be far off)."""
-    other = build_problem(problem.curves, dataclasses.replace(problem.constraints, budget=budget), problem.objective)
+def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None) -> float | None:
+    """A budget-curve point: the plan the main DP's tables hold for that budget (they do not depend on it) with
+    one polish round; a fresh coarser solve (400 steps, one polish round) only when the tables cannot give a
+    plan there (beyond their reach, group rules on several columns, a grid that misses a floor), where the
+    exact MIP still runs when group rules span several columns, as the DP alone can be far off."""
+    other = problem.at_budget(budget)
+    plan = None if tables is None else plan_at_budget(other, tables)
+    if tables is not None and plan is not None:
+        return polish(other, plan, tables.step, max_rounds=1).value
     try:
         ensure_feasible(other)
     except InfeasibleConstraintsError:
@@ -161,16 +168,16 @@ def optimize(
     problem = build_problem(curves, constraints, objective)
     ensure_feasible(problem)
     started = time.perf_counter()
-    solved = _solve(problem, step, DEFAULT_GRID_STEPS, price_budget=True, polish_rounds=MAX_ROUNDS)
+    solved = _solve(problem, step, DEFAULT_GRID_STEPS, price_budget=True, polish_rounds=MAX_ROUNDS,
+                    reach_budget=max(BUDGET_CURVE_FRACTIONS) * problem.budget)
     funding, value = solved.funding, solved.value
     gap = _gap(solved, envelope_upper_bound(problem))
     seconds = time.perf_counter() - started
 
     budget = problem.budget
     curve_points = tuple(
-        BudgetPoint(
-            fraction, fraction * budget, value if fraction == 1.0 else _value_at_budget(problem, fraction * budget)
-        )
+        BudgetPoint(fraction, fraction * budget,
+                    value if fraction == 1.0 else _value_at_budget(problem, fraction * budget, solved.tables))
         for fraction in BUDGET_CURVE_FRACTIONS
     )
 

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from allocation.maxplus import compile_kernels
 from serving.logs import configure_logging, logger
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def _start_worker(loaded: LoadedBundle, log_level: str, barrier: Any) -> None:
     global _loaded, _barrier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then shuts the pool down
     configure_logging(log_level)
+    compile_kernels()  # before taking work, so no recommendation waits for the DP's loops to compile
     _loaded, _barrier = loaded, barrier
 
 

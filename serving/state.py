@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from allocation.maxplus import compile_kernels
 from models.bundle import CareAllocBundle
 from serving.logs import logger
 from serving.problems import ProblemError
@@ -80,6 +81,7 @@ class BundleHolder:
         with self._lock:
             new = loader()
             new.bundle.prepare_scoring()  # per-process look-ups built now, not on the first request after a load
+            compile_kernels()  # the allocation DP's loops too (once per process; later calls return at once)
             if self._pool is not None:
                 try:
                     new = dataclasses.replace(new, compute=self._pool(new))
