@@ -29,14 +29,28 @@ def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) ->
 def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every programme's curve points inside its window, as padded rows: money, score, and which are real.
 
-    A row holds the window's two ends and the knots strictly between them.
-    All programmes at once, because a Python loop over programmes cost more than the linear programme itself.
+    A row holds the window's two ends and the knots strictly between them (an empty window: its lower end).
+    All programmes at once, because a Python loop over programmes cost more than the linear programme itself;
+    the ends are interpolated here rather than by `Problem.value_parts`, reusing the comparisons that find
+    the knots inside, which halved this function (it was a third of the greedy path).
     """
     knots, scores = problem.curve_table
-    xs = np.column_stack([lower, knots, upper])
-    ys = np.column_stack([problem.value_parts(lower), scores, problem.value_parts(upper)])
-    real = np.column_stack([np.ones(len(lower), bool), (knots > lower[:, None]) & (knots < upper[:, None]),
-                            np.ones(len(lower), bool)])
+    rows, width = knots.shape
+    after_lower, before_upper = knots > lower[:, None], knots < upper[:, None]
+    # each end on the segment ending at the first knot above it (lower) or at or above it (upper); past the
+    # last knot that is a padding segment of zero length, whose score is the last score
+    right = np.column_stack([width - after_lower.sum(axis=1), before_upper.sum(axis=1)])
+    right = np.maximum(np.minimum(right, width - 1), 1) + (np.arange(rows) * width)[:, None]
+    flat_knots, flat_scores = knots.ravel(), scores.ravel()
+    x0, x1 = flat_knots[right - 1], flat_knots[right]
+    y0, y1 = flat_scores[right - 1], flat_scores[right]
+    ends = np.column_stack([lower, upper])
+    share = np.divide(ends - x0, x1 - x0, out=np.zeros_like(ends), where=x1 > x0)
+    values = y0 + np.minimum(np.maximum(share, 0.0), 1.0) * (y1 - y0)
+    xs = np.concatenate([lower[:, None], knots, upper[:, None]], axis=1)
+    ys = np.concatenate([values[:, :1], scores, values[:, 1:]], axis=1)
+    real = np.concatenate([np.ones((rows, 1), dtype=bool), after_lower & before_upper, (upper > lower)[:, None]],
+                          axis=1)
     return xs, ys, real
 
 
