@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocation.concave_greedy import cell_of, envelope_pieces, maximise_pieces
 from allocation.feasibility import linear_rows
 from allocation.linear_program import minimise
 from allocation.problem import Problem
@@ -80,7 +81,25 @@ def _drop_points_under_chords(xs: np.ndarray, ys: np.ndarray, real: np.ndarray, 
 
 
 def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Plan maximising the sum of concave envelopes taken over [lower, upper], and that envelope value.
+    """Plan maximising the sum of concave envelopes taken over [lower, upper], and that envelope value; None
+    when no plan in the windows meets the rules.
+
+    With group rules on at most one column the groups are disjoint and a greedy on the envelopes' slopes is
+    exact and about ten times faster (`concave_greedy.py`); rules on two or more columns need the linear programme.
+    """
+    cells = cell_of(problem)
+    if cells is None:
+        return maximise_envelope_lp(problem, lower, upper)
+    xs, ys, real = _window_points(problem, lower, upper)
+    solved = maximise_pieces(problem, lower, envelope_pieces(xs, ys, real), cells, problem.budget - float(lower.sum()))
+    if solved is None:
+        return None
+    extra, gain = solved
+    return np.clip(lower + extra, lower, upper), float(ys[:, 0].sum()) + gain
+
+
+def maximise_envelope_lp(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """`maximise_envelope` as a linear programme, for group rules on any number of columns.
 
     Formulated with weights instead of the envelope's pieces: programme i's money is a convex combination
     sum_k w_ik x_ik of its curve points and its score the same combination of their values, so maximising
