@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocation.concave_greedy import cell_of, envelope_pieces, maximise_pieces
 from allocation.feasibility import linear_rows
 from allocation.linear_program import minimise
 from allocation.problem import Problem
@@ -29,14 +30,28 @@ def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) ->
 def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every programme's curve points inside its window, as padded rows: money, score, and which are real.
 
-    A row holds the window's two ends and the knots strictly between them.
-    All programmes at once, because a Python loop over programmes cost more than the linear programme itself.
+    A row holds the window's two ends and the knots strictly between them (an empty window: its lower end).
+    All programmes at once, because a Python loop over programmes cost more than the linear programme itself;
+    the ends are interpolated here rather than by `Problem.value_parts`, reusing the comparisons that find
+    the knots inside, which halved this function (it was a third of the greedy path).
     """
     knots, scores = problem.curve_table
-    xs = np.column_stack([lower, knots, upper])
-    ys = np.column_stack([problem.value_parts(lower), scores, problem.value_parts(upper)])
-    real = np.column_stack([np.ones(len(lower), bool), (knots > lower[:, None]) & (knots < upper[:, None]),
-                            np.ones(len(lower), bool)])
+    rows, width = knots.shape
+    after_lower, before_upper = knots > lower[:, None], knots < upper[:, None]
+    # each end on the segment ending at the first knot above it (lower) or at or above it (upper); past the
+    # last knot that is a padding segment of zero length, whose score is the last score
+    right = np.column_stack([width - after_lower.sum(axis=1), before_upper.sum(axis=1)])
+    right = np.maximum(np.minimum(right, width - 1), 1) + (np.arange(rows) * width)[:, None]
+    flat_knots, flat_scores = knots.ravel(), scores.ravel()
+    x0, x1 = flat_knots[right - 1], flat_knots[right]
+    y0, y1 = flat_scores[right - 1], flat_scores[right]
+    ends = np.column_stack([lower, upper])
+    share = np.divide(ends - x0, x1 - x0, out=np.zeros_like(ends), where=x1 > x0)
+    values = y0 + np.minimum(np.maximum(share, 0.0), 1.0) * (y1 - y0)
+    xs = np.concatenate([lower[:, None], knots, upper[:, None]], axis=1)
+    ys = np.concatenate([values[:, :1], scores, values[:, 1:]], axis=1)
+    real = np.concatenate([np.ones((rows, 1), dtype=bool), after_lower & before_upper, (upper > lower)[:, None]],
+                          axis=1)
     return xs, ys, real
 
 
@@ -66,7 +81,25 @@ def _drop_points_under_chords(xs: np.ndarray, ys: np.ndarray, real: np.ndarray, 
 
 
 def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Plan maximising the sum of concave envelopes taken over [lower, upper], and that envelope value.
+    """Plan maximising the sum of concave envelopes taken over [lower, upper], and that envelope value; None
+    when no plan in the windows meets the rules.
+
+    With group rules on at most one column the groups are disjoint and a greedy on the envelopes' slopes is
+    exact and about ten times faster (`concave_greedy.py`); rules on two or more columns need the linear programme.
+    """
+    cells = cell_of(problem)
+    if cells is None:
+        return maximise_envelope_lp(problem, lower, upper)
+    xs, ys, real = _window_points(problem, lower, upper)
+    solved = maximise_pieces(problem, lower, envelope_pieces(xs, ys, real), cells, problem.budget - float(lower.sum()))
+    if solved is None:
+        return None
+    extra, gain = solved
+    return np.clip(lower + extra, lower, upper), float(ys[:, 0].sum()) + gain
+
+
+def maximise_envelope_lp(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """`maximise_envelope` as a linear programme, for group rules on any number of columns.
 
     Formulated with weights instead of the envelope's pieces: programme i's money is a convex combination
     sum_k w_ik x_ik of its curve points and its score the same combination of their values, so maximising
