@@ -224,7 +224,7 @@ def optimize(
         budget_curve=curve_points,
         baselines=baseline_plans(problem),
         solver=SolverInfo(
-            method=f"{solved.reference}+envelope_lp_polish" if solved.polish_improved else solved.reference,
+            method=f"{solved.reference}+envelope_polish" if solved.polish_improved else solved.reference,
             iterations=solved.rounds,
             seconds=seconds,
             grid_step=solved.step,
