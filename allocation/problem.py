@@ -85,8 +85,11 @@ class Problem:
         (programme limits never depend on the budget), so nothing is compiled again."""
         groups = tuple(dataclasses.replace(g, floor=_share_of(g.min_share, budget), cap=_share_of(g.max_share, budget))
                        for g in self.groups)
-        return dataclasses.replace(self, budget=budget, groups=groups,
-                                   constraints=dataclasses.replace(self.constraints, budget=budget))
+        other = dataclasses.replace(self, budget=budget, groups=groups,
+                                    constraints=dataclasses.replace(self.constraints, budget=budget))
+        if "curve_table" in self.__dict__:  # the padded curves do not depend on the budget either
+            other.__dict__["curve_table"] = self.__dict__["curve_table"]
+        return other
 
     def value_parts(self, funding: np.ndarray) -> np.ndarray:
         """Each programme's score at its funding, interpolated on its curve as np.interp does (flat beyond the

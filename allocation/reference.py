@@ -119,30 +119,52 @@ def _restricted(problem: Problem, grid: GridTables, conservative: bool) -> list[
     return restricted
 
 
+def _at_totals(head: np.ndarray, last: np.ndarray, totals: list[int]) -> list[tuple[float, int]]:
+    """max_j head[t - j] + last[j] at a few totals t only, with the largest maximising j (as `Chain` picks):
+    O(len) each where the whole convolution is O(len^2), and an exact budget is read at one or two totals."""
+    found = []
+    for t in totals:
+        low, high = max(0, t - (len(head) - 1)), min(len(last) - 1, t)
+        if low > high:
+            found.append((-np.inf, 0))
+            continue
+        candidates = head[t - high : t - low + 1][::-1] + last[low : high + 1]
+        pick = len(candidates) - 1 - int(np.argmax(candidates[::-1]))
+        found.append((float(candidates[pick]), low + pick))
+    return found
+
+
 def _combine(
     problem: Problem, grid: GridTables, units: int, extra: int, conservative: bool
 ) -> tuple[np.ndarray, float | None] | None:
     """Grid plan for ``units`` steps above the lower limits, and the gain from ``extra`` more steps."""
     cap = units + extra
-    across = Chain([table[: cap + 1] for table in _restricted(problem, grid, conservative)], cap)
-    total = across.table
-    reachable = total[: units + 1]
-    if not np.isfinite(reachable).any():
-        return None
-    if problem.mode == "exact" and len(reachable) > units and np.isfinite(reachable[units]):
-        used = units
-    else:
-        used = int(np.argmax(reachable))  # at_most, or the grid cannot reach the exact budget: repair later
-    gain = None
-    if extra > 0:
-        more = total[units + extra] if problem.mode == "exact" and len(total) > units + extra else -np.inf
+    tables = [table[: cap + 1] for table in _restricted(problem, grid, conservative)]
+    spend: np.ndarray | None = None
+    if problem.mode == "exact" and len(tables) > 1:  # the last group joins only at the totals that are read
+        head = Chain(tables[:-1], cap)
+        (value, split), (more, _) = _at_totals(head.table, tables[-1], [units, cap])
+        if np.isfinite(value):  # else the grid misses the budget: the whole table is needed to repair from
+            used, best = units, value
+            spend = np.append(head.steps(units - split), split)
+    if spend is None:
+        across = Chain(tables, cap)
+        total = across.table
+        reachable = total[: units + 1]
+        if not np.isfinite(reachable).any():
+            return None
+        if problem.mode == "exact" and len(reachable) > units and np.isfinite(reachable[units]):
+            used = units
+        else:
+            used = int(np.argmax(reachable))  # at_most, or the grid cannot reach the exact budget: repair later
+        best = float(reachable[used])
+        more = total[cap] if problem.mode == "exact" and len(total) > cap else -np.inf
         if problem.mode == "at_most":
             more = float(np.max(total))
-        if np.isfinite(more):
-            gain = float(more - reachable[used])
-
+        spend = across.steps(used)
+    gain = float(more - best) if extra > 0 and np.isfinite(more) else None
     funding = problem.lo.copy()
-    for cell, chain, amount in zip(grid.cells, grid.chains, across.steps(used), strict=True):
+    for cell, chain, amount in zip(grid.cells, grid.chains, spend, strict=True):
         funding[cell.members] += chain.steps(int(amount)) * grid.step
     return funding, gain
 
