@@ -20,6 +20,7 @@ from serving.keys import read_keys_file
 from serving.logs import logger
 from serving.metrics import ServiceMetrics
 from serving.middleware import RequestGuard
+from serving.offload import Offload
 from serving.ratelimit import RateLimiter
 from serving.registry import load_champion
 from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
@@ -68,6 +69,7 @@ def _keep_trying(app: FastAPI, stop: threading.Event, every: float) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
     app.state.keyring = keyring_from_settings(settings)
+    app.state.offload = Offload(settings.compute_threads)  # per lifespan: closing it ends its threads
     audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
     app.state.audit = await anyio.to_thread.run_sync(audit.create)
     holder: BundleHolder = app.state.holder
@@ -87,6 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         holder.close()
+        app.state.offload.close()
         app.state.audit.close()
 
 

@@ -12,13 +12,16 @@ from serving.security import Principal, authorize
 from serving.settings import ServiceSettings
 from serving.state import LoadedBundle
 
+# Dependencies are `async def` although nothing in them waits: as plain `def`s FastAPI would run each in the
+# thread pool, and those hops cost more CPU than the dependencies themselves (see serving/security.authorize).
 
-def get_settings(request: Request) -> ServiceSettings:
+
+async def get_settings(request: Request) -> ServiceSettings:
     settings: ServiceSettings = request.app.state.settings
     return settings
 
 
-def get_loaded(request: Request) -> LoadedBundle:
+async def get_loaded(request: Request) -> LoadedBundle:
     """The bundle this request will use from start to end (a reload meanwhile does not affect it)."""
     loaded: LoadedBundle | None = request.app.state.holder.current
     if loaded is None:

@@ -18,7 +18,6 @@ import time
 import uuid
 from typing import Any
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.audit import AuditUnavailableError, Outcome
@@ -103,7 +102,7 @@ class RequestGuard:
         scope[SCOPE_KEY] = context
         method = scope["method"]
         try:
-            row_id = await anyio.to_thread.run_sync(state.audit.begin, context.request_id, method)
+            row_id = await state.offload.audit(state.audit.begin, context.request_id, method)
         except AuditUnavailableError as exc:
             await self._refuse_unaudited(scope, send, context, started, exc)
             return
@@ -123,7 +122,7 @@ class RequestGuard:
         duration_ms = (time.perf_counter() - started) * 1000
         outcome = Outcome(endpoint, status, context.key_id, context.role, version, digest, len(body), duration_ms)
         try:
-            await anyio.to_thread.run_sync(state.audit.finish, row_id, outcome)
+            await state.offload.audit(state.audit.finish, row_id, outcome)
         except AuditUnavailableError as exc:
             await self._refuse_unaudited(scope, send, context, started, exc)
             return

@@ -72,6 +72,9 @@ class ServiceSettings(Settings):
     compute_workers: int = Field(0, ge=0, le=64, description=(
         "Worker processes for recommendations and scenarios, each holding the bundle; 0 runs them in the serving "
         "process (one core's worth under concurrent requests)."))
+    compute_threads: int = Field(16, ge=1, le=256, description=(
+        "Threads running the risk, forecast, recommendation and scenario work (or waiting on compute workers); "
+        "requests beyond this many at once wait for a free thread."))
     session_minutes: int = Field(480, ge=5, le=7 * 24 * 60,
                                  description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
     session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from serving import risk
 from serving.dependencies import LoadedDep, PrincipalDep
+from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import RiskCreate, RiskPublic
 from serving.security import authorize
+from serving.state import LoadedBundle
 
 router = APIRouter(prefix="/v1", tags=["patients"], dependencies=[Depends(authorize)])
 
@@ -17,9 +20,15 @@ router = APIRouter(prefix="/v1", tags=["patients"], dependencies=[Depends(author
              responses={403: {"description": "Role or programme not allowed"},
                         404: {"description": "Unknown programme"},
                         422: {"description": "Invalid episode (field path only, values never echoed)"}})
-def score_risk(*, body: RiskCreate, principal: PrincipalDep, loaded: LoadedDep) -> RiskPublic:
+async def score_risk(*, request: Request, body: RiskCreate, principal: PrincipalDep, loaded: LoadedDep) -> Response:
     refused = principal.may_score(e.program_id for e in body.episodes)
     if refused:
         raise ProblemError(403, "programme-not-allowed",
                            f"this key may only score patients of its own programmes; not: {', '.join(refused)}")
-    return risk.score(loaded, body)  # in-process: cheaper than a trip to a compute worker (serving/compute.py)
+    # in-process: cheaper than a trip to a compute worker (serving/compute.py)
+    return await offload(request).compute(_scored, loaded, body)
+
+
+def _scored(loaded: LoadedBundle, body: RiskCreate) -> Response:
+    """Scored and serialised in the thread: a returned Response skips FastAPI's second validation of the model."""
+    return Response(risk.score(loaded, body).model_dump_json(), media_type="application/json")

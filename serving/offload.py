@@ -1,0 +1,43 @@
+"""Blocking work off the event loop through asyncio's own executor hand-off, on thread pools this service owns.
+
+FastAPI sends every plain `def` route and dependency (and the response check of such a route) through anyio's
+`to_thread`; each of those hops cost ~0.25 ms of CPU here (capacity limiter, context-variable look-ups, cancel
+scopes, a Condition-based queue), as much as scoring one patient, and a request took four or five of them. The
+hot routes and the audit rows therefore go through `run_in_executor` (a C queue and one future) instead:
+- `compute`: routes' CPU work (forecasts, SHAP, optimisation) and their waits on compute workers; threads, since
+  LightGBM and the compiled loops release the GIL;
+- `audit`: one thread, so audit rows are written in order and never wait on each other's SQLite lock.
+Threads start on first use (nothing at construction); `close` waits for accepted work at shut-down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+T = TypeVar("T")
+
+
+class Offload:
+    def __init__(self, compute_threads: int) -> None:
+        self._compute = ThreadPoolExecutor(compute_threads, thread_name_prefix="carealloc-compute")
+        self._audit = ThreadPoolExecutor(1, thread_name_prefix="carealloc-audit")
+
+    async def compute(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._compute, work, *args)
+
+    async def audit(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._audit, work, *args)
+
+    def close(self) -> None:
+        self._compute.shutdown(wait=True)
+        self._audit.shutdown(wait=True)
+
+
+def offload(request: Request) -> Offload:
+    found: Offload = request.app.state.offload
+    return found
