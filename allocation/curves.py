@@ -124,6 +124,7 @@ class GridPositions:
         self._offset = x - start
         # Where np.interp returns a stored value as is: before the grid, at or after its end, on a knot.
         before, after = x < knots[:, 0], x >= knots[self._rows, last]
+        self.outside = before | (x > knots[self._rows, last])  # beyond the grid: read as its nearest end
         self._stored = before | after | (self._offset == 0)
         self._stored_at = np.where(before, 0, np.where(after, last, self._left))
 

@@ -21,13 +21,18 @@ def common_metrics(curves: Sequence[OutcomeCurve]) -> tuple[str, ...]:
 
 
 def evaluate_plan(
-    curves: Sequence[OutcomeCurve], allocation: Mapping[str, float], objective: Objective
+    curves: Sequence[OutcomeCurve],
+    allocation: Mapping[str, float],
+    objective: Objective,
+    *,
+    scores: Sequence[np.ndarray] | None = None,
 ) -> PlanEvaluation:
     """Every metric and the objective of every programme at its funding, read off all curves at once.
 
-    The numbers are those of one np.interp per programme and metric (see `GridPositions`); totals are added
-    in programme order with Python's ``sum`` and the objective with ``+=``, as they always were, so results
-    do not move by a rounding step between versions.
+    ``scores``: the objective on each curve's grid in program_id order, when the caller has it already
+    (`Problem.scores`). The numbers are those of one np.interp per programme and metric (see
+    `GridPositions`); totals are added in programme order with Python's ``sum`` and the objective with
+    ``+=``, as they always were, so results do not move by a rounding step between versions.
     """
     ordered = sorted(curves, key=lambda c: c.program_id)
     ids = [c.program_id for c in ordered]
@@ -44,18 +49,20 @@ def evaluate_plan(
         if not math.isfinite(amount) or amount < 0:
             raise ValueError(f"programme {pid}: funding must be finite and >= 0, got {amount}")
         funding.append(amount)
-    outside = tuple(c.program_id for c, x in zip(ordered, funding, strict=True)
-                    if not c.funding_min <= x <= c.funding_max)
     names = sorted(set().union(*(c.metrics for c in ordered)))
     # A curve without some metric gets its grid as a placeholder row: read, never reported.
     series = [[c.metrics.get(name, c.funding) for c in ordered] for name in names]
-    series.append([objective.score_grid(c) for c in ordered])
-    read = GridPositions([c.funding for c in ordered], np.array(funding)).values(series).tolist()
-    columns = dict(zip([*names, "objective"], read, strict=True))
-    per_programme = {
-        pid: {**{name: columns[name][i] for name in sorted(curve.metrics)}, "objective": columns["objective"][i]}
-        for i, (pid, curve) in enumerate(zip(ids, ordered, strict=True))
-    }
+    series.append(list(scores) if scores is not None else [objective.score_grid(c) for c in ordered])
+    at = GridPositions([c.funding for c in ordered], np.array(funding))
+    read = at.values(series)
+    labels = (*names, "objective")
+    per_programme = {}
+    for pid, curve, values in zip(ids, ordered, read.T.tolist(), strict=True):
+        row = dict(zip(labels, values, strict=True))
+        if len(curve.metrics) < len(names):
+            row = {name: row[name] for name in (*sorted(curve.metrics), "objective")}
+        per_programme[pid] = row
+    columns = dict(zip(labels, read.tolist(), strict=True))
     objective_value = 0.0
     for value in columns["objective"]:
         objective_value += value
@@ -68,6 +75,5 @@ def evaluate_plan(
         objective_value=objective_value,
         totals=totals,
         per_programme=per_programme,
-        outside_forecast_grid=outside,
+        outside_forecast_grid=tuple(pid for pid, out in zip(ids, at.outside.tolist(), strict=True) if out),
     )
-

@@ -177,8 +177,8 @@ def optimize(
     ids = problem.ids
     allocation = dict(zip(ids, (float(x) for x in funding), strict=True))
     current = {c.program_id: c.current_funding for c in problem.curves}
-    plan = evaluate_plan(problem.curves, allocation, objective)
-    status_quo = evaluate_plan(problem.curves, current, objective)
+    plan = evaluate_plan(problem.curves, allocation, objective, scores=problem.scores)
+    status_quo = evaluate_plan(problem.curves, current, objective, scores=problem.scores)
     gains = marginal_gains(problem, funding)
     flags = programme_flags(problem, funding)
     rows = []

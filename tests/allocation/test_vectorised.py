@@ -68,6 +68,9 @@ def test_evaluate_plan_matches_the_per_programme_loop(curves: list[OutcomeCurve]
         assert evaluation.totals[name] == sum(evaluation.per_programme[c.program_id][name] for c in ordered)
     assert evaluation.outside_forecast_grid == tuple(
         c.program_id for c in ordered if not c.funding_min <= plan[c.program_id] <= c.funding_max)
+    assert evaluation.outside_forecast_grid  # some programmes are funded beyond their grid
+    problem = build_problem(curves, Constraints(budget=1.0, budget_mode="at_most"), objective)
+    assert evaluate_plan(curves, plan, objective, scores=problem.scores) == evaluation
 
 
 def test_marginal_gains_match_the_per_programme_loop(curves: list[OutcomeCurve]) -> None:
