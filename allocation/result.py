@@ -14,11 +14,29 @@ from typing import Any
 
 import numpy as np
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per dataclass, looked up once
+
 
 def plain(value: Any) -> Any:
-    """JSON-safe copy: dataclasses and mappings to dicts, sequences to lists, non-finite floats to None."""
+    """JSON-safe copy: dataclasses and mappings to dicts, sequences to lists, non-finite floats to None.
+
+    The built-in types a result is made of are recognised by exact type first: a recommendation has some
+    1,700 values and the general isinstance chain below cost more than 6 ms for them.
+    """
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        return [plain(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELD_NAMES.get(kind)
+        if names is None:
+            names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):

@@ -184,10 +184,11 @@ def optimize(
     ids = problem.ids
     allocation = dict(zip(ids, (float(x) for x in funding), strict=True))
     current = {c.program_id: c.current_funding for c in problem.curves}
-    plan = evaluate_plan(problem.curves, allocation, objective)
-    status_quo = evaluate_plan(problem.curves, current, objective)
+    plan = evaluate_plan(problem.curves, allocation, objective, scores=problem.scores)
+    status_quo = evaluate_plan(problem.curves, current, objective, scores=problem.scores)
     gains = marginal_gains(problem, funding)
     flags = programme_flags(problem, funding)
+    lower, upper = problem.lo.tolist(), problem.hi.tolist()
     rows = []
     for i, curve in enumerate(problem.curves):
         pid = curve.program_id
@@ -200,8 +201,8 @@ def optimize(
                 recommended_funding=recommended,
                 change=change,
                 change_pct=change / curve.current_funding if curve.current_funding > 0 else None,
-                lower_limit=float(problem.lo[i]),
-                upper_limit=float(problem.hi[i]),
+                lower_limit=lower[i],
+                upper_limit=upper[i],
                 objective_current=status_quo.per_programme[pid]["objective"],
                 objective_recommended=plan.per_programme[pid]["objective"],
                 metrics_current={k: v for k, v in status_quo.per_programme[pid].items() if k != "objective"},
