@@ -22,7 +22,6 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 
 from allocation.problem import Problem
-from allocation.reference import _cells, primary_column
 
 # Money within this share of the budget counts as met, as the LP's feasibility tolerance does (in the LP
 # money is scaled by the budget and HiGHS allows ~1e-7 per row; we are stricter).
@@ -75,9 +74,9 @@ def cell_of(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
 
 
 def _cell_of(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    if len({group.column for group in problem.groups}) > 1:
+    if not problem.one_column:
         return None
-    cells = _cells(problem, primary_column(problem))
+    cells = problem.cells
     owner = np.zeros(problem.size, dtype=np.int64)
     for index, cell in enumerate(cells):
         owner[cell.members] = index

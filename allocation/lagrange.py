@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from allocation.problem import BUDGET_TOLERANCE, GroupRow, Problem
-from allocation.reference import primary_column, solve_grid
+from allocation.reference import solve_grid
 
 SEARCH_GRID_STEPS = 400
 BISECTION_STEPS = 10
@@ -44,7 +44,7 @@ def _shortfall(row: GroupRow, funding: np.ndarray, slack: float) -> int:
 
 def solve_with_prices(problem: Problem, steps: int) -> np.ndarray | None:
     """DP plan for the priced problem, with prices searched on a coarse grid; None if there is nothing to price."""
-    column = primary_column(problem)
+    column = problem.primary_column
     rows = [g for g in problem.groups if g.column != column]
     if not rows:
         return None

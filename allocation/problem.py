@@ -40,6 +40,16 @@ class GroupRow:
     max_share: float | None
 
 
+@dataclass
+class GroupCell:
+    """Programmes of one group of the exactly handled grouping column (or of none: the rest), with the group's
+    tightest floor and cap; the cells are disjoint, which is what the DP and the slope greedy rely on."""
+
+    members: list[int]
+    floor: float | None
+    cap: float | None
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """Curves sorted by program_id (so results never depend on input order) plus compiled limits."""
@@ -80,6 +90,40 @@ class Problem:
         knots, scores = padded(self.knots), padded(self.scores)
         return knots, scores
 
+    @cached_property
+    def primary_column(self) -> str | None:
+        """The grouping column handled exactly: the one with the most share rules (ties: alphabetical)."""
+        counts: dict[str, int] = {}
+        for group in self.groups:
+            counts[group.column] = counts.get(group.column, 0) + 1
+        if not counts:
+            return None
+        return min(counts, key=lambda column: (-counts[column], column))
+
+    @cached_property
+    def cells(self) -> tuple[GroupCell, ...]:
+        """The primary column's groups in value order, then the programmes in none of them (if any)."""
+        cells: dict[str, GroupCell] = {}
+        for group in self.groups:
+            if group.column != self.primary_column:
+                continue
+            cell = cells.setdefault(group.value, GroupCell(np.flatnonzero(group.members).tolist(), None, None))
+            if group.floor is not None:
+                cell.floor = group.floor if cell.floor is None else max(cell.floor, group.floor)
+            if group.cap is not None:
+                cell.cap = group.cap if cell.cap is None else min(cell.cap, group.cap)
+        ordered = [cells[value] for value in sorted(cells)]
+        grouped = {i for cell in ordered for i in cell.members}
+        rest = [i for i in range(self.size) if i not in grouped]
+        if rest or not ordered:
+            ordered.append(GroupCell(rest, None, None))
+        return tuple(ordered)
+
+    @property
+    def one_column(self) -> bool:
+        """Every group rule is on one grouping column (or there are none): the cells then carry all of them."""
+        return len({g.column for g in self.groups}) <= 1
+
     def at_budget(self, budget: float) -> Problem:
         """The same problem with another budget: only the budget row and the groups' money limits change
         (programme limits never depend on the budget), so nothing is compiled again."""
@@ -119,10 +163,13 @@ class Problem:
         if self.mode == "at_most" and total > self.budget + BUDGET_TOLERANCE:
             problems.append(f"plan spends {money(total)}, more than the budget of {money(self.budget)}")
         slack = 1e-6 * np.maximum(1.0, np.abs(self.hi))
-        for i, pid in enumerate(self.ids):
-            if funding[i] < self.lo[i] - slack[i]:
+        below, above = funding < self.lo - slack, funding > self.hi + slack
+        # checked for all programmes at once (the solver re-checks every candidate plan); words only for breaches
+        for i in np.flatnonzero(below | above).tolist():
+            pid = self.ids[i]
+            if below[i]:
                 problems.append(f"programme {pid} gets {money(funding[i])}, below its limit {money(self.lo[i])}")
-            if funding[i] > self.hi[i] + slack[i]:
+            if above[i]:
                 problems.append(f"programme {pid} gets {money(funding[i])}, above its limit {money(self.hi[i])}")
         for group in self.groups:
             amount = float(np.sum(funding[group.members]))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocation.maxplus import Chain
-from allocation.problem import Problem
+from allocation.problem import GroupCell, Problem
 
 DEFAULT_GRID_STEPS = 2000
 MAX_EXTRA_STEPS = DEFAULT_GRID_STEPS // 10
@@ -39,41 +39,6 @@ class GridSolution:
     tables: GridTables | None = None  # for reading other budgets (one grouping column at most)
 
 
-def primary_column(problem: Problem) -> str | None:
-    """The grouping column handled exactly: the one with the most share rules (ties: alphabetical)."""
-    counts: dict[str, int] = {}
-    for group in problem.groups:
-        counts[group.column] = counts.get(group.column, 0) + 1
-    if not counts:
-        return None
-    return min(counts, key=lambda column: (-counts[column], column))
-
-
-@dataclass
-class _Cell:
-    members: list[int]
-    floor: float | None
-    cap: float | None
-
-
-def _cells(problem: Problem, column: str | None) -> list[_Cell]:
-    cells: dict[str, _Cell] = {}
-    for group in problem.groups:
-        if group.column != column:
-            continue
-        cell = cells.setdefault(group.value, _Cell(list(np.flatnonzero(group.members)), None, None))
-        if group.floor is not None:
-            cell.floor = group.floor if cell.floor is None else max(cell.floor, group.floor)
-        if group.cap is not None:
-            cell.cap = group.cap if cell.cap is None else min(cell.cap, group.cap)
-    ordered = [cells[value] for value in sorted(cells)]
-    grouped = {i for cell in ordered for i in cell.members}
-    rest = [i for i in range(problem.size) if i not in grouped]
-    if rest or not ordered:
-        ordered.append(_Cell(rest, None, None))
-    return ordered
-
-
 @dataclass(frozen=True, eq=False)
 class GridTables:
     """Each cell's DP table and backtracking picks on one grid, before any group floor or cap is applied.
@@ -85,12 +50,12 @@ class GridTables:
 
     step: float
     reach: int
-    cells: tuple[_Cell, ...]
+    cells: tuple[GroupCell, ...]
     chains: tuple[Chain, ...]  # one per cell, over its members in order
 
 
 def _grid_tables(problem: Problem, step: float, reach: int) -> GridTables:
-    cells = _cells(problem, primary_column(problem))
+    cells = problem.cells
     # a programme can never use more steps than the tables reach, however wide its own range
     capacity = np.minimum(np.floor((problem.hi - problem.lo) / step + 1e-9), reach).astype(np.int64)
     chains = []
@@ -106,7 +71,7 @@ def _restricted(problem: Problem, grid: GridTables, conservative: bool) -> list[
     step = grid.step
     round_floor, round_cap = (math.ceil, math.floor) if conservative else (math.floor, math.ceil)
     restricted = []
-    for cell, chain in zip(_cells(problem, primary_column(problem)), grid.chains, strict=True):
+    for cell, chain in zip(problem.cells, grid.chains, strict=True):
         base = float(problem.lo[cell.members].sum())
         table = chain.table
         if cell.floor is not None or cell.cap is not None:
@@ -197,7 +162,7 @@ def solve_grid(
     times the grid's length; beyond that the tables only reach this budget).
     """
     step = grid_step(problem, steps) if step is None else float(step)
-    exact = len({g.column for g in problem.groups}) <= 1
+    exact = problem.one_column
     room = _room(problem)
     if step <= 0:
         if extra_money <= 0:

@@ -122,3 +122,40 @@ def test_invalid_inputs_are_value_errors() -> None:
         Constraints(budget=-1.0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         GroupShare("region", "rural", min_share=1.5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_column_feasibility_without_an_lp_agrees_with_the_lp(factories: types.ModuleType, seed: int) -> None:
+    """`cells_feasible` (disjoint cells, no LP) and the LP decide alike on random one-column rules."""
+    import numpy as np
+
+    from allocation.feasibility import cells_feasible, lp_feasible
+    from allocation.objectives import Objective
+    from allocation.problem import build_problem
+
+    rng = np.random.default_rng(seed)
+    regions = ("rural", "urban", "remote")
+    decided = []
+    for _ in range(60):
+        curves = [factories.random_curve(rng, f"p{i}", {"region": regions[int(rng.integers(3))]}) for i in range(6)]
+        current = sum(c.current_funding for c in curves)
+        groups = []
+        for value in regions:
+            floor, cap = float(rng.uniform(0, 0.5)), float(rng.uniform(0.2, 0.8))
+            kind = int(rng.integers(4))  # none, floor, cap, both
+            if kind == 1 or (kind == 3 and floor > cap):
+                groups.append(GroupShare("region", value, min_share=floor))
+            elif kind == 2:
+                groups.append(GroupShare("region", value, max_share=cap))
+            elif kind == 3:
+                groups.append(GroupShare("region", value, min_share=floor, max_share=cap))
+        constraints = Constraints(budget=float(rng.uniform(0.5, 1.5)) * current,
+                                  budget_mode="exact" if rng.random() < 0.6 else "at_most",
+                                  max_change=float(rng.uniform(0.1, 0.9)) if rng.random() < 0.7 else None,
+                                  groups=tuple(groups))
+        problem = build_problem(curves, constraints, Objective())
+        assert problem.one_column
+        answer = cells_feasible(problem)
+        assert answer == lp_feasible(problem)
+        decided.append(answer)
+    assert any(decided) and not all(decided)  # both outcomes occur
