@@ -69,7 +69,7 @@ class Problem:
     objective: Objective
     program_conflicts: tuple[str, ...]
 
-    @property
+    @cached_property
     def ids(self) -> tuple[str, ...]:
         return tuple(c.program_id for c in self.curves)
 

@@ -20,7 +20,7 @@ from serving.dependencies import LoadedDep, SettingsDep
 from serving.pages.access import SIGN_IN, PageForbiddenError, home_for, page_session, pages_for
 from serving.pages.export import allocation_csv
 from serving.pages.uploads import episodes_from_csv
-from serving.routers.recommendations import create_recommendation
+from serving.routers.recommendations import recommendation_result
 from serving.schemas import RecommendationCreate
 from serving.security import authorize, current_session
 from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionStore
@@ -108,7 +108,7 @@ def models_page(*, request: Request, session: SessionDep, settings: SettingsDep)
 
 @router.post("/pages/allocator/allocation.csv", response_class=Response, dependencies=[Depends(authorize)])
 def allocation_download(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
-    result = create_recommendation(body=body, loaded=loaded)
+    result = recommendation_result(loaded, body)
     return Response(allocation_csv(result), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.csv"'})
 

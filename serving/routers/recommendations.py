@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from allocation import InfeasibleConstraintsError
 from carealloc.recommendation import recommend
 from serving.dependencies import LoadedDep
+from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import RecommendationCreate, RecommendationPublic
 from serving.security import authorize
 from serving.state import LoadedBundle
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends(authorize)])
 
@@ -20,15 +25,31 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends
 @router.post("/recommendations", response_model=RecommendationPublic, summary="Recommend a budget allocation",
              responses={404: {"description": "Unknown programme"},
                         422: {"description": "Invalid or infeasible constraints (the conflicts are named)"}})
-def create_recommendation(*, body: RecommendationCreate, loaded: LoadedDep) -> dict[str, Any]:
+async def create_recommendation(*, request: Request, body: RecommendationCreate, loaded: LoadedDep) -> Response:
+    document = await offload(request).compute(_run, loaded, _document, body)
+    return Response(document, media_type="application/json")
+
+
+def recommendation_result(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
+    """The recommendation as plain data (the allocator page's CSV download builds its table from it)."""
+    return _run(loaded, _result, body)
+
+
+def _run(loaded: LoadedBundle, work: Callable[[LoadedBundle, RecommendationCreate], T],
+         body: RecommendationCreate) -> T:
     try:
-        result = loaded.run(_recommend, body)
+        return loaded.run(work, body)
     except InfeasibleConstraintsError:
         raise  # its own handler names the conflicts
     except ValueError as exc:  # constraints the optimizer cannot apply (e.g. a zero budget)
         raise ProblemError(422, "invalid-constraints", str(exc)) from exc
-    return {**result, "model_version": loaded.version}
 
 
-def _recommend(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
-    return recommend(loaded.bundle, body)
+def _result(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
+    return {**recommend(loaded.bundle, body), "model_version": loaded.version}
+
+
+def _document(loaded: LoadedBundle, body: RecommendationCreate) -> bytes:
+    """The response document, checked against its schema and serialised where the work ran (a compute worker
+    when there are any), so the serving process, which every request shares, only passes the bytes on."""
+    return RecommendationPublic.model_validate(_result(loaded, body)).model_dump_json().encode()

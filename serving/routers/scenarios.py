@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from carealloc.recommendation import score_scenarios
 from serving.dependencies import LoadedDep
+from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import ScenariosCreate, ScenariosPublic
 from serving.security import authorize
@@ -18,13 +18,15 @@ router = APIRouter(prefix="/v1", tags=["scenarios"], dependencies=[Depends(autho
 
 @router.post("/scenarios", response_model=ScenariosPublic, summary="Score named allocations against the status quo",
              responses={404: {"description": "Unknown programme"}})
-def compare_scenarios(*, body: ScenariosCreate, loaded: LoadedDep) -> dict[str, Any]:
+async def compare_scenarios(*, request: Request, body: ScenariosCreate, loaded: LoadedDep) -> Response:
     try:
-        result = loaded.run(_score, body)
+        document = await offload(request).compute(loaded.run, _score, body)
     except ValueError as exc:
         raise ProblemError(422, "invalid-scenario", str(exc)) from exc
-    return {**result, "model_version": loaded.version}
+    return Response(document, media_type="application/json")
 
 
-def _score(loaded: LoadedBundle, body: ScenariosCreate) -> dict[str, Any]:
-    return score_scenarios(loaded.bundle, body.scenarios, body.objective)
+def _score(loaded: LoadedBundle, body: ScenariosCreate) -> bytes:
+    """Checked and serialised where the work ran, as recommendations are (serving/routers/recommendations.py)."""
+    result = {**score_scenarios(loaded.bundle, body.scenarios, body.objective), "model_version": loaded.version}
+    return ScenariosPublic.model_validate(result).model_dump_json().encode()
