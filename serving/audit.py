@@ -8,6 +8,8 @@ row cannot be written is refused (503) before it has any effect, and a response 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -86,11 +89,36 @@ def _sqlite_pragmas(lock_timeout_ms: int) -> Callable[[Any, Any], None]:
 
 
 class AuditStore:
+    """Writes go through one connection per writing thread, kept open (the service writes from one thread, see
+    serving/offload.py): checking a connection out of the pool and back for each of a request's two rows cost
+    more than the rows. A connection that fails is dropped, so the next row opens a fresh one."""
+
     def __init__(self, url: str, lock_timeout_seconds: float = 5.0):
         self.url = url
         self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas(round(lock_timeout_seconds * 1000)))
+        self._local = threading.local()
+        self._opened: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Connection:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._local.connection = self.engine.connect()
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with self._lock:
+                if connection in self._opened:
+                    self._opened.remove(connection)
+            with contextlib.suppress(SQLAlchemyError):
+                connection.close()
 
     def create(self) -> AuditStore:
         """Create the table if needed (called at start-up, never at import)."""
@@ -103,21 +131,25 @@ class AuditStore:
 
     def begin(self, request_id: str, method: str) -> int:
         try:
-            with self.engine.begin() as conn:
+            conn = self._connection()
+            with conn.begin():
                 result = conn.execute(_BEGIN, {"request_id": request_id, "started_at": datetime.now(UTC),
                                                "method": method})
                 return int(result.inserted_primary_key[0])  # type: ignore[index]
         except SQLAlchemyError as exc:
+            self._drop_connection()
             raise AuditUnavailableError(type(exc).__name__) from exc
 
     def finish(self, row_id: int, outcome: Outcome) -> None:
         try:
-            with self.engine.begin() as conn:
+            conn = self._connection()
+            with conn.begin():
                 result = conn.execute(_FINISH, {"row_id": row_id,
                                                 **{f"new_{name}": getattr(outcome, name) for name in _OUTCOME}})
                 if result.rowcount != 1:
                     raise AuditUnavailableError("audit row vanished")
         except SQLAlchemyError as exc:
+            self._drop_connection()
             raise AuditUnavailableError(type(exc).__name__) from exc
 
     def rows(self) -> list[dict[str, Any]]:
@@ -125,4 +157,9 @@ class AuditStore:
             return [dict(r._mapping) for r in conn.execute(select(audit_log).order_by(audit_log.c.id))]
 
     def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            with contextlib.suppress(SQLAlchemyError):
+                connection.close()
         self.engine.dispose()

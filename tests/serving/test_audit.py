@@ -100,3 +100,17 @@ def test_json_log_lines_carry_only_whitelisted_fields() -> None:
     record.route, record.status, record.patient_id = "/v1/programs", 200, "PT-1"
     line = json.loads(JsonFormatter().format(record))
     assert line["route"] == "/v1/programs" and line["status"] == 200 and "patient_id" not in line
+
+
+def test_audit_rows_resume_once_the_store_is_back(client: Any) -> None:
+    """Writes keep a connection open; one that failed is dropped, and the next request writes on a fresh one."""
+    from serving.audit import metadata
+
+    store = client.app.state.audit
+    assert client.get("/healthz").status_code == 200
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE audit_log"))
+    assert client.get("/healthz").status_code == 503
+    metadata.create_all(store.engine)
+    assert client.get("/healthz").status_code == 200
+    assert [r["status"] for r in store.rows()] == [200]  # the row of the request after the store came back
