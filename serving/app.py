@@ -97,6 +97,10 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     """The service; `loader(allow_cache=...)` provides bundles (default: the MLflow registry with a disk cache)."""
     app = FastAPI(
         title="carealloc", version="1", lifespan=lifespan,
+        # FastAPI's own OpenTelemetry off: /metrics and the JSON request log are this service's telemetry, its
+        # per-request provider checks cost CPU on every request, and its "logs" would record validation failures
+        # with their messages, which on patient endpoints could carry submitted values
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         summary="Funding-response forecasts, budget recommendations and patient risk from the champion models.",
         description="Every response names the model version it used. Errors are RFC 9457 problem documents. "
                     "Send an API key in the X-API-Key header.")
