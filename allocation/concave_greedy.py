@@ -21,11 +21,7 @@ import weakref
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from allocation.problem import Problem
-
-# Money within this share of the budget counts as met, as the LP's feasibility tolerance does (in the LP
-# money is scaled by the budget and HiGHS allows ~1e-7 per row; we are stricter).
-FEASIBILITY_TOLERANCE = 1e-9
+from allocation.problem import FEASIBILITY_TOLERANCE, Problem
 
 
 def envelope_pieces(xs: np.ndarray, ys: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

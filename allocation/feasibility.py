@@ -12,7 +12,7 @@ import numpy as np
 
 from allocation.errors import InfeasibleConstraintsError
 from allocation.linear_program import minimise
-from allocation.problem import BUDGET_TOLERANCE, Problem, money
+from allocation.problem import FEASIBILITY_TOLERANCE, Problem, money
 
 
 def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -40,21 +40,22 @@ def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
 
 
 def _named_conflicts(problem: Problem) -> list[str]:
-    """Conflicts beyond the money tolerance our own plan check allows (a budget met to within rounding, e.g.
-    minimums of 80 % of current funding under a budget of 80 % of it, is not a conflict)."""
+    """Conflicts beyond float rounding (minimums of 80 % of current funding under a budget of 80 % of it are
+    equal, not a conflict, however the two sums round)."""
+    slack = FEASIBILITY_TOLERANCE * max(problem.budget, 1.0)
     conflicts = list(problem.program_conflicts)
     budget = problem.budget
     lo_total = float(problem.lo.sum())
     hi_total = float(problem.hi.sum())
     locked_total = float(problem.lo[problem.locked].sum())
-    if locked_total > budget + BUDGET_TOLERANCE:
+    if locked_total > budget + slack:
         conflicts.append(
             f"locked programmes' current funding adds up to {money(locked_total)} but the budget is {money(budget)}"
         )
-    elif lo_total > budget + BUDGET_TOLERANCE:
+    elif lo_total > budget + slack:
         detail = f" (locked programmes take {money(locked_total)} of that)" if locked_total > 0 else ""
         conflicts.append(f"programme minimums add up to {money(lo_total)} but the budget is {money(budget)}{detail}")
-    if problem.mode == "exact" and hi_total < budget - BUDGET_TOLERANCE:
+    if problem.mode == "exact" and hi_total < budget - slack:
         conflicts.append(
             f"programme maximums add up to {money(hi_total)} but the budget is {money(budget)} "
             "and budget_mode is 'exact' (use 'at_most' or raise the limits)"
@@ -70,19 +71,19 @@ def _named_conflicts(problem: Problem) -> list[str]:
                     f"group {group.label} has a floor of {group.min_share:.0%} ({money(group.floor)}) "
                     f"but no programme has {group.label}"
                 )
-            elif members_hi < group.floor - BUDGET_TOLERANCE:
+            elif members_hi < group.floor - slack:
                 conflicts.append(
                     f"group {group.label} floor of {group.min_share:.0%} of the budget "
                     f"({money(group.floor)}) "
                     f"cannot be met: its programmes' maximums add up to {money(members_hi)}"
                 )
-        if group.cap is not None and members_lo > group.cap + BUDGET_TOLERANCE:
+        if group.cap is not None and members_lo > group.cap + slack:
             conflicts.append(
                 f"group {group.label} cap of {group.max_share:.0%} of the budget ({money(group.cap)}) "
                 f"is below its programmes' minimums, which add up to {money(members_lo)}"
             )
     for column, floors in sorted(floors_by_column.items()):
-        if floors > budget + BUDGET_TOLERANCE:
+        if floors > budget + slack:
             conflicts.append(
                 f"group floors on {column} add up to {money(floors)}, more than the budget of {money(budget)}"
             )
@@ -92,18 +93,19 @@ def _named_conflicts(problem: Problem) -> list[str]:
 def cells_feasible(problem: Problem) -> bool:
     """Exact feasibility when every group rule is on one column: the cells are disjoint, so a plan exists iff
     each cell's reachable total [max(members' minimums, floor), min(members' maximums, cap)] is not empty and the
-    budget lies between the sums of those ends (at most: at or above the lower sum). Same money tolerance as
-    the plan check; no linear programme (which cost ~1 ms per recommendation)."""
+    budget lies between the sums of those ends (at most: at or above the lower sum), to within float rounding.
+    No linear programme (which cost ~1 ms per recommendation)."""
+    slack = FEASIBILITY_TOLERANCE * max(problem.budget, 1.0)
     low_total = high_total = 0.0
     for cell in problem.cells:
         low = max(float(problem.lo[cell.members].sum()), -np.inf if cell.floor is None else cell.floor)
         high = min(float(problem.hi[cell.members].sum()), np.inf if cell.cap is None else cell.cap)
-        if low > high + BUDGET_TOLERANCE:
+        if low > high + slack:
             return False
         low_total, high_total = low_total + low, high_total + high
     if problem.mode == "exact":
-        return low_total <= problem.budget + BUDGET_TOLERANCE and high_total >= problem.budget - BUDGET_TOLERANCE
-    return low_total <= problem.budget + BUDGET_TOLERANCE
+        return low_total <= problem.budget + slack and high_total >= problem.budget - slack
+    return low_total <= problem.budget + slack
 
 
 def lp_feasible(problem: Problem) -> bool:

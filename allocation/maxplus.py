@@ -14,11 +14,13 @@ request. Not cached on disk, for the reason `models/treeshap.py` gives.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 
 _COMPILED: dict[str, Any] = {}
+_COMPILING = threading.Lock()
 _FAST = {"nnan", "nsz", "arcp", "contract", "afn", "reassoc"}
 
 
@@ -74,12 +76,14 @@ def _backtrack(values: np.ndarray, widths: np.ndarray, rows: np.ndarray, lengths
 
 
 def _kernels() -> dict[str, Any]:
-    if not _COMPILED:
-        import numba
+    with _COMPILING:  # two threads' first solves at once must not see half the kernels
+        if not _COMPILED:
+            import numba
 
-        # fast-math without "ninf": -inf marks unreachable totals; additions and comparisons stay exact
-        _COMPILED["chain"] = numba.njit(nogil=True, fastmath=_FAST)(_chain)
-        _COMPILED["backtrack"] = numba.njit(nogil=True)(_backtrack)
+            # fast-math without "ninf": -inf marks unreachable totals; additions and comparisons stay exact
+            chain = numba.njit(nogil=True, fastmath=_FAST)(_chain)
+            backtrack = numba.njit(nogil=True)(_backtrack)
+            _COMPILED.update(chain=chain, backtrack=backtrack)
     return _COMPILED
 
 
@@ -103,10 +107,13 @@ class Chain:
 
     def steps(self, total: int) -> np.ndarray:
         """What each item takes in a best way to reach ``total`` (which must be finite in ``table``)."""
+        table = self.table
+        if not (0 <= total < len(table) and np.isfinite(table[total])):
+            raise ArithmeticError(f"total {total} is not reachable (the table holds {len(table)} totals)")
         steps = np.zeros(len(self.widths), dtype=np.int64)
         _kernels()["backtrack"](self.values, self.widths, self.rows, self.lengths, total, steps)
         if (steps < 0).any():
-            raise ArithmeticError(f"no way back from total {total}; was it -inf in the table?")
+            raise ArithmeticError(f"no way back from total {total}")
         return steps
 
 

@@ -128,9 +128,9 @@ def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None)
         return polish(other, plan, tables.step, max_rounds=1).value
     try:
         ensure_feasible(other)
-    except InfeasibleConstraintsError:
+        return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1).value
+    except (InfeasibleConstraintsError, SolverFailedError):  # a what-if point never sinks the recommendation
         return None
-    return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1).value
 
 
 def _gap(solved: _Solved, envelope_bound: float | None) -> OptimalityGap:

@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from allocation.constraints import Constraints, GroupShare
+from allocation.constraints import Constraints, GroupShare, ProgramBounds
 from allocation.errors import InfeasibleConstraintsError
 from allocation.feasibility import ensure_feasible
 from allocation.maxplus import Chain
@@ -100,3 +100,34 @@ def test_a_budget_met_to_within_rounding_is_not_a_conflict(factories: types.Modu
     ensure_feasible(build_problem(curves, Constraints(budget=0.8 * current, max_change=0.2), Objective()))
     with pytest.raises(InfeasibleConstraintsError, match="programme minimums add up to"):
         ensure_feasible(build_problem(curves, Constraints(budget=0.8 * current - 1.0, max_change=0.2), Objective()))
+
+
+def _rural_floor_case(factories: types.ModuleType, rural_max: float) -> tuple[list, Constraints]:
+    curves = [factories.concave_curve("p0", 15_000.0, 20.0, groups={"region": "rural"}),
+              factories.concave_curve("p1", 15_000.0, 20.0, groups={"region": "rural"}),
+              factories.concave_curve("p2", 70_000.0, 60.0, groups={"region": "urban"})]
+    bounds = {"p0": ProgramBounds(max=rural_max / 2), "p1": ProgramBounds(max=rural_max / 2)}
+    rural = GroupShare("region", "rural", min_share=0.3)
+    return curves, Constraints(budget=100_000.0, programs=bounds, groups=(rural,))
+
+
+def test_a_floor_just_beyond_its_programmes_maximums_is_a_named_conflict(factories: types.ModuleType) -> None:
+    """Less than a currency unit short is still short: the solvers cannot meet it, so it must be a 422's error."""
+    curves, constraints = _rural_floor_case(factories, rural_max=29_999.7)
+    with pytest.raises(InfeasibleConstraintsError, match="region=rural floor"):
+        optimize(curves, constraints)
+
+
+def test_a_budget_curve_point_beyond_a_floor_has_no_value_and_the_rest_stands(factories: types.ModuleType) -> None:
+    curves, constraints = _rural_floor_case(factories, rural_max=32_999.7)  # the floor grows with the budget
+    values = {p.fraction: p.objective_value for p in optimize(curves, constraints).budget_curve}
+    assert values[1.1] is None and values[1.2] is None
+    assert all(values[f] is not None for f in (0.8, 0.9, 1.0))
+
+
+def test_chain_refuses_to_backtrack_from_an_unreachable_total() -> None:
+    chain = Chain([np.array([0.0, -np.inf, 1.0]), np.array([0.0, -np.inf, 1.0])], 4)
+    assert not np.isfinite(chain.table[1])
+    with pytest.raises(ArithmeticError, match="not reachable"):
+        chain.steps(1)
+    assert chain.steps(4).tolist() == [2, 2]
