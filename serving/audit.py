@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 metadata = MetaData()
 audit_log = Table(
@@ -129,28 +129,33 @@ class AuditStore:
         metadata.create_all(self.engine)
         return self
 
+    def _write(self, statement: Any, parameters: dict[str, Any]) -> Any:
+        """One statement in its own transaction. A kept-open connection is never pre-pinged as a pool check-out
+        is, so one the server dropped meanwhile (idle timeout, fail-over) is replaced and the write tried once
+        more; the failed transaction was rolled back, so nothing is written twice."""
+        for attempt in (1, 2):
+            try:
+                conn = self._connection()
+                with conn.begin():
+                    return conn.execute(statement, parameters)
+            except DBAPIError as exc:
+                self._drop_connection()
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise AuditUnavailableError(type(exc).__name__) from exc
+            except SQLAlchemyError as exc:
+                self._drop_connection()
+                raise AuditUnavailableError(type(exc).__name__) from exc
+        raise AssertionError("unreachable")
+
     def begin(self, request_id: str, method: str) -> int:
-        try:
-            conn = self._connection()
-            with conn.begin():
-                result = conn.execute(_BEGIN, {"request_id": request_id, "started_at": datetime.now(UTC),
-                                               "method": method})
-                return int(result.inserted_primary_key[0])  # type: ignore[index]
-        except SQLAlchemyError as exc:
-            self._drop_connection()
-            raise AuditUnavailableError(type(exc).__name__) from exc
+        result = self._write(_BEGIN, {"request_id": request_id, "started_at": datetime.now(UTC), "method": method})
+        return int(result.inserted_primary_key[0])
 
     def finish(self, row_id: int, outcome: Outcome) -> None:
-        try:
-            conn = self._connection()
-            with conn.begin():
-                result = conn.execute(_FINISH, {"row_id": row_id,
-                                                **{f"new_{name}": getattr(outcome, name) for name in _OUTCOME}})
-                if result.rowcount != 1:
-                    raise AuditUnavailableError("audit row vanished")
-        except SQLAlchemyError as exc:
-            self._drop_connection()
-            raise AuditUnavailableError(type(exc).__name__) from exc
+        result = self._write(_FINISH, {"row_id": row_id,
+                                       **{f"new_{name}": getattr(outcome, name) for name in _OUTCOME}})
+        if result.rowcount != 1:
+            raise AuditUnavailableError("audit row vanished")
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from serving.audit import AuditUnavailableError
+
 T = TypeVar("T")
 
 
@@ -31,7 +33,11 @@ class Offload:
         return await asyncio.get_running_loop().run_in_executor(self._compute, work, *args)
 
     async def audit(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._audit, work, *args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._audit, work, *args)
+        except RuntimeError as exc:  # shut down: a request still running at the end cannot be recorded -> 503
+            raise AuditUnavailableError("audit writer closed") from exc
+        return await future
 
     def close(self) -> None:
         self._compute.shutdown(wait=True)

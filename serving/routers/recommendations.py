@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from allocation import InfeasibleConstraintsError
 from carealloc.recommendation import recommend
@@ -41,6 +42,8 @@ def _run(loaded: LoadedBundle, work: Callable[[LoadedBundle, RecommendationCreat
         return loaded.run(work, body)
     except InfeasibleConstraintsError:
         raise  # its own handler names the conflicts
+    except ValidationError as exc:  # our answer failing its own schema is our fault (500), never the client's
+        raise RuntimeError("the recommendation did not match its response schema") from exc
     except ValueError as exc:  # constraints the optimizer cannot apply (e.g. a zero budget)
         raise ProblemError(422, "invalid-constraints", str(exc)) from exc
 

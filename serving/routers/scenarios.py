@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from carealloc.recommendation import score_scenarios
 from serving.dependencies import LoadedDep
@@ -21,6 +22,8 @@ router = APIRouter(prefix="/v1", tags=["scenarios"], dependencies=[Depends(autho
 async def compare_scenarios(*, request: Request, body: ScenariosCreate, loaded: LoadedDep) -> Response:
     try:
         document = await offload(request).compute(loaded.run, _score, body)
+    except ValidationError as exc:  # our answer failing its own schema is our fault (500), never the client's
+        raise RuntimeError("the scenarios did not match their response schema") from exc
     except ValueError as exc:
         raise ProblemError(422, "invalid-scenario", str(exc)) from exc
     return Response(document, media_type="application/json")

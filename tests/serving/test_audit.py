@@ -114,3 +114,16 @@ def test_audit_rows_resume_once_the_store_is_back(client: Any) -> None:
     metadata.create_all(store.engine)
     assert client.get("/healthz").status_code == 200
     assert [r["status"] for r in store.rows()] == [200]  # the row of the request after the store came back
+
+
+def test_a_connection_dropped_under_the_store_is_replaced_without_failing_a_request(client: Any) -> None:
+    """As a database server closing an idle connection would: the write is retried once on a fresh connection."""
+    store = client.app.state.audit
+    assert client.get("/healthz").status_code == 200
+    kept = list(store._opened)
+    assert kept, "the audit rows are written on a kept-open connection"
+    for connection in kept:
+        connection.connection.dbapi_connection.close()
+    assert client.get("/healthz").status_code == 200
+    assert [r["status"] for r in store.rows()] == [200, 200]
+    assert not set(map(id, store._opened)) & set(map(id, kept))  # the closed one was replaced
