@@ -69,7 +69,7 @@ def _keep_trying(app: FastAPI, stop: threading.Event, every: float) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
     app.state.keyring = keyring_from_settings(settings)
-    app.state.offload = Offload(settings.compute_threads)  # per lifespan: closing it ends its threads
+    app.state.offload = Offload(settings.resolved_compute_threads)  # per lifespan: closing it ends its threads
     audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
     app.state.audit = await anyio.to_thread.run_sync(audit.create)
     holder: BundleHolder = app.state.holder

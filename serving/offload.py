@@ -4,8 +4,9 @@ FastAPI sends every plain `def` route and dependency (and the response check of 
 `to_thread`; each of those hops cost ~0.25 ms of CPU here (capacity limiter, context-variable look-ups, cancel
 scopes, a Condition-based queue), as much as scoring one patient, and a request took four or five of them. The
 hot routes and the audit rows therefore go through `run_in_executor` (a C queue and one future) instead:
-- `compute`: routes' CPU work (forecasts, SHAP, optimisation) and their waits on compute workers; threads, since
-  LightGBM and the compiled loops release the GIL;
+- `compute`: routes' CPU work (risk and its SHAP factors; recommendations and scenarios, or their waits on compute
+  workers); few threads (settings.resolved_compute_threads), as that work holds the GIL apart from the compiled
+  loops, and threads queueing for the GIL cost CPU of their own;
 - `audit`: one thread, so audit rows are written in order and never wait on each other's SQLite lock.
 Threads start on first use (nothing at construction); `close` waits for accepted work at shut-down.
 """

@@ -86,3 +86,9 @@ def test_episode_schema_follows_the_contract() -> None:
             assert limits["minimum"] == column.minimum, column.name
         if column.maximum is not None:
             assert limits["maximum"] == column.maximum, column.name
+
+
+def test_compute_threads_default_to_one_per_compute_worker_and_at_least_two(tmp_path: Path) -> None:
+    assert ServiceSettings(data_dir=tmp_path).resolved_compute_threads == 2
+    assert ServiceSettings(data_dir=tmp_path, compute_workers=6).resolved_compute_threads == 6
+    assert ServiceSettings(data_dir=tmp_path, compute_workers=6, compute_threads=3).resolved_compute_threads == 3
