@@ -23,6 +23,7 @@ from serving.middleware import RequestGuard
 from serving.offload import Offload
 from serving.ratelimit import RateLimiter
 from serving.registry import load_champion
+from serving.risk_batching import RiskBatcher
 from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
 from serving.routers import pilots as pilot_router
 from serving.security import Keyring, route_rules
@@ -70,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
     app.state.keyring = keyring_from_settings(settings)
     app.state.offload = Offload(settings.resolved_compute_threads)  # per lifespan: closing it ends its threads
+    app.state.risk_batcher = RiskBatcher(app.state.offload)
     audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
     app.state.audit = await anyio.to_thread.run_sync(audit.create)
     holder: BundleHolder = app.state.holder

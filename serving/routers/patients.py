@@ -5,13 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from serving import risk
 from serving.dependencies import LoadedDep, PrincipalDep
-from serving.offload import offload
 from serving.problems import ProblemError
+from serving.risk_batching import RiskBatcher
 from serving.schemas import RiskCreate, RiskPublic
 from serving.security import authorize
-from serving.state import LoadedBundle
 
 router = APIRouter(prefix="/v1", tags=["patients"], dependencies=[Depends(authorize)])
 
@@ -25,10 +23,7 @@ async def score_risk(*, request: Request, body: RiskCreate, principal: Principal
     if refused:
         raise ProblemError(403, "programme-not-allowed",
                            f"this key may only score patients of its own programmes; not: {', '.join(refused)}")
-    # in-process: cheaper than a trip to a compute worker (serving/compute.py)
-    return await offload(request).compute(_scored, loaded, body)
-
-
-def _scored(loaded: LoadedBundle, body: RiskCreate) -> Response:
-    """Scored and serialised in the thread: a returned Response skips FastAPI's second validation of the model."""
-    return Response(risk.score(loaded, body).model_dump_json(), media_type="application/json")
+    # in-process (cheaper than a trip to a compute worker), with requests arriving meanwhile (serving/risk_batching.py);
+    # serialised there: a returned Response skips FastAPI's second validation of the model
+    batcher: RiskBatcher = request.app.state.risk_batcher
+    return Response(await batcher.score(loaded, body), media_type="application/json")
