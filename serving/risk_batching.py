@@ -74,7 +74,7 @@ class RiskBatcher:
             batch = self._next_batch()
             try:
                 answers = await self._offload.compute(score_together, batch[0].loaded, [w.body for w in batch])
-            except BaseException as exc:  # the hand-off itself failed (shut-down): every request of it learns so
+            except Exception as exc:  # the hand-off itself failed (shut-down): every request of it learns so
                 answers = [exc] * len(batch)
             for waiting, answer in zip(batch, answers, strict=True):
                 if waiting.answer.done():  # its client went away
