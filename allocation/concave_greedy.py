@@ -16,8 +16,6 @@ The tests compare it with the LP on random problems of every curve shape.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from scipy.optimize import isotonic_regression
 
@@ -52,24 +50,13 @@ def envelope_pieces(xs: np.ndarray, ys: np.ndarray, real: np.ndarray) -> tuple[n
     return rows[starts], length, rise / length
 
 
-_CELLS: weakref.WeakKeyDictionary[Problem, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def cell_of(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Programme -> cell index, and each cell's floor and cap (-inf / inf when absent); None when group rules
     span two or more columns (then cells overlap and only the LP is exact).
 
     Several rules on one group combine to the largest floor and the smallest cap, as the DP does; programmes in
-    no group form one more cell without limits.
+    no group form one more cell without limits (the cells themselves are computed once per problem).
     """
-    if problem not in _CELLS:  # a recommendation asks up to five times, and the answer took a tenth of a solve
-        _CELLS[problem] = _cell_of(problem)
-    return _CELLS[problem]
-
-
-def _cell_of(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     if not problem.one_column:
         return None
     cells = problem.cells

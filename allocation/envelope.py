@@ -4,7 +4,8 @@ A concave envelope turns a step- or S-shaped curve into something a convex metho
 never under-states the curve, so maximising it over the whole allowed range gives an upper bound
 (`certificate.py`), and over a small window around a plan it gives the local surrogate the polish step
 solves (`polish.py`). Either way the problem is "maximise a sum of concave piecewise-linear functions
-under linear constraints", which is a linear programme (see `maximise_envelope`); HiGHS solves it exactly.
+under linear constraints": exactly by a greedy on slopes when the group rules are on one column
+(`concave_greedy.py`), else as a linear programme solved by HiGHS (see `maximise_envelope`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Why not scipy.optimize.linprog, which runs the same HiGHS: on programmes this small (tens to a few hundred
 columns) its input checking, option validation and matrix conversion took two to three times as long as the
-solve itself, and a recommendation solves four of them. Presolve is off for the same reason: on these sizes it
-took longer than it saved (measured 1.8 -> 1.0 ms per solve). Mixed-integer work stays on scipy's `milp`.
+solve itself. Presolve is off for the same reason: on these sizes it took longer than it saved (measured 1.8 ->
+1.0 ms per solve). Mixed-integer work stays on scipy's `milp`. With group rules on one grouping column the
+envelope problems need no LP at all (`concave_greedy.py`).
 """
 
 from __future__ import annotations

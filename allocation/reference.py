@@ -41,7 +41,8 @@ class GridSolution:
 
 @dataclass(frozen=True, eq=False)
 class GridTables:
-    """Each cell's DP table and backtracking picks on one grid, before any group floor or cap is applied.
+    """Each cell's DP chain (its running tables, from which plans are backtracked) on one grid, before any group
+    floor or cap is applied.
 
     Nothing in them depends on the budget (programme limits do not, group floors and caps are applied when
     the cells are combined), so the budget curve reads other budgets from the same tables instead of solving

@@ -4,9 +4,10 @@ Why processes: one uvicorn process runs Python under one interpreter lock, so co
 behind each other and a 2-core machine ran them on about one core. Each worker receives the loaded bundle once,
 when its pool starts (spawned, so models are loaded after any fork), and then takes whole recommendations; the
 serving process keeps HTTP, keys, sessions, rate limits, audit records and metrics, so none of those has to be
-shared between processes. Patient risk stays in the serving process: at ~2 ms of CPU for one episode and ~30 ms
+shared between processes. Patient risk stays in the serving process: at ~1.3 ms of CPU for one episode and ~22 ms
 for a hundred it costs less than handing the request to a worker and its answer back (bench_service.py, 8
-clients, 2 workers: risk p50 78 ms for 1 episode and 349 ms for 100 through the workers, 54 and 232 ms here).
+clients, 2 workers, measured when risk cost more: p50 78 ms for 1 episode and 349 ms for 100 through the
+workers, 54 and 232 ms in the serving process).
 
 A reload builds a new pool for the new bundle before it is swapped in. The old pool is closed: work it already
 accepted finishes there, and a request that took the old bundle but had not yet handed its work over runs it in
