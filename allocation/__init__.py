@@ -1,11 +1,13 @@
 """Budget allocation: outcome curves and constraints in, a certified split and its explanation out.
 
-Imports only numpy, scipy, highspy and the standard library, so serving and the CLI can call it without models.
+Imports only numpy, scipy, highspy (its small LPs) and numba (the compiled DP), none of our packages, so it can be
+tested and used without models, MLflow or HTTP.
 """
 
 from allocation.constraints import Constraints, GroupShare, ProgramBounds
-from allocation.curves import OutcomeCurve
+from allocation.curves import GridPositions, OutcomeCurve
 from allocation.errors import InfeasibleConstraintsError, SolverFailedError
+from allocation.maxplus import compile_kernels
 from allocation.objectives import Objective
 from allocation.result import AllocationResult, PlanEvaluation
 from allocation.solver import evaluate, optimize
@@ -13,6 +15,7 @@ from allocation.solver import evaluate, optimize
 __all__ = [
     "AllocationResult",
     "Constraints",
+    "GridPositions",
     "GroupShare",
     "InfeasibleConstraintsError",
     "Objective",
@@ -20,6 +23,7 @@ __all__ = [
     "PlanEvaluation",
     "ProgramBounds",
     "SolverFailedError",
+    "compile_kernels",
     "evaluate",
     "optimize",
 ]

@@ -1,13 +1,13 @@
 """Max-plus convolution, the inner loop of the grid DP (`reference.py`), as compiled loops.
 
 new[t] = max_j prev[t - j] + values[j] costs len(prev) x len(values) additions per programme whatever the
-implementation; numpy did them through a 2-D sliding window, allocating that whole window per programme and
-paying ~0.1 ms of call overhead for each of 50 programmes, which made the DP most of a recommendation's time.
-Here a whole chain of programmes is one call, the loop runs over totals innermost so it compiles to vector
-instructions, and the maximising j is not recorded for every total: `backtrack` recovers it for the one total
-a plan needs from the kept tables (the same additions give bit-identical sums, so equality finds it).
+implementation; a numpy 2-D sliding window would allocate that whole window per programme and pay ~0.1 ms of
+call overhead for each of 50 programmes, most of a recommendation's time. Here a whole chain of programmes is
+one call, the loop runs over totals innermost so it compiles to vector instructions, and the maximising j is not
+recorded for every total: `backtrack` recovers it for the one total a plan needs from the kept tables (the same
+additions give bit-identical sums, so equality finds it).
 
-Ties pick the largest j, as the numpy version's first maximum over its reversed window did.
+Ties pick the largest j: a fixed rule, so one problem always gives one plan.
 Compiled on first use (nothing at import); `compile_kernels` lets a server pay that once before its first
 request. Not cached on disk, for the reason `models/treeshap.py` gives.
 """

@@ -87,7 +87,7 @@ def main() -> None:
 
     from distributed import Client, LocalCluster, get_task_stream
 
-    from carealloc.settings import Settings
+    from core.settings import Settings
     from models.bundle import make_bundle
     from training.distributed import LOOPBACK_HTTP, DaskEngine, PartitionedEpisodes
 

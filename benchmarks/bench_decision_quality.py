@@ -12,7 +12,7 @@ import argparse
 import statistics
 import time
 
-from training.decision import fresh_world_score
+from synthetic.decision import fresh_world_score
 
 BASELINES = ("equal_split", "proportional_to_referrals", "greedy_cost_per_improvement")
 

@@ -29,15 +29,15 @@ def main() -> None:
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        setup = (f"from features.world.plan import build_plan; from features.world.simulate import simulate_episodes;"
+        setup = (f"from synthetic.plan import build_plan; from synthetic.simulate import simulate_episodes;"
                  f"from features.tables import write_tables;"
                  f"p, e = simulate_episodes(build_plan('mental-health', {args.episodes}, 0));"
                  f"write_tables({folder!r}, p, e, {args.format!r})")
         subprocess.run([sys.executable, "-c", setup], check=True)
         val_s, val_gb = run_stage(f"from features.tables import load_tables; load_tables({folder!r})")
         sim_s, sim_gb = run_stage(
-            "from features.world.plan import build_plan; from features.world.simulate import simulate_episodes;"
-            f"from features.world.truth import Truth; from features.tables import write_tables;"
+            "from synthetic.plan import build_plan; from synthetic.simulate import simulate_episodes;"
+            f"from synthetic.truth import Truth; from features.tables import write_tables;"
             f"plan = build_plan('mental-health', {args.episodes}, 0); p, e = simulate_episodes(plan);"
             f"write_tables({folder!r}, p, e, {args.format!r}); Truth(plan).save({folder!r})")
     print(f"episodes={args.episodes:,} format={args.format}")

@@ -29,7 +29,7 @@ def register_copy_as_champion(uri: str) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from models.packaging import CareAllocPyfunc, load_bundle
+    from tracking.registry import CareAllocPyfunc, load_bundle
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

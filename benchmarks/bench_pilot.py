@@ -1,7 +1,7 @@
 """Pilot evaluation against the truth (issue 7): bias, spread, 95 % interval coverage and false-positive rate.
 
 Draws many pilots on small synthetic worlds (pilot mode: funding of randomly chosen programmes multiplied from a
-chosen period on, so the true effect is known exactly, `features.world.pilot`). Each pilot is evaluated exactly
+chosen period on, so the true effect is known exactly, `synthetic.pilot`). Each pilot is evaluated exactly
 as a user's would be (aggregates -> `evaluate_pilot`, controls matched automatically) and the difference-in-
 differences estimate of the ITT reliable-improvement rate is compared with the true ATT. Half the pilots change
 nothing (factor 1), which gives the false-positive rate. Targets: coverage 93-97 %, false positives <= 5 %.
@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features.world.plan import PilotChange, build_plan
-from features.world.truth import Truth
 from pilots import PilotSpec, evaluate_pilot
 from pilots.estimators import Estimate, difference_in_differences
-from pilots.simulation import simulate_pilot
+from synthetic.pilot_runs import simulate_pilot
+from synthetic.plan import PilotChange, build_plan
+from synthetic.truth import Truth
 
 FACTORS = (1.0, 1.0, 1.5, 2.0)
 PILOT_SIZES = (3, 4, 6)

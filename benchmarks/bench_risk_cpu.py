@@ -45,17 +45,12 @@ STAGES = (  # (label, end of the file path, function): cumulative profile time o
     ("    of which auth (key, rate limit, role)", "serving/security.py", "authorize"),
     ("  FastAPI: response validation and JSON", "fastapi/routing.py", "serialize_response"),
     ("  route: serving.risk.score", "serving/risk.py", "score"),
-    ("    request bodies -> frame (before)", "serving/risk.py", "episodes_frame"),
     ("    request bodies -> columns", "serving/risk.py", "episodes_columns"),
-    ("    bundle.features (before)", "models/bundle.py", "features"),
     ("    bundle.feature_columns", "models/bundle.py", "feature_columns"),
-    ("      features.build.episode_features (before)", "features/build.py", "episode_features"),
     ("      features.build.episode_columns", "features/build.py", "episode_columns"),
-    ("    unseen-category check", "serving/risk.py", "unseen_categories"),
-    ("    predict_proba, both models (before)", "models/classifier.py", "predict_proba"),
-    ("    explain, both models (before)", "models/explain.py", "explain"),
-    ("    risk and SHAP in one pass, both models", "models/classifier.py", "probability_and_contributions"),
-    ("    booster matrix, all calls", "models/classifier.py", "matrix"),
+    ("    unseen-category check", "usecases/risk.py", "unseen_categories"),
+    ("    risk and SHAP in one pass, both models", "models/scoring.py", "probability_and_contributions"),
+    ("    booster matrix, all calls", "models/classifier.py", "feature_matrix"),
     ("    SHAP contributions, all calls", "models/classifier.py", "contributions"),
     ("    LightGBM Booster.predict, all calls", "lightgbm/basic.py", "__inner_predict_np2d"),
     ("    top factors in words, both models", "models/explain.py", "top_factors"),
@@ -153,12 +148,10 @@ def main() -> None:
     from serving.state import LoadedBundle
 
     bundle = bundle_in(root)
-    if hasattr(bundle, "prepare_scoring"):  # older checkouts build nothing ahead
-        started = time.process_time()
-        bundle.prepare_scoring()
-        print(f"prepare_scoring after load (look-ups, SHAP tables checked against LightGBM, compiled loop): "
-              f"{(time.process_time() - started) * 1000:.0f} ms CPU, once per load")
-    loaded = LoadedBundle(bundle, "bench", "carealloc", "provided", ("champion",))
+    started = time.process_time()
+    loaded = LoadedBundle(bundle, "bench", "carealloc", "provided", ("champion",)).prepared()
+    print(f"scorer and curves after load (look-ups, SHAP tables checked against LightGBM, compiled loop): "
+          f"{(time.process_time() - started) * 1000:.0f} ms CPU, once per load")
     key, record = new_key("clinician")
     settings = ServiceSettings(data_dir=root, api_keys=(record,), audit_url=f"sqlite:///{root / 'audit.db'}",
                                tracking_uri="sqlite:///unused.db", log_level="WARNING",

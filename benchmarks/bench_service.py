@@ -38,9 +38,9 @@ MODEL_NAME = "carealloc"
 
 
 def world() -> tuple[Any, Any]:
-    from features.world import presets
-    from features.world.plan import build_plan
-    from features.world.simulate import simulate_episodes
+    from synthetic import presets
+    from synthetic.plan import build_plan
+    from synthetic.simulate import simulate_episodes
 
     name = f"bench-{PROGRAMMES}"
     presets.PRESETS[name] = dataclasses.replace(presets.MENTAL_HEALTH, name=name, n_programs=PROGRAMMES)
@@ -53,8 +53,8 @@ def train_champion(uri: str, root: Path) -> None:
 
     from models.bundle import make_bundle
     from models.forecast import build_forecaster
-    from models.packaging import CareAllocPyfunc
     from models.suite import fit_suite
+    from tracking.registry import CareAllocPyfunc
 
     programs, episodes = world()
     started = time.perf_counter()

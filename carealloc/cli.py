@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from carealloc.pilot_cli import pilot as pilot_command
-from carealloc.settings import Settings
-from carealloc.terminal import console, errors, refuse_file
+from carealloc.synthetic_commands import FileFormat, PresetName, simulate, truth_beside
+from carealloc.terminal import console, errors, print_contract_problems, refuse_file
+from core.settings import Settings
 
 DEMO_REQUEST: dict[str, Any] = {
     "budget_mode": "exact", "objective": {"kind": "reliable_improvements"}, "max_change": 0.3,
@@ -21,50 +22,6 @@ DEMO_REQUEST: dict[str, Any] = {
 
 app = typer.Typer(help="Learn how outcomes respond to funding and recommend budget allocations.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-
-
-class PresetName(StrEnum):
-    mental_health = "mental-health"
-    physical_therapy = "physical-therapy"
-
-
-class FileFormat(StrEnum):
-    parquet = "parquet"
-    csv = "csv"
-
-
-@app.command()
-def simulate(
-    out: Annotated[Path, typer.Option(help="Folder to write programs.*, episodes.* and truth.json into.")],
-    preset: Annotated[PresetName, typer.Option(help="Which synthetic world.")] = PresetName.mental_health,
-    episodes: Annotated[int, typer.Option(min=1, max=50_000_000, help="Approximate number of episodes.")] = 50_000,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 0,
-    fmt: Annotated[FileFormat, typer.Option("--format", help="File format of the tables.")] = FileFormat.parquet,
-    partitions: Annotated[int | None, typer.Option(
-        min=1, max=10_000, help="Write episodes/ as this many Parquet parts, one at a time (bounded memory).")] = None,
-) -> None:
-    """Write a synthetic world whose true funding response is known (truth.json)."""
-    from features.tables import write_partitioned, write_tables
-    from features.world.plan import build_plan
-    from features.world.simulate import programs_table, simulate_episode_partitions, simulate_episodes
-    from features.world.truth import Truth
-
-    started = time.perf_counter()
-    plan = build_plan(preset.value, episodes, seed)
-    if partitions is not None:
-        if fmt is not FileFormat.parquet:
-            errors.print("[bold red]--partitions writes Parquet parts; drop --format csv[/]")
-            raise typer.Exit(2)
-        programs = programs_table(plan)
-        written = write_partitioned(out, programs, simulate_episode_partitions(plan, partitions))
-    else:
-        programs, episode_table = simulate_episodes(plan)
-        write_tables(out, programs, episode_table, fmt.value)
-        written = len(episode_table)
-    Truth(plan).save(out)
-    layout = f" in {partitions} parts" if partitions is not None else ""
-    console.print(f"wrote {len(programs):,} programme-periods and {written:,} episodes{layout} "
-                  f"({preset.value}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")
 
 
 class Engine(StrEnum):
@@ -104,17 +61,10 @@ def validate(
         else:
             snap = load_tables(data).snapshot
     except ContractError as exc:
-        _print_contract_problems(data, exc)
+        print_contract_problems(data, exc)
         raise typer.Exit(1) from None
     console.print(f"valid: {snap.programs_rows:,} programme-periods, {snap.episodes_rows:,} episodes, "
                   f"periods {snap.periods[0]}..{snap.periods[-1]}, sha256 {snap.sha256[:12]}")
-
-
-def _print_contract_problems(data: Path, exc: Exception) -> None:
-    problems = getattr(exc, "problems", [exc])
-    errors.print(f"[bold red]{len(problems)} problem(s) in {data}:[/]")
-    for problem in problems:
-        errors.print(f"  - {problem}", markup=False, highlight=False)
 
 
 @app.command()
@@ -132,9 +82,9 @@ def train(
 
     settings = _settings(engine, scheduler)
     try:
-        result = run_training(data, settings, show_progress=show_progress)
+        result = run_training(data, settings, show_progress=show_progress, truth=truth_beside(data))
     except ContractError as exc:
-        _print_contract_problems(data, exc)
+        print_contract_problems(data, exc)
         raise typer.Exit(1) from None
     m, champion = result.metrics, result.gate.champion_metrics or {}
     table = Table(title=f"Holdout evaluation (model v{result.model_version}, run {result.run_id[:8]})")
@@ -167,7 +117,7 @@ def tune(
     try:
         result = run_tuning(data, settings, trials, timeout=timeout)
     except ContractError as exc:
-        _print_contract_problems(data, exc)
+        print_contract_problems(data, exc)
         raise typer.Exit(1) from None
     console.print(f"best holdout score {result.best_score:.5f} after {result.n_trials_completed} completed "
                   f"({result.n_pruned} pruned) trials; parameters written to {settings.best_params_path}")
@@ -175,20 +125,13 @@ def tune(
 
 def _load_model(settings: Settings, model_uri: str | None) -> Any:
     """The registered champion (or the given model URI), with a readable error when there is none."""
-    from mlflow.exceptions import MlflowException
-
-    from models.packaging import load_bundle, load_registered
+    from tracking.registry import ModelRegistry, RegistryError, load_model_uri
 
     try:
         if model_uri:
-            import mlflow
-
-            mlflow.set_tracking_uri(settings.resolved_tracking_uri)
-            bundle = load_bundle(model_uri)
-            bundle.model_version = model_uri
-            return bundle
-        return load_registered(settings.resolved_tracking_uri, settings.model_name)
-    except (MlflowException, OSError) as exc:
+            return load_model_uri(settings.resolved_tracking_uri, model_uri)
+        return ModelRegistry(settings.resolved_tracking_uri, settings.model_name).load()
+    except (RegistryError, OSError) as exc:
         errors.print(f"[bold red]no model to use:[/] {str(exc).splitlines()[0]}\n"
                      f"Train one first: carealloc train --data DIR (tracking store {settings.resolved_tracking_uri})")
         raise typer.Exit(1) from None
@@ -209,10 +152,10 @@ def recommend(
     from pydantic import ValidationError
 
     from allocation import InfeasibleConstraintsError
-    from carealloc.recommendation import RecommendationRequest, UnknownProgramsError
-    from carealloc.recommendation import recommend as run_recommendation
     from features.contract import ContractError
     from features.tables import load_tables
+    from usecases.recommendation import RecommendationRequest, UnknownProgramsError
+    from usecases.recommendation import recommend as run_recommendation
 
     settings = Settings()
     try:
@@ -227,7 +170,7 @@ def recommend(
         try:
             snapshot = load_tables(data).snapshot
         except ContractError as exc:
-            _print_contract_problems(data, exc)
+            print_contract_problems(data, exc)
             raise typer.Exit(1) from None
         if snapshot.sha256 != bundle.snapshot.get("sha256"):
             errors.print(f"[yellow]note:[/] {data} differs from the data model {bundle.model_version} was trained on "
@@ -290,7 +233,7 @@ def evaluate(
 
     settings = Settings()
     bundle = _load_model(settings, model_uri)
-    metrics = evaluate_model(bundle, data, settings)
+    metrics = evaluate_model(bundle, data, settings, truth=truth_beside(data))
     for key, value in sorted(metrics.items()):
         console.print(f"{key:>40} {value:.4f}")
 
@@ -313,7 +256,7 @@ def score(
     try:
         rows = score_population(data, out, bundle, settings)
     except ContractError as exc:
-        _print_contract_problems(data, exc)
+        print_contract_problems(data, exc)
         raise typer.Exit(1) from None
     except ScoringError as exc:
         errors.print(f"[bold red]cannot score:[/] {exc}", highlight=False)
@@ -378,4 +321,5 @@ def demo(
         serve(host=None, port=None)
 
 
+app.command()(simulate)
 app.command(name="pilot")(pilot_command)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from carealloc.terminal import console, errors, refuse_file
+from carealloc.terminal import console, errors, print_contract_problems, refuse_file
 
 
 def pilot(
@@ -35,9 +35,7 @@ def pilot(
     try:
         tables = load_tables(data)
     except ContractError as exc:
-        from carealloc.cli import _print_contract_problems  # at call time cli.py is fully imported
-
-        _print_contract_problems(data, exc)
+        print_contract_problems(data, exc)
         raise typer.Exit(1) from None
     try:
         result = evaluate_pilot(pilot_spec, program_period_aggregates(tables.programs, tables.episodes))

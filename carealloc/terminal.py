@@ -27,3 +27,11 @@ def refuse_file(path: Path, exc: Exception, what: str, code: int) -> NoReturn:
     else:
         errors.print(f"[bold red]cannot read {path}:[/] {exc}", highlight=False)
     raise typer.Exit(code)
+
+
+def print_contract_problems(data: Path, exc: Exception) -> None:
+    """Every problem a contract check found in `data`, one line each."""
+    problems = getattr(exc, "problems", [exc])
+    errors.print(f"[bold red]{len(problems)} problem(s) in {data}:[/]")
+    for problem in problems:
+        errors.print(f"  - {problem}", markup=False, highlight=False)

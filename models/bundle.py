@@ -65,10 +65,6 @@ class CareAllocBundle:
     calibration: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     """Holdout reliability per model (forecast vs observed rate and count per probability bin; aggregates only)."""
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle (MLflow logging) the declared fields only, never per-process memos such as built curves."""
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-
     def limit_threads(self, threads: int) -> None:
         """Cap LightGBM's threads per prediction: a server runs many requests side by side, and OpenMP teams
         per request on top of that oversubscribe the cores."""
@@ -96,30 +92,16 @@ class CareAllocBundle:
         out["outside_observed_range"] = (levels < state.observed_min) | (levels > state.observed_max)
         return out
 
-    def periods(self) -> ProgramPeriods:
-        """The programme-period table keyed for look-ups, built on first use after each load (never pickled)."""
-        memo: ProgramPeriods | None = self.__dict__.get("_periods")
-        if memo is None:
-            memo = self.__dict__["_periods"] = ProgramPeriods.of(self.program_table, self.history)
-        return memo
-
-    def prepare_scoring(self) -> CareAllocBundle:
-        """Build what risk scoring keeps per process (programme-period look-ups, each model's SHAP tables) now
-        instead of on the first request after a load, which would otherwise wait seconds for them (the TreeSHAP
-        loop is compiled once per process, ~3.5 s); the service's BundleHolder calls it before installing one."""
-        self.periods()
-        self.suite.response.shap_tables()
-        self.suite.dropout.shap_tables()
-        return self
-
-    def feature_columns(self, episodes: EpisodeColumns) -> dict[str, np.ndarray]:
+    def feature_columns(self, episodes: EpisodeColumns, periods: ProgramPeriods | None = None
+                        ) -> dict[str, np.ndarray]:
         """Features for submitted episodes as arrays; periods after the training data are scored at current
-        funding. Unknown programmes raise UnknownProgramError (the service's 404)."""
+        funding. Unknown programmes raise UnknownProgramError (the service's 404). `periods`: this bundle's
+        programme-period look-up when the caller keeps one (`models.scoring.BundleScorer`)."""
         program_id = np.asarray(episodes["program_id"], dtype=object)
         unknown = sorted({str(p) for p in program_id} - self.programs.keys())
         if unknown:
             raise UnknownProgramError(", ".join(unknown))
-        periods = self.periods()
+        periods = ProgramPeriods.of(self.program_table, self.history) if periods is None else periods
         asked = np.asarray(episodes["period"], dtype=object)
         known = np.fromiter(((str(p), str(q)) in periods.rows for p, q in zip(program_id, asked, strict=True)),
                             dtype=bool, count=len(asked))

@@ -21,12 +21,49 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
 from features.build import CATEGORICAL_FEATURES, FUNDING_FEATURES
-from models.treeshap import TreeShapTables, tables_for
 
-MEMOS = ("_level_index", "_shap_tables")
-"""Per-process memos: never pickled, dropped on refit."""
 Features = pd.DataFrame | Mapping[str, Any]
 """A feature frame, or the same columns as arrays (`features.build.episode_columns`)."""
+LevelIndex = dict[str, dict[Any, int]]
+"""Per categorical column, each training level's position."""
+
+
+def level_index(categories: Mapping[str, Sequence[Any]]) -> LevelIndex:
+    return {col: {level: i for i, level in enumerate(levels)} for col, levels in categories.items()}
+
+
+def category_codes(values: Any, levels: Mapping[Any, int]) -> np.ndarray:
+    """Position of each value in the training levels; -1 for missing or never-seen values.
+
+    A dict look-up per value (missing values match no level, so they get -1 like unseen ones): pandas'
+    index look-up costs more to set up than a request of a few episodes takes in total."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        # map the few categories, not every row; code -1 (missing) picks the appended -1
+        mapping = [levels.get(level, -1) for level in values.cat.categories.to_numpy(dtype=object)]
+        return np.array([*mapping, -1], dtype=np.intp)[values.cat.codes.to_numpy()]
+    objects = np.asarray(values, dtype=object)
+    return np.fromiter((levels.get(v, -1) for v in objects), dtype=np.intp, count=len(objects))
+
+
+def feature_matrix(X: Features, columns: Sequence[str], levels: LevelIndex) -> np.ndarray:
+    """The features as a booster's numeric matrix: category codes (NaN when unseen) and numbers.
+
+    Codes follow the category lists stored at fit, which are the ones LightGBM recorded, so predicting on this
+    matrix equals predicting on the prepared frame (tests check it), without building a Categorical per column
+    and call: serving scores single episodes, where that pandas overhead was most of the time. `X` may also be
+    plain arrays per column (`features.build.episode_columns`), which serving passes.
+    """
+    out = np.empty((len(X[columns[0]]), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        if col in levels:
+            codes = category_codes(X[col], levels[col]).astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        else:
+            values = X[col]
+            out[:, j] = (values.to_numpy(dtype=np.float64, na_value=np.nan) if isinstance(values, pd.Series)
+                         else np.asarray(values, dtype=np.float64))
+    return out
 
 
 class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
@@ -52,53 +89,10 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         """Align columns and category levels with training, so unseen levels become missing, never re-coded."""
         frame = X.loc[:, self.feature_names_in_].copy()
-        for col, levels in self.categories_.items():
-            frame[col] = pd.Categorical.from_codes(self._codes(X, col), dtype=pd.CategoricalDtype(levels))
+        for col, levels in level_index(self.categories_).items():
+            frame[col] = pd.Categorical.from_codes(category_codes(X[col], levels),
+                                                   dtype=pd.CategoricalDtype(self.categories_[col]))
         return frame
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle (the logged model) without per-process memos (level index, SHAP tables); rebuilt on first use."""
-        state = dict(super().__getstate__())
-        for memo in MEMOS:
-            state.pop(memo, None)
-        return state
-
-    def _levels(self, col: str) -> dict[Any, int]:
-        """The training levels of one categorical column by position (built once, then reused per request)."""
-        cache: dict[str, dict[Any, int]] = self.__dict__.setdefault("_level_index", {})
-        if col not in cache:
-            cache[col] = {level: i for i, level in enumerate(self.categories_[col])}
-        return cache[col]
-
-    def _codes(self, X: Features, col: str) -> np.ndarray:
-        """Position of each value in the training levels; -1 for missing or never-seen values.
-
-        A dict look-up per value (missing values match no level, so they get -1 like unseen ones): pandas'
-        index look-up costs more to set up than a request of a few episodes takes in total."""
-        values = X[col]
-        levels = self._levels(col)
-        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-            # map the few categories, not every row; code -1 (missing) picks the appended -1
-            mapping = [levels.get(level, -1) for level in values.cat.categories.to_numpy(dtype=object)]
-            return np.array([*mapping, -1], dtype=np.intp)[values.array.codes]
-        objects = np.asarray(values, dtype=object)
-        return np.fromiter((levels.get(v, -1) for v in objects), dtype=np.intp, count=len(objects))
-
-    def unknown_levels(self, X: Features, matrix: np.ndarray | None = None) -> dict[str, list[str]]:
-        """Category values the model never saw, per column (serving refuses these rather than scoring them).
-        `matrix`, this model's `matrix(X)`, saves coding the categories again: unseen values are NaN in it."""
-        check_is_fitted(self, "booster_")
-        position = {col: j for j, col in enumerate(self.feature_names_in_)}
-        found = {}
-        for col in self.categories_:
-            coded = ~np.isnan(matrix[:, position[col]]) if matrix is not None else self._codes(X, col) >= 0
-            if coded.all():
-                continue
-            values = np.asarray(X[col], dtype=object)
-            unseen_rows = ~coded & ~pd.isna(values)
-            if unseen_rows.any():
-                found[col] = sorted({str(v) for v in values[unseen_rows]})
-        return found
 
     def lightgbm_params(self, columns: Sequence[str]) -> dict[str, Any]:
         """LightGBM constructor arguments for these feature columns; the Dask engine passes the same ones to
@@ -168,8 +162,6 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array(columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categories_ = {c: list(levels) for c, levels in categories.items()}
-        for memo in MEMOS:  # of an earlier fit
-            self.__dict__.pop(memo, None)
         self.classes_ = np.array([0, 1])
 
     def same_inputs(self, other: FundingAwareClassifier) -> bool:
@@ -179,25 +171,9 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
                 and self.categories_ == other.categories_)
 
     def matrix(self, X: Features) -> np.ndarray:
-        """The features as the booster's own numeric matrix: category codes (NaN when unseen) and numbers.
-
-        Codes follow the category lists stored at fit, which are the ones LightGBM recorded, so predicting on
-        this matrix equals predicting on the prepared frame (tests check it), without building a Categorical per
-        column and call: serving scores single episodes, where that pandas overhead was most of the time. `X`
-        may also be plain arrays per column (`features.build.episode_columns`), which serving passes.
-        """
+        """The features as the booster's own numeric matrix (`feature_matrix`)."""
         check_is_fitted(self, "booster_")
-        out = np.empty((len(X[self.feature_names_in_[0]]), self.n_features_in_), dtype=np.float64)
-        for j, col in enumerate(self.feature_names_in_):
-            if col in self.categories_:
-                codes = self._codes(X, col).astype(np.float64)
-                codes[codes < 0] = np.nan
-                out[:, j] = codes
-            else:
-                values = X[col]
-                out[:, j] = (values.to_numpy(dtype=np.float64, na_value=np.nan) if isinstance(values, pd.Series)
-                             else np.asarray(values, dtype=np.float64))
-        return out
+        return feature_matrix(X, list(self.feature_names_in_), level_index(self.categories_))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
@@ -226,33 +202,6 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         """Exact TreeSHAP values in log-odds (LightGBM's own implementation); last column is the expected value."""
         check_is_fitted(self, "booster_")
         return np.asarray(self.booster_.predict(self.matrix(X), pred_contrib=True, num_threads=self.n_jobs))
-
-    def probability_and_contributions(self, X: Features, matrix: np.ndarray | None = None
-                                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probability and `contributions`, from ONE pass over the trees.
-
-        TreeSHAP contributions add up to the booster's raw score (log-odds), so the probability is their sum
-        through the logistic link and the isotonic map, as `predict_proba` computes it from the booster: equal to
-        it up to float rounding (tests check 1e-9). The contributions come from look-up tables built once per
-        loaded model (models/treeshap.py), equal to LightGBM's own within 1e-9, else from LightGBM. Serving needs
-        both numbers for every episode, and walking the trees was most of its time. `matrix`: `matrix(X)` if
-        the caller has it already.
-        """
-        matrix = self.matrix(X) if matrix is None else matrix
-        tables = self.shap_tables()
-        contributions = (tables.contributions(matrix) if tables is not None else
-                         np.asarray(self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)))
-        raw = contributions.sum(axis=1)
-        return self.calibrated(1.0 / (1.0 + np.exp(-raw))), contributions
-
-    def shap_tables(self) -> TreeShapTables | None:
-        """The booster's TreeSHAP tables, built and checked against LightGBM on first use after each load (a
-        memo kept out of the pickle); None when LightGBM must compute the contributions itself."""
-        check_is_fitted(self, "booster_")
-        memo: tuple[TreeShapTables | None] | None = self.__dict__.get("_shap_tables")
-        if memo is None:
-            memo = self.__dict__["_shap_tables"] = (tables_for(self.booster_),)
-        return memo[0]
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -210,23 +210,3 @@ def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFram
         "reliability": {name: reliability_table(held.outcomes[name], held.forecasts[name]) for name in MODEL_NAMES},
         "test_periods": test_periods,
     }
-
-
-def truth_curve_error(curve: Any, truth: Any, points: int = 11) -> dict[str, float]:
-    """Forecast vs true expected reliable improvements over 0.5x..1.5x each programme's last funding.
-
-    `curve(program_id, funding)` returns a frame with `reliable_improvements`; `truth` is a
-    features.world.truth.Truth. `relative` averages each programme's error relative to its own mean true value
-    (small programmes weigh as much as big ones); `weighted` divides total error by total true value.
-    """
-    relative, absolute, total_truth = [], [], 0.0
-    for pid, funding in truth.current_funding.items():
-        grid = funding * np.linspace(0.5, 1.5, points)
-        forecast = curve(pid, grid)["reliable_improvements"].to_numpy()
-        actual = truth.curve(pid, grid)["reliable_improvements"].to_numpy()
-        absolute.append(float(np.mean(np.abs(forecast - actual))))
-        relative.append(absolute[-1] / max(float(actual.mean()), 1e-9))
-        total_truth += float(actual.mean())
-    return {"truth_curve_mae": float(np.mean(absolute)), "truth_curve_relative_mae": float(np.mean(relative)),
-            "truth_curve_weighted_relative_mae": float(np.sum(absolute) / max(total_truth, 1e-9)),
-            "truth_curve_worst_relative_mae": float(np.max(relative))}

@@ -1,8 +1,8 @@
 """TreeSHAP contributions of a FundingAwareClassifier, for explanations and summary plots.
 
 LightGBM computes exact TreeSHAP itself (`pred_contrib`); it gives the same values as shap.TreeExplainer
-(tests/models/test_behaviour.py checks that) without rebuilding an explainer from every tree on each call,
-which cost about 150 ms per model per request.
+(tests/models/test_behaviour.py checks that) without building an explainer from every tree on each call
+(about 150 ms per model per request), so the service needs no shap at run time.
 """
 
 from __future__ import annotations

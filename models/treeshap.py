@@ -7,7 +7,7 @@ a pattern of d bits (d = distinct features on the path), and the leaf's contribu
 is a fixed number per pattern (FastTreeSHAP "v2", Yang 2022). With trees of a few dozen leaves d stays small, so
 every pattern's contributions are computed once per loaded model; a row then costs a bin look-up per feature, a
 bit per (leaf, path feature) and one table row per leaf, instead of LightGBM's path recursion, leaves x depth^2
-per tree. The row loop is compiled (numba, already installed with shap) and releases the GIL, as LightGBM does.
+per tree. The row loop is compiled (numba) and releases the GIL, as LightGBM does.
 
 Why trust it: when the tables are built they are checked against LightGBM's `pred_contrib` on probe rows that
 put every feature on, just above and below every threshold, on every category and missing (`probe_rows`); a

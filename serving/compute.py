@@ -19,40 +19,36 @@ may be what killed the worker.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from allocation.maxplus import compile_kernels
+from allocation import compile_kernels
 from serving.logs import configure_logging, logger
-
-if TYPE_CHECKING:
-    from serving.state import LoadedBundle
 
 T = TypeVar("T")
 START_TIMEOUT_SECONDS = 600.0
 
-_loaded: LoadedBundle | None = None  # the worker process's bundle, set once by _start_worker
+_held: Any = None  # what the worker process was started with (the loaded bundle), set once by _start_worker
 _barrier: Any = None
 
 
-def _start_worker(loaded: LoadedBundle, log_level: str, barrier: Any) -> None:
-    global _loaded, _barrier
+def _start_worker(held: Any, log_level: str, barrier: Any) -> None:
+    global _held, _barrier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then shuts the pool down
     configure_logging(log_level)
     compile_kernels()  # before taking work, so no recommendation waits for the DP's loops to compile
-    _loaded, _barrier = loaded, barrier
+    _held, _barrier = held, barrier
 
 
 def _in_worker(work: Callable[..., T], args: tuple[Any, ...]) -> T:
-    if _loaded is None:
-        raise RuntimeError("compute worker has no bundle")
-    return work(_loaded, *args)
+    if _held is None:
+        raise RuntimeError("compute worker has nothing to work on")
+    return work(_held, *args)
 
 
 def _started() -> bool:
@@ -61,15 +57,16 @@ def _started() -> bool:
 
 
 class ComputePool:
-    def __init__(self, loaded: LoadedBundle, workers: int, log_level: str = "INFO"):
-        """Start `workers` processes holding `loaded` (its own `compute` is not sent) and wait until all are up."""
+    def __init__(self, held: Any, workers: int, log_level: str = "INFO"):
+        """Start `workers` processes each holding a copy of `held` (the loaded bundle, sent once) and wait until
+        all are up."""
         context = multiprocessing.get_context("spawn")
         self.workers = workers
         self._lock = threading.Lock()
         self._closed = False
         barrier = context.Barrier(workers)
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                             initargs=(dataclasses.replace(loaded, compute=None), log_level, barrier))
+                                             initargs=(held, log_level, barrier))
         try:
             # one task per worker, each waiting for all: the pool spawns a process per task it cannot place
             for started in [self._executor.submit(_started) for _ in range(workers)]:
@@ -83,7 +80,7 @@ class ComputePool:
         return self._closed
 
     def submit(self, work: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
-        """Hand `work(loaded, *args)` to a worker; None when this pool no longer takes work."""
+        """Hand `work(held, *args)` to a worker; None when this pool no longer takes work."""
         with self._lock:
             if self._closed:
                 return None

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serving.context import request_context
+from serving.principal import Principal
 from serving.problems import ProblemError
-from serving.security import Principal, authorize
+from serving.security import authorize
 from serving.settings import ServiceSettings
 from serving.state import LoadedBundle
 

@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocation import InfeasibleConstraintsError
-from carealloc.identifiers import safe_identifier
-from carealloc.recommendation import UnknownProgramsError
+from core.identifiers import safe_identifier
 from models.bundle import FundingOutOfRangeError, UnknownProgramError
+from usecases.recommendation import UnknownProgramsError
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:carealloc:problem:"

@@ -13,11 +13,14 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from serving.settings import ServiceSettings
 from serving.state import LoadedBundle
 
-CHAMPION = "champion"
+if TYPE_CHECKING:  # imported where used: mlflow takes seconds to import, and tests of the app never need it
+    from tracking.registry import ModelRegistry
+
 MANIFEST = "champion.json"
 
 
@@ -33,13 +36,11 @@ def _model_dir(cache: Path, name: str, version: str) -> Path:
     return cache / name / f"v{version}"
 
 
-def _download(model_uri: str, target: Path) -> None:
-    import mlflow.artifacts
-
+def _download(registry: ModelRegistry, version: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
+        registry.download(version, staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -57,35 +58,29 @@ def _write_manifest(cache: Path, manifest: dict[str, object]) -> None:
 
 def load_from_registry(settings: ServiceSettings) -> LoadedBundle:
     """The current @champion, by fixed version; cached on disk for the next start-up."""
-    import mlflow
-    from mlflow import MlflowClient
+    from tracking.registry import CHAMPION, ModelRegistry, load_bundle
 
-    from models.packaging import load_bundle
-
-    uri = settings.resolved_tracking_uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found = client.get_model_version_by_alias(settings.model_name, CHAMPION)
-    version = str(found.version)
+    registry = ModelRegistry(settings.resolved_tracking_uri, settings.model_name)
+    found = registry.require(CHAMPION)
+    version = found.version
     cache = settings.resolved_bundle_cache_dir
     target = _model_dir(cache, settings.model_name, version)
     if not (target / "MLmodel").is_file():
-        _download(f"models:/{settings.model_name}/{version}", target)
+        _download(registry, version, target)
     try:
         bundle = load_bundle(str(target))
     except Exception as exc:  # unpickling, a missing flavour, not a carealloc bundle, a library mismatch...
         shutil.rmtree(target, ignore_errors=True)  # never kept as a cached copy to fall back on
         raise BundleRefusedError(f"champion v{version} could not be loaded ({type(exc).__name__})") from exc
     bundle.model_version = version
-    aliases = tuple(sorted(found.aliases or (CHAMPION,)))
+    aliases = found.aliases or (CHAMPION,)
     _write_manifest(cache, {"model_name": settings.model_name, "version": version, "aliases": list(aliases),
                             "run_id": found.run_id, "cached_at": datetime.now(UTC).isoformat()})
     return LoadedBundle(bundle, version, settings.model_name, "registry", aliases)
 
 
 def load_from_cache(settings: ServiceSettings, reason: str) -> LoadedBundle:
-    from models.packaging import load_bundle
+    from tracking.registry import load_bundle
 
     cache = settings.resolved_bundle_cache_dir
     manifest_path = cache / MANIFEST

@@ -33,8 +33,8 @@ class _Waiting:
 
 BATCH_EPISODES = 64
 """Requests join a batch while it holds at most this many episodes; larger requests are scored on their own, in
-parallel with the batches (their per-call part is already small beside their episodes, and one batch of eight
-100-episode requests made every one of them wait for all: 211 ms p50 instead of 146)."""
+parallel with the batches: their per-call part is already small beside their episodes, and joined into one batch,
+eight 100-episode requests would each wait for all of them (about 1.4x the p50 of scoring them apart)."""
 
 
 class RiskBatcher:

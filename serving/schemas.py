@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (XCreate = what a client sends, XPublic = what it gets back).
 
 Field limits live here, so every body is bounded before any model runs. The recommendation request is the
-shared `carealloc.recommendation.RecommendationRequest`, identical to the CLI's constraints file.
+shared `usecases.recommendation.RecommendationRequest`, identical to the CLI's constraints file.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from carealloc.identifiers import Identifier
-from carealloc.recommendation import Money, ObjectiveSpec, RecommendationRequest
+from core.identifiers import Identifier
 from features.contract import EPISODE_COLUMNS, PERIOD_PATTERN
 from features.instruments import INSTRUMENTS
+from usecases.recommendation import Money, ObjectiveSpec, RecommendationRequest
 
 MAX_RISK_EPISODES = 1_000
 RecommendationCreate = RecommendationRequest

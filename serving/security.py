@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,6 +19,7 @@ from starlette.routing import BaseRoute
 
 from serving.context import request_context
 from serving.keys import PREFIX, hash_key
+from serving.principal import Principal
 from serving.problems import ProblemError
 from serving.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Session, SessionStore
 from serving.settings import ROLES, KeyRecord, Role
@@ -47,19 +47,6 @@ ACCESS: dict[str, frozenset[Role]] = {
 PUBLIC |= frozenset({"GET /", "GET /signin", "POST /signin", "POST /signout"})
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 _api_key_header = APIKeyHeader(name=HEADER, auto_error=False, description="A key issued by `carealloc demo`.")
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: str
-    role: Role
-    programs: frozenset[str] | None
-
-    def may_score(self, program_ids: Iterable[str]) -> list[str]:
-        """The programmes in `program_ids` this key may not see (empty when all are allowed)."""
-        if self.programs is None:
-            return []
-        return sorted(str(p) for p in program_ids if p not in self.programs)
 
 
 class Keyring:

@@ -14,10 +14,8 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # security imports this module to read the cookie
-    from serving.security import Principal
+from serving.principal import Principal
 
 COOKIE = "carealloc_session"
 CSRF_HEADER = "X-CSRF-Token"

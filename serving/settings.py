@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carealloc.settings import Settings
+from core.settings import Settings
 
 Role = Literal["allocator", "clinician", "data_scientist"]
 ROLES: tuple[Role, ...] = ("allocator", "clinician", "data_scientist")

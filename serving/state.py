@@ -13,15 +13,15 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from allocation.maxplus import compile_kernels
+from allocation import OutcomeCurve, compile_kernels
 from models.bundle import CareAllocBundle
+from models.scoring import BundleScorer
+from serving.compute import ComputePool
 from serving.logs import logger
 from serving.problems import ProblemError
-
-if TYPE_CHECKING:
-    from serving.compute import ComputePool
+from usecases.curves import outcome_curves
 
 T = TypeVar("T")
 
@@ -40,6 +40,14 @@ class LoadedBundle:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     compute: ComputePool | None = field(default=None, compare=False, repr=False)
     """Worker processes holding this same bundle (settings.compute_workers > 0), else None."""
+    curves: tuple[OutcomeCurve, ...] = field(default=(), compare=False, repr=False)
+    """The bundle's outcome curves as the optimizer reads them (every recommendation and scenario needs them)."""
+    scorer: BundleScorer | None = field(default=None, compare=False, repr=False)
+    """Risk scoring's look-ups for this bundle; built by `BundleHolder.load`, never sent to compute workers."""
+
+    def prepared(self) -> LoadedBundle:
+        """This bundle with its curves and scorer built, so no request waits for them."""
+        return dataclasses.replace(self, curves=outcome_curves(self.bundle), scorer=BundleScorer(self.bundle))
 
     @property
     def stale(self) -> bool:
@@ -65,7 +73,7 @@ Loader = Callable[[], LoadedBundle]
 
 
 class BundleHolder:
-    def __init__(self, pool: Callable[[LoadedBundle], ComputePool] | None = None) -> None:
+    def __init__(self, pool: Callable[[Any], ComputePool] | None = None) -> None:
         """`pool(loaded)` starts the compute workers for each bundle installed (None: work runs in-process)."""
         self._current: LoadedBundle | None = None
         self._lock = threading.Lock()
@@ -79,12 +87,12 @@ class BundleHolder:
     def load(self, loader: Loader) -> tuple[LoadedBundle | None, LoadedBundle]:
         """Run `loader` and install its result; returns (previous, new). The old bundle serves until then."""
         with self._lock:
-            new = loader()
-            new.bundle.prepare_scoring()  # per-process look-ups built now, not on the first request after a load
+            new = loader().prepared()
             compile_kernels()  # the allocation DP's loops too (once per process; later calls return at once)
             if self._pool is not None:
                 try:
-                    new = dataclasses.replace(new, compute=self._pool(new))
+                    # workers take recommendations and scenarios only: risk scoring stays in this process
+                    new = dataclasses.replace(new, compute=self._pool(dataclasses.replace(new, scorer=None)))
                 except Exception as exc:  # workers are for speed: a bundle that loaded still serves, in-process
                     logger().error("compute workers did not start; serving in-process",
                                    extra={"event": "compute_unavailable", "error_type": type(exc).__name__})

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.world.plan import WorldPlan, build_plan
-from features.world.simulate import simulate_episodes
+from synthetic.plan import WorldPlan, build_plan
+from synthetic.simulate import simulate_episodes
 
 
 def write_csv_world(folder: Path, episodes: int, seed: int) -> Path:
@@ -30,7 +30,7 @@ def small_world() -> tuple[WorldPlan, pd.DataFrame, pd.DataFrame]:
 @pytest.fixture
 def world_dir(tmp_path: Path, small_world: tuple[WorldPlan, pd.DataFrame, pd.DataFrame]) -> Path:
     from features.tables import write_tables
-    from features.world.truth import Truth
+    from synthetic.truth import Truth
 
     plan, programs, episodes = small_world
     write_tables(tmp_path, programs, episodes, "csv")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from allocation.curves import OutcomeCurve
-from carealloc.recommendation import BEAT_STATUS_QUO_DRAWS, probability_beats_status_quo
+from usecases.confidence import BEAT_STATUS_QUO_DRAWS, probability_beats_status_quo
 
 
 def loop_probability(curves: list[OutcomeCurve], plan: dict[str, float], seed: int) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.build import (
     CATEGORICAL_FEATURES,
     EPISODE_FEATURES,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.build import period_outcomes
 from features.tables import DataSnapshot, Tables, load_tables
 from models.evaluation import evaluate_holdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from models.bundle import CareAllocBundle
 
 RISK_COLUMNS = ("episode_id", "program_id", "period", "dropout_risk", "non_response_risk")

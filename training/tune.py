@@ -16,19 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import optuna
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.build import episode_features
 from features.tables import Tables, load_tables
 from models.classifier import FundingAwareClassifier
 from models.evaluation import binary_metrics, temporal_split
 from models.suite import DEFAULT_PARAMS, episode_share, targets
-from training.tracking import configure, provenance_tags
+from tracking.runs import RunLog, configure, log_child_run, provenance_tags, run
 
 STORAGE_FILE = "optuna_journal.log"
 OBJECTIVE_METRIC = "holdout_score"
@@ -144,30 +141,23 @@ class TuneResult:
     parent_run_id: str
 
 
-class _MlflowTrialLogger:
+class _TrialLogger:
     """Study callback: one MLflow run per finished trial, nested under the tune run (thread-safe: no active run)."""
 
-    def __init__(self, experiment_id: str, parent_run_id: str):
-        self.client = MlflowClient()
-        self.experiment_id = experiment_id
-        self.parent_run_id = parent_run_id
+    def __init__(self, parent: RunLog):
+        self.parent = parent
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
-        run = self.client.create_run(
-            self.experiment_id, start_time=int(start * 1000), run_name=f"trial-{trial.number}",
-            tags={"mlflow.parentRunId": self.parent_run_id, "trial_state": trial.state.name,
-                  "trial_number": str(trial.number), "study_name": study.study_name})
-        stamp = int(end * 1000)
-        metrics = [Metric(VALID_METRIC, v, stamp, step) for step, v in sorted(trial.intermediate_values.items())]
-        metrics += [Metric(k, float(v), stamp, 0) for k, v in trial.user_attrs.items() if isinstance(v, float)]
+        metrics = {k: v for k, v in trial.user_attrs.items() if isinstance(v, float)}
         if trial.value is not None:
-            metrics.append(Metric(OBJECTIVE_METRIC, trial.value, stamp, 0))
-        self.client.log_batch(run.info.run_id, metrics=metrics,
-                              params=[Param(k, str(v)) for k, v in trial.params.items()],
-                              tags=[RunTag("trial_duration_s", f"{end - start:.2f}")])
-        self.client.set_terminated(run.info.run_id, _RUN_STATUS.get(trial.state.name, "KILLED"), end_time=stamp)
+            metrics[OBJECTIVE_METRIC] = trial.value
+        log_child_run(self.parent, f"trial-{trial.number}", started=start, ended=end,
+                      status=_RUN_STATUS.get(trial.state.name, "KILLED"), metrics=metrics,
+                      steps=(VALID_METRIC, trial.intermediate_values), params=trial.params,
+                      tags={"trial_state": trial.state.name, "trial_number": str(trial.number),
+                            "study_name": study.study_name, "trial_duration_s": f"{end - start:.2f}"})
 
 
 def journal_storage(settings: Settings) -> tuple[JournalStorage, Path]:
@@ -222,31 +212,31 @@ def tune(data_dir: Path, settings: Settings, trials: int, *, timeout: float | No
         if done == 0 and space.contains(DEFAULT_PARAMS):  # the current defaults are the first candidate to beat
             study.enqueue_trial({k: DEFAULT_PARAMS[k] for k in space.names()})
 
-        experiment_id = configure(settings)
-        with mlflow.start_run(run_name="tune", tags={**provenance_tags(), "study_name": study_name}) as parent:
-            mlflow.log_params({"trials": trials, "timeout": timeout, "n_jobs": n_jobs, "seed": settings.seed,
+        configure(settings)
+        with run("tune", tags={**provenance_tags(), "study_name": study_name}) as parent:
+            parent.params({"trials": trials, "timeout": timeout, "n_jobs": n_jobs, "seed": settings.seed,
                                "holdout_periods": holdout_periods, "study_storage": str(storage_path),
                                "trials_before": done, "data_sha256": tables.snapshot.sha256})
             study.optimize(objective, n_trials=trials, timeout=timeout, n_jobs=n_jobs, gc_after_trial=True,
-                           callbacks=[_MlflowTrialLogger(experiment_id, parent.info.run_id)],
+                           callbacks=[_TrialLogger(parent)],
                            show_progress_bar=show_progress)
             states = [t.state for t in study.get_trials(deepcopy=False)]
             n_complete = states.count(optuna.trial.TrialState.COMPLETE)
             n_pruned = states.count(optuna.trial.TrialState.PRUNED)
-            mlflow.log_metrics({"n_trials_completed": n_complete, "n_pruned": n_pruned})
+            parent.metrics({"n_trials_completed": n_complete, "n_pruned": n_pruned})
             if n_complete == 0:
                 raise TuningError(f"study {study_name!r} has no completed trial ({n_pruned} pruned)")
             best = study.best_trial
             if best.value is None or not math.isfinite(best.value):
                 raise TuningError(f"best trial {best.number} has no finite score: {best.value}")
             write_best_params(settings.best_params_path, best, study_name)
-            mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
-            mlflow.log_metrics({f"best_{OBJECTIVE_METRIC}": best.value, "best_trial_number": best.number})
-            mlflow.log_artifact(str(settings.best_params_path))
+            parent.params({f"best.{k}": v for k, v in best.params.items()})
+            parent.metrics({f"best_{OBJECTIVE_METRIC}": best.value, "best_trial_number": best.number})
+            parent.artifact(settings.best_params_path)
         return TuneResult(
             best_params=dict(best.params), best_score=float(best.value), best_trial_number=best.number,
             n_trials_completed=n_complete, n_pruned=n_pruned, study_name=study_name, study_storage=storage_path,
-            best_params_path=settings.best_params_path, parent_run_id=parent.info.run_id)
+            best_params_path=settings.best_params_path, parent_run_id=parent.run_id)
     finally:
         optuna.logging.set_verbosity(verbosity)
 

@@ -14,7 +14,8 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from serving.context import request_context
-from serving.security import ACCESS, Principal, current_session, rule_name
+from serving.principal import Principal
+from serving.security import ACCESS, current_session, rule_name
 from serving.sessions import Session
 
 

@@ -10,13 +10,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from allocation import InfeasibleConstraintsError
-from carealloc.recommendation import recommend
 from serving.dependencies import LoadedDep
 from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import RecommendationCreate, RecommendationPublic
 from serving.security import authorize
 from serving.state import LoadedBundle
+from usecases.recommendation import recommend
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ def _run(loaded: LoadedBundle, work: Callable[[LoadedBundle, RecommendationCreat
 
 
 def _result(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
-    return {**recommend(loaded.bundle, body), "model_version": loaded.version}
+    return {**recommend(loaded.bundle, body, loaded.curves), "model_version": loaded.version}
 
 
 def _document(loaded: LoadedBundle, body: RecommendationCreate) -> bytes:

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from carealloc.recommendation import score_scenarios
 from serving.dependencies import LoadedDep
 from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import ScenariosCreate, ScenariosPublic
 from serving.security import authorize
 from serving.state import LoadedBundle
+from usecases.recommendation import score_scenarios
 
 router = APIRouter(prefix="/v1", tags=["scenarios"], dependencies=[Depends(authorize)])
 
@@ -31,5 +31,6 @@ async def compare_scenarios(*, request: Request, body: ScenariosCreate, loaded: 
 
 def _score(loaded: LoadedBundle, body: ScenariosCreate) -> bytes:
     """Checked and serialised where the work ran, as recommendations are (serving/routers/recommendations.py)."""
-    result = {**score_scenarios(loaded.bundle, body.scenarios, body.objective), "model_version": loaded.version}
+    scored = score_scenarios(loaded.bundle, body.scenarios, body.objective, loaded.curves)
+    result = {**scored, "model_version": loaded.version}
     return ScenariosPublic.model_validate(result).model_dump_json().encode()

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from features.outcomes import derive_outcomes
-from features.world.mechanism import courses_per_referral
-from features.world.plan import build_plan
-from features.world.simulate import simulate_episodes, treat_offered
-from features.world.truth import Truth
+from synthetic.mechanism import courses_per_referral
+from synthetic.plan import build_plan
+from synthetic.simulate import simulate_episodes, treat_offered
+from synthetic.truth import Truth
 
 
 def test_same_seed_same_world_other_seed_other_world() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from serving.logs import JsonFormatter
 
 WORLD_PATIENT_ID = re.compile(r"\bPT\d+\b")
-"""Patient ids of the synthetic worlds (features/world/simulate.py)."""
+"""Patient ids of the synthetic worlds (synthetic/simulate.py)."""
 SESSION_MARKERS = ("PT-MARKER", "EP-MARKER", "PT-SECRET", "PT88990011", "EPMARK", "1931-07-14")
 """Identifiers and dates the serving and hardening tests send on purpose to see that they are never kept."""
 

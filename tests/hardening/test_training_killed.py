@@ -24,7 +24,7 @@ TRAINER = textwrap.dedent("""
     import matplotlib.pyplot as plt
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
     import training.train
-    from carealloc.settings import Settings
+    from core.settings import Settings
     from training.train import train
 
     # Plots are logged before registration and play no part in it; an empty figure saves most of a minute here.
@@ -54,7 +54,7 @@ def champion_store(root: Path, bundle: Any) -> tuple[str, Any]:
     import mlflow
     from mlflow import MlflowClient
 
-    from models.packaging import CareAllocPyfunc
+    from tracking.registry import CareAllocPyfunc
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
@@ -70,7 +70,7 @@ def champion_store(root: Path, bundle: Any) -> tuple[str, Any]:
 
 
 def test_killed_training_leaves_no_half_registered_model(tmp_path: Path, world: Path, trained: Any) -> None:
-    from models.packaging import load_bundle
+    from tracking.registry import load_bundle
 
     uri, client = champion_store(tmp_path, trained[2])
     process = subprocess.run([sys.executable, "-c", TRAINER, uri, str(tmp_path / "data"), str(world)],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.world.truth import Truth
 from models.bundle import FundingOutOfRangeError, UnknownProgramError
-from models.evaluation import truth_curve_error
+from synthetic.reference import truth_curve_error
+from synthetic.truth import Truth
 
 
 def test_curves_rise_with_funding_and_flag_extrapolation(trained) -> None:
@@ -58,20 +58,15 @@ def test_episodes_from_a_new_period_are_scored(small_world, trained) -> None:
     assert risk["dropout_risk"].between(0, 1).all() and risk["non_response_risk"].between(0, 1).all()
 
 
-def test_allocation_curves_are_built_once_per_bundle_and_never_pickled(trained) -> None:
-    import copy
-    import pickle
-
-    from models.allocation_inputs import outcome_curves
+def test_allocation_curves_follow_the_bundles_stored_curves(trained) -> None:
+    from usecases.curves import outcome_curves
 
     _, _, bundle = trained
-    fresh = copy.copy(bundle)
-    fresh.__dict__.pop("_outcome_curves", None)
-    first, second = outcome_curves(fresh), outcome_curves(fresh)
-    assert [c.program_id for c in first] == sorted(fresh.programs)
-    assert all(a is b for a, b in zip(first, second, strict=True))  # shared, not rebuilt
-    first.pop()  # callers get their own list
-    assert len(outcome_curves(fresh)) == len(fresh.programs)
-    restored = pickle.loads(pickle.dumps(fresh))
-    assert "_outcome_curves" not in restored.__dict__
-    assert [c.program_id for c in outcome_curves(restored)] == [c.program_id for c in second]
+    curves = outcome_curves(bundle)
+    assert [c.program_id for c in curves] == sorted(bundle.programs)
+    for curve in curves:
+        stored = bundle.curves[bundle.curves["program_id"] == curve.program_id]
+        np.testing.assert_array_equal(curve.funding, stored["funding"].to_numpy())
+        np.testing.assert_array_equal(curve.metrics["reliable_improvements"],
+                                      stored["reliable_improvements"].to_numpy())
+        assert curve.current_funding == bundle.programs[curve.program_id].current_funding

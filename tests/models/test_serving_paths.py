@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import EPISODE_FEATURES, episode_features
+from models.scoring import BundleScorer, ClassifierScorer
 
 
 def _as_objects(columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -44,11 +45,13 @@ def test_matrix_from_arrays_equals_matrix_from_frame(small_world, trained) -> No
     columns = bundle.feature_columns(sample)
     frame = bundle.features(sample)
     for model in (suite.dropout, suite.response):
+        scorer = ClassifierScorer(model)
         np.testing.assert_array_equal(model.matrix(columns), model.matrix(frame))
-        assert model.unknown_levels(columns) == model.unknown_levels(frame) == {"payer": ["martian"]}
-        assert model.unknown_levels(columns, model.matrix(columns)) == {"payer": ["martian"]}
-        assert model.unknown_levels(columns.copy() | {"payer": columns["payer"][2:3]},
-                                    model.matrix({c: v[2:3] for c, v in columns.items()})) == {}
+        np.testing.assert_array_equal(scorer.matrix(columns), model.matrix(frame))
+        assert scorer.unknown_levels(columns) == scorer.unknown_levels(frame) == {"payer": ["martian"]}
+        assert scorer.unknown_levels(columns, scorer.matrix(columns)) == {"payer": ["martian"]}
+        assert scorer.unknown_levels(columns.copy() | {"payer": columns["payer"][2:3]},
+                                     scorer.matrix({c: v[2:3] for c, v in columns.items()})) == {}
 
 
 def test_one_pass_risk_equals_predict_proba(small_world, trained) -> None:
@@ -60,21 +63,26 @@ def test_one_pass_risk_equals_predict_proba(small_world, trained) -> None:
     columns, frame = bundle.feature_columns(sample), bundle.features(sample)
     for model in (suite.dropout, suite.response):
         assert model.calibrator_ is not None
-        probability, contributions = model.probability_and_contributions(columns)
+        probability, contributions = ClassifierScorer(model).probability_and_contributions(columns)
         np.testing.assert_allclose(probability, model.predict_proba(frame)[:, 1], rtol=0, atol=1e-9)
         reference = model.booster_.predict(model.prepared(frame), pred_contrib=True)
         np.testing.assert_allclose(contributions, reference, rtol=0, atol=1e-9)
 
 
-def test_pickled_bundle_carries_no_programme_period_memo(small_world, trained) -> None:
+def test_scorer_features_equal_the_bundles_and_the_bundle_pickles_without_look_ups(small_world, trained) -> None:
+    """The scorer's kept programme-period table gives the features the bundle builds afresh; the bundle and its
+    estimators pickle (what MLflow logs) with their declared fields only."""
     _, _, episodes = small_world
     _, _, bundle = trained
     sample = episodes.head(10)
-    before = bundle.feature_columns(sample)
-    assert "_periods" in bundle.__dict__
+    scorer = BundleScorer(bundle)
+    pd.testing.assert_frame_equal(_as_objects(scorer.feature_columns(sample)),
+                                  _as_objects(bundle.feature_columns(sample)))
     restored = pickle.loads(pickle.dumps(bundle))
-    assert "_periods" not in restored.__dict__
-    pd.testing.assert_frame_equal(_as_objects(restored.feature_columns(sample)), _as_objects(before))
+    assert set(restored.__dict__) == set(bundle.__dict__)
+    assert not [k for k in restored.suite.response.__dict__ if k.startswith("_")]
+    pd.testing.assert_frame_equal(_as_objects(restored.feature_columns(sample)),
+                                  _as_objects(scorer.feature_columns(sample)))
 
 
 def test_calibration_is_bit_for_bit_the_isotonic_predict(trained) -> None:
@@ -96,10 +104,9 @@ def test_models_fitted_on_the_same_features_share_one_matrix(small_world, traine
     assert not suite.dropout.same_inputs(other)
 
 
-def test_prepare_scoring_builds_the_memos_a_request_would(trained) -> None:
+def test_a_bundle_scorer_builds_every_look_up_a_request_reads(trained) -> None:
     _, _, bundle = trained
-    fresh = pickle.loads(pickle.dumps(bundle))
-    assert fresh.prepare_scoring() is fresh
-    assert "_periods" in fresh.__dict__
-    for model in (fresh.suite.response, fresh.suite.dropout):
-        assert model.shap_tables() is not None and "_shap_tables" in model.__dict__
+    scorer = BundleScorer(pickle.loads(pickle.dumps(bundle)))
+    assert scorer.periods.rows
+    for model in (scorer.response, scorer.dropout):
+        assert model.tables is not None and set(model.levels) == set(model.model.categories_)

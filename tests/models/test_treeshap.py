@@ -4,8 +4,6 @@ tables cannot be used."""
 
 from __future__ import annotations
 
-import pickle
-
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -56,19 +54,13 @@ def test_too_large_tables_fall_back_to_lightgbm(small_world, trained, monkeypatc
     with pytest.raises(TablesUnsupportedError):
         build_tables(suite.dropout.booster_)
     assert tables_for(suite.dropout.booster_) is None
-    fresh = pickle.loads(pickle.dumps(suite.dropout))  # no memo: looks for tables again, finds none
+    from models.scoring import ClassifierScorer
+
+    fresh = ClassifierScorer(suite.dropout)  # looks for tables, finds none: LightGBM explains
     probability, contributions = fresh.probability_and_contributions(X)
-    assert fresh.shap_tables() is None
+    assert fresh.tables is None
     np.testing.assert_allclose(contributions, suite.dropout.contributions(X), rtol=0, atol=1e-12)
     np.testing.assert_allclose(probability, suite.dropout.predict_proba(X)[:, 1], rtol=0, atol=1e-9)
-
-
-def test_pickled_classifier_carries_no_tables(small_world, trained) -> None:
-    _, programs, episodes = small_world
-    suite, _, _ = trained
-    suite.response.probability_and_contributions(episode_features(programs, episodes).head(3))
-    assert "_shap_tables" in suite.response.__dict__
-    assert "_shap_tables" not in pickle.loads(pickle.dumps(suite.response)).__dict__
 
 
 def test_load_time_probes_visit_every_threshold_category_and_missing(trained) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.world.pilot import true_pilot_effect
-from features.world.plan import PilotChange, build_plan, with_pilot
-from features.world.truth import Truth
 from pilots import PilotSpec, evaluate_pilot
-from pilots.simulation import simulate_pilot
+from synthetic.pilot import true_pilot_effect
+from synthetic.pilot_runs import simulate_pilot
+from synthetic.plan import PilotChange, build_plan, with_pilot
+from synthetic.truth import Truth
 
 PILOTED = ("P001", "P004", "P007", "P010", "P013", "P016")
 

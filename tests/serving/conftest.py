@@ -41,7 +41,7 @@ def provided(bundle: Any, version: str) -> LoadedBundle:
 
 @pytest.fixture
 def champion(trained: Any) -> LoadedBundle:
-    return provided(trained[2], VERSION)
+    return provided(trained[2], VERSION).prepared()  # as the holder installs it: curves and scorer built
 
 
 @pytest.fixture

@@ -203,7 +203,7 @@ def test_models_endpoint_carries_the_stored_calibration(make_client: Any, champi
 
 
 def test_sessions_expire_and_stay_bounded() -> None:
-    from serving.security import Principal
+    from serving.principal import Principal
     from serving.sessions import SessionStore
 
     who = Principal("abcdefgh", "allocator", None)

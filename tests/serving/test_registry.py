@@ -21,7 +21,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from models.packaging import CareAllocPyfunc
+    from tracking.registry import CareAllocPyfunc
 
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"

@@ -97,4 +97,5 @@ def test_holder_swaps_reference_not_contents(champion: LoadedBundle) -> None:
     holder.load(lambda: first)
     taken = holder.current
     holder.load(lambda: provided(champion.bundle, "8"))
-    assert taken is first and taken.version == "7" and holder.current is not None and holder.current.version == "8"
+    assert taken is not None and taken.bundle is first.bundle and taken.version == "7"
+    assert holder.current is not None and holder.current.version == "8"

@@ -10,9 +10,9 @@ import pytest
 
 def write_partitioned_world(folder: Path, episodes: int, seed: int, partitions: int) -> Path:
     from features.tables import write_partitioned
-    from features.world.plan import build_plan
-    from features.world.simulate import programs_table, simulate_episode_partitions
-    from features.world.truth import Truth
+    from synthetic.plan import build_plan
+    from synthetic.simulate import programs_table, simulate_episode_partitions
+    from synthetic.truth import Truth
 
     plan = build_plan("mental-health", episodes, seed=seed)
     write_partitioned(folder, programs_table(plan), simulate_episode_partitions(plan, partitions))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from features.world.truth import Truth
-from training.decision import score_against_truth
+from synthetic.decision import score_against_truth
+from synthetic.truth import Truth
 
 
 def test_recommendation_beats_status_quo_in_truth(small_world, trained) -> None:

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.build import period_outcomes, program_history
 from features.contract import ContractError
 from features.tables import load_tables, partition_files
-from features.world.plan import build_plan
-from features.world.simulate import simulate_episode_partitions, simulate_episodes
+from synthetic.plan import build_plan
+from synthetic.simulate import simulate_episode_partitions, simulate_episodes
 from tests.training.conftest import write_partitioned_world
 from training.engines import open_engine
 

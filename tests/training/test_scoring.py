@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.tables import load_tables
 from training.scoring import ScoringError, score_population
 

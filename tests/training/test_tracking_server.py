@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from tests.training.conftest import write_partitioned_world
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

@@ -9,9 +9,10 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from carealloc.settings import Settings
-from models.packaging import load_bundle
-from training.registry import apply_gate
+from core.settings import Settings
+from synthetic.reference import SyntheticTruth
+from tracking.registry import ModelRegistry, load_bundle
+from training.gate import apply_gate
 from training.train import resolve_params, train
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 40}
@@ -27,7 +28,7 @@ def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Se
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     first = train(world_dir, store, FAST, show_progress=False)
     assert first.gate.promoted and first.gate.reason == "no champion yet"
-    second = train(world_dir, store, FAST, show_progress=False)
+    second = train(world_dir, store, FAST, show_progress=False, truth=SyntheticTruth.beside(world_dir))
     assert second.model_version != first.model_version
     assert second.gate.champion_version == first.model_version
     assert second.gate.promoted, second.gate.reason  # same data, same seed: not worse
@@ -61,8 +62,8 @@ def test_worse_challenger_does_not_replace_the_champion(world_dir: Path, store: 
     result = train(world_dir, store, FAST, show_progress=False)
     client = MlflowClient()
     champion = client.get_model_version_by_alias(store.model_name, "champion").version
-    decision = apply_gate(client, store.model_name, result.model_version, result.metrics["holdout_score"] * 1.2,
-                          store.gate_tolerance)
+    decision = apply_gate(ModelRegistry(store.resolved_tracking_uri, store.model_name), result.model_version,
+                          result.metrics["holdout_score"] * 1.2, store.gate_tolerance)
     assert not decision.promoted and "worse" in decision.reason
     assert str(client.get_model_version_by_alias(store.model_name, "champion").version) == str(champion)
     assert str(client.get_model_version_by_alias(store.model_name, "challenger").version) == result.model_version

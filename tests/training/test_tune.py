@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from carealloc.settings import Settings
+from core.settings import Settings
 from features.tables import Tables, load_tables
 from models.evaluation import evaluate_holdout
 from models.suite import DEFAULT_PARAMS

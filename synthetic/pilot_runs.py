@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.world.pilot import PilotTruth, true_pilot_effect
-from features.world.plan import PilotChange, WorldPlan, with_pilot
-from features.world.simulate import simulate_episodes
-from features.world.truth import Truth
 from pilots.aggregates import program_period_aggregates
+from synthetic.pilot import PilotTruth, true_pilot_effect
+from synthetic.plan import PilotChange, WorldPlan, with_pilot
+from synthetic.simulate import simulate_episodes
+from synthetic.truth import Truth
 
 
 def simulate_pilot(plan: WorldPlan, change: PilotChange, truth: Truth) -> tuple[pd.DataFrame, PilotTruth]:

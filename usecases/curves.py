@@ -5,20 +5,10 @@ from __future__ import annotations
 from allocation.curves import OutcomeCurve
 from models.bundle import CURVE_METRICS, CareAllocBundle
 
-_MEMO = "_outcome_curves"
 
-
-def outcome_curves(bundle: CareAllocBundle) -> list[OutcomeCurve]:
-    """The bundle's curves as optimizer inputs; built once per bundle (a loaded bundle never changes, and every
-    recommendation, scenario and forecast request needs them), then shared: OutcomeCurve is immutable."""
-    memo: tuple[OutcomeCurve, ...] | None = bundle.__dict__.get(_MEMO)
-    if memo is None:
-        memo = tuple(_build(bundle))
-        bundle.__dict__[_MEMO] = memo
-    return list(memo)
-
-
-def _build(bundle: CareAllocBundle) -> list[OutcomeCurve]:
+def outcome_curves(bundle: CareAllocBundle) -> tuple[OutcomeCurve, ...]:
+    """The bundle's curves as optimizer inputs. OutcomeCurve is immutable, so a caller that keeps the bundle
+    (the service) builds them once and shares them across requests."""
     curves = []
     for pid, frame in bundle.curves.groupby("program_id", sort=True):
         state = bundle.programs[str(pid)]
@@ -28,4 +18,4 @@ def _build(bundle: CareAllocBundle) -> list[OutcomeCurve]:
             current_funding=state.current_funding, observed_min=state.observed_min,
             observed_max=state.observed_max, referrals=state.next_referrals, groups=dict(state.groups),
         ))
-    return curves
+    return tuple(curves)

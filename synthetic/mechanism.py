@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import expit, ndtr
 
 from features.instruments import INSTRUMENTS
-from features.world.presets import Preset
+from synthetic.presets import Preset
 
 MAX_SESSIONS = 24
 REFERENCE_AGE = 40.0

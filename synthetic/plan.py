@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from features.world.mechanism import ProgramArrays, courses_per_referral, reach_share
-from features.world.presets import PRESETS, Preset
+from synthetic.mechanism import ProgramArrays, courses_per_referral, reach_share
+from synthetic.presets import PRESETS, Preset
 
 DEMAND_SPREAD = 0.9
 """SD of log demand across programmes: programme size varies independently of cost-effectiveness."""
@@ -26,7 +26,7 @@ class PilotChange:
     """Pilot mode: funding of the named programmes multiplied by `funding_factor` from `start_period` on.
 
     The change is known exactly, so a pilot evaluation can be scored against the true effect
-    (`features.world.pilot.true_pilot_effect`). `replicate` draws a fresh set of episodes for the same world and
+    (`synthetic.pilot.true_pilot_effect`). `replicate` draws a fresh set of episodes for the same world and
     change, so many pilots can be simulated on one world without reusing the same patients.
     """
 

@@ -7,22 +7,18 @@ per programme, the chance the plan beats the status quo, and which models and da
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from allocation import Constraints, GroupShare, Objective, ProgramBounds, evaluate, optimize
-from allocation.curves import GridPositions, OutcomeCurve
-from carealloc.identifiers import Identifier
-from models.allocation_inputs import outcome_curves
+from allocation import Constraints, GroupShare, Objective, OutcomeCurve, ProgramBounds, evaluate, optimize
+from core.identifiers import Identifier
 from models.bundle import CareAllocBundle
+from usecases.confidence import probability_beats_status_quo
+from usecases.curves import outcome_curves
 
 Money = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
-BEAT_STATUS_QUO_DRAWS = 4000
 
 
 class ProgramLimits(BaseModel):
@@ -100,85 +96,17 @@ def _check_programs(bundle: CareAllocBundle, names: set[str]) -> None:
         raise UnknownProgramsError(unknown)
 
 
-def probability_beats_status_quo(curves: list[OutcomeCurve], plan: dict[str, float], seed: int = 0) -> float:
-    """Share of forecast-error draws in which the plan gives more reliable improvements than the status quo.
-
-    Each programme's realised outcome is its forecast times a log-normal error whose spread comes from its
-    interval at that funding (wider outside the observed range); plan and status quo of one programme share
-    the draw, since the same programme's forecast is wrong in the same direction at nearby funding levels.
-
-    The forecasts are read off all curves at once and the draws come from a per-process cache; the
-    arithmetic per programme and its order are those of the first per-programme loop, so the answer is
-    the same number. The exponentials (two per programme and draw) are most of the cost; a programme whose
-    spread is the same under plan and status quo (common: many intervals are a fixed ratio) needs one.
-    """
-    grids = [c.funding for c in curves]
-    rows = [[c.metrics[name] for c in curves] for name in _INTERVAL]
-    forecasts = []
-    for funding in (np.array([plan[c.program_id] for c in curves]), np.array([c.current_funding for c in curves])):
-        mid, low, high = GridPositions(grids, funding).values(rows).tolist()
-        sigma = [max(math.log(max(h, 1e-9) / max(lo, 1e-9)) / (2 * 1.645), 1e-6)
-                 for lo, h in zip(low, high, strict=True)]
-        forecasts.append((mid, sigma))
-    (plan_mid, plan_sigma), (now_mid, now_sigma) = forecasts
-    now_terms = _status_quo_terms(tuple(now_mid), tuple(now_sigma), seed) if len(curves) <= _CACHED_PROGRAMMES \
-        else None
-    diff = np.zeros(BEAT_STATUS_QUO_DRAWS)
-    for i, shock in enumerate(_shock_rows(len(curves), seed)):
-        plan_error = np.exp(plan_sigma[i] * shock)
-        if now_terms is not None:
-            now_term = now_terms[i]
-        else:
-            now_term = now_mid[i] * (plan_error if now_sigma[i] == plan_sigma[i] else np.exp(now_sigma[i] * shock))
-        diff += plan_mid[i] * plan_error - now_term
-    return float((diff > 0).mean())
-
-
-@functools.lru_cache(maxsize=4)
-def _status_quo_terms(mid: tuple[float, ...], sigma: tuple[float, ...], seed: int) -> np.ndarray:
-    """Each programme's status-quo outcome under every draw: the same for every request on one bundle (current
-    funding does not change), and half of the exponentials; the same products as computed per request, so the
-    answer does not change."""
-    terms = np.array([m * np.exp(s * shock) for m, s, shock in zip(mid, sigma, _cached_shocks(len(mid), seed),
-                                                                   strict=True)])
-    terms.flags.writeable = False
-    return terms
-
-
-_INTERVAL = ("reliable_improvements", "reliable_improvements_lower", "reliable_improvements_upper")
-_CACHED_PROGRAMMES = 256  # keep the draws of up to this many programmes (8 MB) for the next request
-_DRAW_BLOCK = 64  # beyond that, programmes whose draws are made together
-
-
-def _shock_rows(programmes: int, seed: int) -> Iterator[np.ndarray]:
-    """Standard normal draws, one row per programme, as one ``standard_normal(draws)`` call per programme
-    gives (a Generator's draws do not depend on how the count is split). They depend only on the seed and
-    the number of programmes and drawing them was a third of the probability's cost, so for the usual
-    sizes they are drawn once per process."""
-    if programmes <= _CACHED_PROGRAMMES:
-        yield from _cached_shocks(programmes, seed)
-        return
-    rng = np.random.default_rng(seed)
-    for start in range(0, programmes, _DRAW_BLOCK):
-        yield from rng.standard_normal((min(_DRAW_BLOCK, programmes - start), BEAT_STATUS_QUO_DRAWS))
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_shocks(programmes: int, seed: int) -> np.ndarray:
-    draws = np.random.default_rng(seed).standard_normal((programmes, BEAT_STATUS_QUO_DRAWS))
-    draws.flags.writeable = False
-    return draws
-
-
 def provenance(bundle: CareAllocBundle) -> dict[str, Any]:
     return {"model_version": bundle.model_version, "data_snapshot": bundle.snapshot,
             "forecast_period": bundle.next_period}
 
 
-def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[str, Any]:
-    """The recommended split and its evidence; raises InfeasibleConstraintsError or UnknownProgramsError."""
+def recommend(bundle: CareAllocBundle, request: RecommendationRequest,
+              curves: Sequence[OutcomeCurve] | None = None) -> dict[str, Any]:
+    """The recommended split and its evidence; raises InfeasibleConstraintsError or UnknownProgramsError.
+    `curves`: the bundle's `outcome_curves`, when the caller keeps them."""
     _check_programs(bundle, set(request.programs).union(*request.scenarios.values()))
-    curves = outcome_curves(bundle)
+    curves = list(outcome_curves(bundle) if curves is None else curves)
     current_total = sum(c.current_funding for c in curves)
     result = optimize(curves, request.constraints(current_total), request.allocation_objective())
     body = result.to_dict()
@@ -192,7 +120,7 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[s
         improvements = totals.get("reliable_improvements") or 0.0
         totals["cost_per_reliable_improvement"] = totals["funding"] / improvements if improvements > 0 else None
     if request.scenarios:
-        body["scenarios"] = score_scenarios(bundle, request.scenarios, request.objective)["scenarios"]
+        body["scenarios"] = score_scenarios(bundle, request.scenarios, request.objective, curves)["scenarios"]
     body["probability_beats_status_quo"] = probability_beats_status_quo(curves, result.allocation)
     body["outside_observed_range"] = [a["program_id"] for a in body["allocations"]
                                       if "outside_observed_range" in a["flags"]]
@@ -201,11 +129,12 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest) -> dict[s
 
 
 def score_scenarios(bundle: CareAllocBundle, scenarios: dict[str, dict[str, float]],
-                    objective: ObjectiveSpec | None = None) -> dict[str, Any]:
+                    objective: ObjectiveSpec | None = None,
+                    curves: Sequence[OutcomeCurve] | None = None) -> dict[str, Any]:
     """Named allocations scored side by side with the status quo (programmes left out keep current funding)."""
     names = set().union(*(set(s) for s in scenarios.values())) if scenarios else set()
     _check_programs(bundle, names)
-    curves = outcome_curves(bundle)
+    curves = list(outcome_curves(bundle) if curves is None else curves)
     goal = objective.to_objective() if objective else Objective()
     current = {c.program_id: c.current_funding for c in curves}
     scored = {"status_quo": evaluate(curves, current, goal).to_dict()}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.world.mechanism import (
+from synthetic.mechanism import (
     MAX_SESSIONS,
     QALY_HORIZON_YEARS,
     Cohort,
@@ -38,7 +38,7 @@ from features.world.mechanism import (
     utility,
     wait_weeks,
 )
-from features.world.plan import WorldPlan, build_plan
+from synthetic.plan import WorldPlan, build_plan
 
 METRICS = ("episodes", "reliable_improvements", "dropouts", "qalys", "cost")
 TRUTH_FILE = "truth.json"

@@ -12,13 +12,13 @@ from typing import Any
 
 from allocation import Constraints, optimize
 from features.contract import validate_tables
-from features.world.plan import build_plan
-from features.world.simulate import simulate_episodes
-from features.world.truth import Truth
-from models.allocation_inputs import outcome_curves
 from models.bundle import CareAllocBundle, make_bundle
 from models.forecast import build_forecaster
 from models.suite import fit_suite
+from synthetic.plan import build_plan
+from synthetic.simulate import simulate_episodes
+from synthetic.truth import Truth
+from usecases.curves import outcome_curves
 
 ORACLE_STEPS = 3000
 

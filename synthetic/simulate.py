@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from features.world.mechanism import (
+from synthetic.mechanism import (
     MAX_SESSIONS,
     PAYERS,
     InstrumentArrays,
@@ -27,8 +27,8 @@ from features.world.mechanism import (
     severity_path,
     wait_weeks,
 )
-from features.world.plan import WorldPlan
-from features.world.presets import Preset
+from synthetic.plan import WorldPlan
+from synthetic.presets import Preset
 
 CHUNK = 200_000
 

@@ -1,4 +1,4 @@
-"""The true effect of a simulated pilot, from the world's exact expectations (`features.world.truth`).
+"""The true effect of a simulated pilot, from the world's exact expectations (`synthetic.truth`).
 
 The estimand a pilot evaluation targets is the average treatment effect on the piloted programmes (ATT) on the
 intention-to-treat reliable-improvement rate per episode in the post periods: for each piloted programme, its
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.world.plan import WorldPlan
-from features.world.truth import Truth
+from synthetic.plan import WorldPlan
+from synthetic.truth import Truth
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def true_pilot_effect(piloted: WorldPlan, truth: Truth) -> PilotTruth:
     """Exact ATT of `piloted` (a plan from `with_pilot`) against the same world at unchanged funding."""
     change = piloted.pilot
     if change is None:
-        raise ValueError("the plan carries no pilot change (build it with features.world.plan.with_pilot)")
+        raise ValueError("the plan carries no pilot change (build it with synthetic.plan.with_pilot)")
     ids = list(piloted.programs["program_id"])
     post = slice(piloted.periods.index(change.start_period), len(piloted.periods))
     effects, weights, dropout_effects = {}, [], []
