@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     dask_sample_rows: int = Field(
         200_000, ge=1_000, description="Bound on the rows the Dask engine brings to the client for fits that need "
         "one machine: isotonic calibration and the logistic baseline (each a hashed sample of episodes).")
+    outcomes_url: str | None = Field(
+        None, description="SQLAlchemy URL of the KPI history and issued plans (any database SQLAlchemy reaches); "
+        "default: a SQLite file inside data_dir.")
 
     @property
     def sample_dir(self) -> Path:
@@ -45,6 +48,10 @@ class Settings(BaseSettings):
     @property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_outcomes_url(self) -> str:
+        return self.outcomes_url or f"sqlite:///{(self.data_dir / 'outcomes.db').resolve()}"
 
     @property
     def artifact_location(self) -> str:

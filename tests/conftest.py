@@ -10,6 +10,8 @@ import pytest
 from synthetic.plan import WorldPlan, build_plan
 from synthetic.simulate import simulate_episodes
 
+pytest_plugins = ["tests.postgres"]  # the `postgres_url` fixture, for tests that need a real database
+
 
 def write_csv_world(folder: Path, episodes: int, seed: int) -> Path:
     """A mental-health world of about `episodes` episodes written as CSV tables, for tests that train from a folder."""

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),  # settings, identifiers
     ("features", "allocation"),  # input contract and the one feature function; the optimizer
-    ("models", "pilots"),  # estimators, curves, bundle; pilot evaluation
+    ("models", "pilots", "records"),  # estimators, curves, bundle; pilot evaluation; KPI history and plans
     ("tracking", "usecases"),  # MLflow I/O; recommend, scenarios, risk (what the CLI and the routers call)
     ("training", "serving"),  # the jobs; the HTTP service and its pages
     ("synthetic",),  # simulator, truth and oracle: for tests, benchmarks and the demo

@@ -1,20 +1,14 @@
 """Training and serving against a real MLflow tracking server backed by PostgreSQL, unchanged.
 
-The set-up starts Debian's PostgreSQL in a temporary folder, listening on 127.0.0.1 only, and `mlflow server`
-on top of it with a local artifact root; both are torn down afterwards. Skipped only where PostgreSQL's
-binaries are not installed (`make system` installs them, so CI runs it).
+The set-up starts PostgreSQL (`tests/postgres.py`) and `mlflow server` on top of it with a local artifact root;
+both are torn down afterwards.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,26 +18,11 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from tests.postgres import free_port, needs_postgres
 from tests.training.conftest import write_partitioned_world
 
-BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not BINARIES, reason="PostgreSQL binaries not installed (/usr/lib/postgresql/*/bin); "
-                                            "`make system` installs them"),
-]
+pytestmark = [pytest.mark.slow, needs_postgres]
 TINY = {"n_estimators": 30, "learning_rate": 0.15, "num_leaves": 7, "min_child_samples": 40}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the `postgres` user when we are root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
 def wait_until(ready: object, what: str, seconds: float = 60.0) -> None:
@@ -53,32 +32,6 @@ def wait_until(ready: object, what: str, seconds: float = 60.0) -> None:
             return
         time.sleep(0.3)
     raise TimeoutError(f"{what} did not start within {seconds:.0f} s")
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    bin_dir = Path(BINARIES[-1])
-    root = Path(tempfile.mkdtemp(prefix="carealloc-pg-"))  # under /tmp, reachable by the postgres user
-    root.chmod(0o755)
-    data = root / "data"
-    data.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(data, "postgres")
-    port = free_port()
-    subprocess.run(as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                "--no-sync"]), check=True, capture_output=True)
-    subprocess.run(as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-                                "-o", f"-h 127.0.0.1 -p {port} -k {root}", "start"]), check=True,
-                   capture_output=True)
-    try:
-        subprocess.run(as_postgres([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                    "mlflow"]), check=True, capture_output=True)
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"  # SQLAlchemy 2.1 defaults to psycopg 3
-    finally:
-        subprocess.run(as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
