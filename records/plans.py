@@ -1,0 +1,140 @@
+"""Every plan carealloc issues, kept so the next quarter can be scored against what it promised.
+
+A plan is stored as issued: the request (constraints and objective), who asked (a key id or a command, never a
+patient), the model version and the period it forecasts, and per programme the recommended and current funding
+with each forecast metric and its interval. The whole response body is kept as JSON beside the long forecast
+table, so a later reader sees exactly what the allocator saw even after the response format grows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Column, Engine, Float, ForeignKey, MetaData, String, Table, Text, create_engine, insert, select
+
+METADATA = MetaData()
+PLANS = Table(
+    "plans", METADATA,
+    Column("plan_id", String(36), primary_key=True),
+    Column("issued_at", String(32), nullable=False),
+    Column("issued_by", String(200), nullable=False),
+    Column("model_version", String(200), nullable=False),
+    Column("forecast_period", String(20), nullable=False, index=True),
+    Column("request", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+FORECASTS = Table(
+    "plan_forecasts", METADATA,
+    Column("plan_id", String(36), ForeignKey("plans.plan_id"), primary_key=True),
+    Column("program_id", String(200), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("current_funding", Float, nullable=False),
+    Column("recommended_funding", Float, nullable=False),
+    Column("value", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("status_quo_value", Float),
+    Column("status_quo_lower", Float),
+    Column("status_quo_upper", Float),
+)
+
+
+@dataclass(frozen=True)
+class IssuedPlan:
+    plan_id: str
+    issued_at: str
+    issued_by: str
+    model_version: str
+    forecast_period: str
+    request: dict[str, Any]
+    body: dict[str, Any]
+    forecasts: pd.DataFrame
+    """program_id, metric, current_funding, recommended_funding, value/lower/upper under the plan and under the
+    status quo (current funding); NaN where the plan gave no figure."""
+
+
+def _number(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def forecast_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The long forecast table of a recommendation body: one row per programme and metric with an interval."""
+    rows = []
+    for allocation in body["allocations"]:
+        plan, now = allocation["metrics_recommended"], allocation["metrics_current"]
+        metrics = [m for m in plan if not m.endswith(("_lower", "_upper"))]
+        for metric in metrics:
+            rows.append({"program_id": allocation["program_id"], "metric": metric,
+                         "current_funding": float(allocation["current_funding"]),
+                         "recommended_funding": float(allocation["recommended_funding"]),
+                         "value": _number(plan.get(metric)), "lower": _number(plan.get(f"{metric}_lower")),
+                         "upper": _number(plan.get(f"{metric}_upper")),
+                         "status_quo_value": _number(now.get(metric)),
+                         "status_quo_lower": _number(now.get(f"{metric}_lower")),
+                         "status_quo_upper": _number(now.get(f"{metric}_upper"))})
+    return rows
+
+
+class PlanStore:
+    def __init__(self, url: str):
+        self.engine: Engine = create_engine(url)
+        METADATA.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def save(self, body: dict[str, Any], request: dict[str, Any], *, issued_by: str) -> str:
+        """Store an issued recommendation (its response body and the request behind it); returns the plan id."""
+        plan_id = str(uuid.uuid4())
+        provenance = body.get("provenance", {})
+        with self.engine.begin() as connection:
+            connection.execute(insert(PLANS).values(
+                plan_id=plan_id, issued_at=datetime.now(UTC).isoformat(timespec="microseconds"),  # orders plans
+                issued_by=issued_by[:200], model_version=str(provenance.get("model_version", "unknown")),
+                forecast_period=str(provenance.get("forecast_period", "unknown")),
+                request=json.dumps(request, sort_keys=True, default=str),
+                body=json.dumps(body, sort_keys=True, default=str)))
+            rows = forecast_rows(body)
+            if rows:
+                connection.execute(insert(FORECASTS), [{**row, "plan_id": plan_id} for row in rows])
+        return plan_id
+
+    def get(self, plan_id: str) -> IssuedPlan:
+        with self.engine.connect() as connection:
+            plan = connection.execute(select(PLANS).where(PLANS.c.plan_id == plan_id)).mappings().first()
+            if plan is None:
+                raise KeyError(f"no issued plan with id {plan_id}")
+            forecasts = pd.DataFrame(connection.execute(
+                select(FORECASTS).where(FORECASTS.c.plan_id == plan_id)
+                .order_by(FORECASTS.c.program_id, FORECASTS.c.metric)).mappings().all(),
+                columns=[c.name for c in FORECASTS.columns])
+        numeric = [c.name for c in FORECASTS.columns if isinstance(c.type, Float)]
+        forecasts[numeric] = forecasts[numeric].astype(float)
+        return IssuedPlan(plan["plan_id"], plan["issued_at"], plan["issued_by"], plan["model_version"],
+                          plan["forecast_period"], json.loads(plan["request"]), json.loads(plan["body"]),
+                          forecasts.drop(columns="plan_id"))
+
+    def latest(self, forecast_period: str) -> IssuedPlan | None:
+        """The last plan issued for `forecast_period` (the one a review of that period scores), if any."""
+        with self.engine.connect() as connection:
+            plan_id = connection.execute(
+                select(PLANS.c.plan_id).where(PLANS.c.forecast_period == forecast_period)
+                .order_by(PLANS.c.issued_at.desc(), PLANS.c.plan_id.desc()).limit(1)).scalar()
+        return None if plan_id is None else self.get(plan_id)
+
+    def listing(self) -> pd.DataFrame:
+        """Every issued plan, newest first, without the bodies."""
+        columns = [PLANS.c.plan_id, PLANS.c.issued_at, PLANS.c.issued_by, PLANS.c.model_version,
+                   PLANS.c.forecast_period]
+        with self.engine.connect() as connection:
+            return pd.DataFrame(connection.execute(select(*columns).order_by(PLANS.c.issued_at.desc()))
+                                .mappings().all(), columns=[c.name for c in columns])

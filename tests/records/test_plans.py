@@ -1,0 +1,90 @@
+"""Issued plans: stored as issued, found again for their forecast period, and scored against that period's KPIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from records.plans import PlanStore
+from usecases.plan_scoring import score_plan
+from usecases.recommendation import RecommendationRequest, recommend
+
+
+@pytest.fixture(scope="module")
+def issued(trained: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    request = {"max_change": 0.3}
+    return recommend(trained[2], RecommendationRequest.model_validate(request)), request
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> PlanStore:
+    return PlanStore(f"sqlite:///{tmp_path / 'outcomes.db'}")
+
+
+def test_a_plan_is_kept_as_issued_and_the_latest_one_per_period_is_found(store: PlanStore, issued: Any) -> None:
+    body, request = issued
+    first = store.save(body, request, issued_by="key:alloc-1")
+    second = store.save(body, {**request, "budget": 1.0}, issued_by="cli")
+    period = body["provenance"]["forecast_period"]
+    latest = store.latest(period)
+    assert latest is not None and latest.plan_id == second and latest.request["budget"] == 1.0
+    kept = store.get(first)
+    assert kept.issued_by == "key:alloc-1" and kept.body["allocations"] == body["allocations"]
+    ri = kept.forecasts[kept.forecasts.metric == "reliable_improvements"].set_index("program_id")
+    for allocation in body["allocations"]:
+        row = ri.loc[allocation["program_id"]]
+        assert row["value"] == pytest.approx(allocation["metrics_recommended"]["reliable_improvements"])
+        assert row["upper"] == pytest.approx(allocation["metrics_recommended"]["reliable_improvements_upper"])
+        assert row["recommended_funding"] == pytest.approx(allocation["recommended_funding"])
+    assert store.latest("1999-Q1") is None
+    assert list(store.listing()["plan_id"]) == [second, first]
+    with pytest.raises(KeyError, match="no issued plan"):
+        store.get("not-a-plan")
+
+
+def _kpis_for(plan_forecasts: pd.DataFrame, period: str, scale: dict[str, float]) -> pd.DataFrame:
+    """KPI rows whose counts are the plan's forecasts times `scale[program]` (1 = exactly as forecast)."""
+    wide = plan_forecasts.pivot_table(index="program_id", columns="metric", values="value")
+    rows = []
+    for program, forecast in wide.iterrows():
+        episodes = forecast["episodes"] * scale.get(str(program), 1.0)
+        ri = forecast["reliable_improvements"] * scale.get(str(program), 1.0)
+        for kpi, value in (("episodes", episodes), ("reliable_improvement_rate", ri / episodes),
+                           ("dropout_rate", forecast["dropouts"] / forecast["episodes"])):
+            rows.append({"program_id": program, "period": period, "kpi": kpi, "value": value,
+                         "lower": np.nan, "upper": np.nan, "n": 0})
+    return pd.DataFrame(rows)
+
+
+def test_forecast_vs_actual_inside_the_interval_and_the_gain(store: PlanStore, issued: Any) -> None:
+    body, request = issued
+    plan = store.get(store.save(body, request, issued_by="cli"))
+    programmes = sorted(plan.forecasts.program_id.unique())
+    far = programmes[0]
+    kpis = _kpis_for(plan.forecasts, plan.forecast_period, {far: 5.0})  # one programme did 5x its forecast
+    funding = pd.Series({a["program_id"]: a["recommended_funding"] for a in body["allocations"]})
+    funding[programmes[1]] = 0.0  # and one was not funded as planned
+    score = score_plan(plan, kpis, funding)
+    ri = score.programmes[score.programmes.metric == "reliable_improvements"].set_index("program_id")
+    assert not ri.loc[far, "inside"] and ri.loc[programmes[2], "inside"]
+    assert ri.loc[far, "actual"] == pytest.approx(5 * ri.loc[far, "forecast"])
+    assert not ri.loc[programmes[1], "followed"] and ri.loc[programmes[2], "followed"]
+    assert score.coverage["reliable_improvements"] == pytest.approx(1 - 1 / len(programmes))
+    totals = score.totals["reliable_improvements"]
+    expected_actual = ri["forecast"].sum() + 4 * ri.loc[far, "forecast"]
+    assert totals["actual"] == pytest.approx(expected_actual)
+    assert totals["gain_over_status_quo"] == pytest.approx(expected_actual - ri["status_quo_forecast"].sum())
+    assert totals["gain_lower"] <= totals["gain_over_status_quo"] <= totals["gain_upper"]
+    assert "status quo was not run" in score.attribution
+
+
+def test_a_period_without_the_plans_programmes_is_refused(store: PlanStore, issued: Any) -> None:
+    body, request = issued
+    plan = store.get(store.save(body, request, issued_by="cli"))
+    kpis = _kpis_for(plan.forecasts, "2099-Q4", {})
+    with pytest.raises(ValueError, match="hold no programme"):
+        score_plan(plan, kpis, pd.Series(dtype=float))
