@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from carealloc.champion import load_model
 from carealloc.pilot_cli import pilot as pilot_command
+from carealloc.review_cli import review as review_command
 from carealloc.synthetic_commands import FileFormat, PresetName, simulate, truth_beside
 from carealloc.terminal import console, errors, print_contract_problems, refuse_file
 from core.settings import Settings
@@ -123,20 +125,6 @@ def tune(
                   f"({result.n_pruned} pruned) trials; parameters written to {settings.best_params_path}")
 
 
-def _load_model(settings: Settings, model_uri: str | None) -> Any:
-    """The registered champion (or the given model URI), with a readable error when there is none."""
-    from tracking.registry import ModelRegistry, RegistryError, load_model_uri
-
-    try:
-        if model_uri:
-            return load_model_uri(settings.resolved_tracking_uri, model_uri)
-        return ModelRegistry(settings.resolved_tracking_uri, settings.model_name).load()
-    except (RegistryError, OSError) as exc:
-        errors.print(f"[bold red]no model to use:[/] {str(exc).splitlines()[0]}\n"
-                     f"Train one first: carealloc train --data DIR (tracking store {settings.resolved_tracking_uri})")
-        raise typer.Exit(1) from None
-
-
 @app.command()
 def recommend(
     constraints: Annotated[Path, typer.Option(help="JSON file: budget, budget_mode, objective, max_change, "
@@ -154,6 +142,7 @@ def recommend(
     from allocation import InfeasibleConstraintsError
     from features.contract import ContractError
     from features.tables import load_tables
+    from records.plans import PlanStore
     from usecases.recommendation import RecommendationRequest, UnknownProgramsError
     from usecases.recommendation import recommend as run_recommendation
 
@@ -165,7 +154,7 @@ def recommend(
         request = RecommendationRequest.model_validate(raw)
     except (OSError, json.JSONDecodeError, ValidationError) as exc:
         refuse_file(constraints, exc, "request", code=2)
-    bundle = _load_model(settings, model_uri)
+    bundle = load_model(settings, model_uri)
     if data is not None:
         try:
             snapshot = load_tables(data).snapshot
@@ -186,10 +175,17 @@ def recommend(
         errors.print(f"[bold red]unknown programme(s):[/] {', '.join(exc.args[0])}; the model knows "
                      f"{', '.join(sorted(bundle.programs))}")
         raise typer.Exit(1) from None
+    plans = PlanStore(settings.resolved_outcomes_url)
+    try:  # kept so the quarter's review can score what this plan promised
+        plan_id = plans.save(result, request.model_dump(mode="json"), issued_by="carealloc recommend")
+    finally:
+        plans.close()
     if as_json:
         console.print_json(json.dumps(result))
-        return
-    _print_recommendation(result)
+    else:
+        _print_recommendation(result)
+    errors.print(f"plan stored as {plan_id} (scored by `carealloc review --period "
+                 f"{result['provenance']['forecast_period']}`)", highlight=False)
 
 
 def _print_recommendation(result: dict[str, Any]) -> None:
@@ -232,7 +228,7 @@ def evaluate(
     from training.evaluate import evaluate_model
 
     settings = Settings()
-    bundle = _load_model(settings, model_uri)
+    bundle = load_model(settings, model_uri)
     metrics = evaluate_model(bundle, data, settings, truth=truth_beside(data))
     for key, value in sorted(metrics.items()):
         console.print(f"{key:>40} {value:.4f}")
@@ -251,7 +247,7 @@ def score(
     from training.scoring import ScoringError, score_population
 
     settings = _settings(engine, scheduler)
-    bundle = _load_model(settings, model_uri)
+    bundle = load_model(settings, model_uri)
     started = time.perf_counter()
     try:
         rows = score_population(data, out, bundle, settings)
@@ -323,3 +319,4 @@ def demo(
 
 app.command()(simulate)
 app.command(name="pilot")(pilot_command)
+app.command(name="review")(review_command)

@@ -35,7 +35,8 @@ class PlanScore:
     coverage: dict[str, float]
     """Per metric: share of programmes whose actual count fell inside the plan's interval (programmes with one)."""
     totals: dict[str, dict[str, float]]
-    """Per metric: forecast, actual, status-quo forecast, estimated gain over the status quo and its range."""
+    """Per metric: forecast, actual, status-quo forecast, estimated gain over the status quo and its range (NaN
+    where the plan stated no interval for the metric)."""
     attribution: str = ATTRIBUTION
 
 
@@ -79,8 +80,8 @@ def score_plan(plan: IssuedPlan, kpis: pd.DataFrame, funding: pd.Series) -> Plan
             "forecast": float(seen["value"].sum()), "actual": actual, "status_quo_forecast": status_quo,
             "gain_over_status_quo": actual - status_quo,
             # the status quo's own interval bounds the gain's: sums of bounds, so wide rather than falsely narrow
-            "gain_lower": actual - float(seen["status_quo_upper"].sum()),
-            "gain_upper": actual - float(seen["status_quo_lower"].sum()),
+            "gain_lower": actual - float(seen["status_quo_upper"].sum(min_count=len(seen), skipna=False)),
+            "gain_upper": actual - float(seen["status_quo_lower"].sum(min_count=len(seen), skipna=False)),
             "programmes_following_plan": float(seen["followed"].sum()), "programmes": float(len(seen)),
         }
     columns = ["program_id", "metric", "value", "lower", "upper", "actual", "inside", "followed",
