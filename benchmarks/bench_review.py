@@ -96,8 +96,9 @@ def main() -> None:
         result = one_seed(seed, args.episodes, args.preset)
         rows.append(result)
         print(f"seed {seed}: detected {result['detected']}/{result['events']}, false alarms "
-              f"{result['false_alarms']}/{result['quiet']} ({result['false_alarm_kinds']}), interval hits {result['inside']:.0%}, review "
-              f"{result['seconds']:.1f} s for {result['episodes_in_quarter']:,} episodes", flush=True)
+              f"{result['false_alarms']}/{result['quiet']} ({result['false_alarm_kinds']}), interval hits "
+              f"{result['inside']:.0%}, review {result['seconds']:.1f} s for {result['episodes_in_quarter']:,} "
+              "episodes", flush=True)
     frame = pd.DataFrame(rows)
     print(f"\n{args.preset}, {len(rows)} unseen seeds, {args.episodes:,} episodes per world:")
     print(f"  detection     {frame.detected.sum() / frame.events.sum():.0%} of injected events (target >= 90 %)")
