@@ -5,20 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from records.kpi_history import KpiHistory, PeriodConflictError
 from records.plans import PlanStore
+from synthetic.events import Event, inject
 from usecases.recommendation import RecommendationRequest, recommend
 from usecases.review import run_review
 
 
+def _stores(folder: Path) -> tuple[KpiHistory, PlanStore]:
+    url = f"sqlite:///{folder / 'outcomes.db'}"
+    return KpiHistory(url), PlanStore(url)
+
+
 @pytest.fixture
 def stores(tmp_path: Path) -> tuple[KpiHistory, PlanStore]:
-    url = f"sqlite:///{tmp_path / 'outcomes.db'}"
-    return KpiHistory(url), PlanStore(url)
+    return _stores(tmp_path)
 
 
 def _last(programs: pd.DataFrame) -> str:
@@ -44,26 +48,22 @@ def test_a_quiet_quarter_stores_kpis_proposes_and_a_rerun_changes_nothing(traine
     assert again.load.load_id is None and again.load.added == 0 and again.load.unchanged == first.load.added
 
 
-def test_injected_events_are_named(trained: Any, small_world: Any, stores: Any) -> None:
+def test_injected_events_are_named(trained: Any, small_world: Any, stores: Any, tmp_path: Path) -> None:
     _, programs, episodes = small_world
-    programs, episodes = programs.copy(), episodes.copy()
     last = _last(programs)
-    now = programs["period"].astype(str) == last
-    programs.loc[now & (programs["program_id"] == "P004"), "referrals"] *= 3  # a referral surge
-    in_last = (episodes["period"].astype(str) == last).to_numpy()
-    rng = np.random.default_rng(0)
-    switch = in_last & (rng.random(len(episodes)) < 0.6)
-    episodes.loc[switch, "payer"] = episodes.loc[in_last, "payer"].value_counts().index[-1]  # payer mix moves
-    busiest = episodes.loc[in_last, "program_id"].value_counts().index[0]
-    lost = in_last & (episodes["program_id"] == busiest).to_numpy()
-    episodes["final_score"] = episodes["final_score"].astype("Float64")
-    episodes.loc[lost, "final_score"] = pd.NA  # a data-entry fault: the period's final scores missing
-    review = _review(trained, programs, episodes, stores)
+    busiest = episodes.loc[episodes["period"].astype(str) == last, "program_id"].value_counts().index
+    events = [Event("referral_surge", "P004", last), Event("case_mix_shift", "all", last),
+              Event("data_entry_fault", str(busiest[0]), last), Event("quality_drop", str(busiest[1]), last)]
+    programs_x, episodes_x = inject(programs, episodes, events, seed=0)
+    review = _review(trained, programs_x, episodes_x, stores)
     subjects = {(a.kind, a.subject) for a in review.alerts}
-    assert ("referral_volume", "programme P004") in subjects
-    assert ("input_drift", "payer mix") in subjects
-    assert ("outcome_shift", f"programme {busiest}") in subjects
+    caused = {("referral_volume", "programme P004"), ("input_drift", "payer mix"),
+              ("outcome_shift", f"programme {busiest[0]}"), ("outcome_shift", f"programme {busiest[1]}")}
+    assert caused <= subjects
     assert all(a.action and a.since == last for a in review.alerts)
+    (tmp_path / "quiet").mkdir()
+    quiet = _review(trained, programs, episodes, _stores(tmp_path / "quiet"))  # the quarter without the events
+    assert not {(a.kind, a.subject) for a in quiet.alerts} & caused
 
 
 def test_a_scored_plan_and_a_refused_conflict(trained: Any, small_world: Any, stores: Any) -> None:
