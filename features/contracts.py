@@ -191,7 +191,11 @@ def load_contracts(path: str | Path) -> ContractSet:
 
 def measured(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:
     """The contract's metric per period over its measured population: period, value, n (episodes measured)."""
-    population = contract.population
+    return measure(contract.population, contract.metric, episodes)
+
+
+def measure(population: Population, metric: Metric, episodes: pd.DataFrame) -> pd.DataFrame:
+    """`metric` per period over `population`'s episodes: period, value, n (episodes measured)."""
     rows = np.ones(len(episodes), dtype=bool)
     if population.payer is not None:
         rows &= (episodes["payer"].astype("string") == population.payer).fillna(False).to_numpy(dtype=bool)
@@ -206,14 +210,14 @@ def measured(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:
     dropped = chosen["dropped_out"].fillna(False).to_numpy(dtype=bool)
     has_final = chosen["final_score"].notna().to_numpy()
     counted = np.ones(len(chosen), dtype=bool) if population.basis == "itt" else has_final & ~dropped
-    if contract.metric == "retention":
+    if metric == "retention":
         value = (~dropped).astype(float)
-    elif contract.metric == "satisfaction":
+    elif metric == "satisfaction":
         value = chosen["satisfaction"].to_numpy(dtype=float, na_value=np.nan) if "satisfaction" in chosen \
             else np.full(len(chosen), np.nan)
         counted &= ~np.isnan(value)
     else:
-        flag = flags[contract.metric]
+        flag = flags[metric]
         counted &= flag.notna().to_numpy()
         value = flag.fillna(False).to_numpy(dtype=float)
     frame = pd.DataFrame({"period": chosen["period"].astype(str).to_numpy()[counted], "value": value[counted]})

@@ -1,0 +1,66 @@
+"""Contracts projected under a plan: the status quo's projection against the population's record, tiers, rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from features.contracts import measured, parse_contracts
+from usecases.contract_projection import project_contract
+
+RI = {"contract_id": "COM-PHQ", "payer": "Commercial A",
+      "population": {"payer": "commercial", "instrument": "PHQ-9", "min_baseline": 10},
+      "metric": "reliable_improvement", "target": 0.15,
+      "tiers": [{"threshold": 0.15, "lump_sum": 20_000}, {"threshold": 0.5, "per_point": 2_000}],
+      "penalty": {"below": 0.05, "lump_sum": 10_000}, "min_sample": 20}
+
+
+def _contract(**change: Any) -> Any:
+    return parse_contracts({"contracts": [{**RI, **change}]}).contracts[0]
+
+
+def test_status_quo_projection_holds_the_populations_recent_record(trained: Any, small_world: Any) -> None:
+    _, _, episodes = small_world
+    contract = _contract()
+    projection = project_contract(contract, trained[2], {}, episodes)
+    recent = measured(contract, episodes).tail(4)
+    record = float((recent["value"] * recent["n"]).sum() / recent["n"].sum())
+    assert projection.lower <= record <= projection.upper
+    assert 0 <= projection.lower <= projection.value <= projection.upper <= 1
+    first, second = projection.tier_probabilities
+    assert 0 <= second <= first <= 1 and 0 <= projection.probability_penalty <= 1
+    assert projection.payment_p05 <= projection.payment_p95
+    if second == 0:  # then the payment is the first tier's lump sum or the penalty: its mean follows the chances
+        expected = 20_000 * first - 10_000 * projection.probability_penalty
+        assert projection.expected_payment == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_minimum_sample_out_of_reach_pays_nothing_and_says_so(trained: Any, small_world: Any) -> None:
+    _, _, episodes = small_world
+    projection = project_contract(_contract(min_sample=1_000_000), trained[2], {}, episodes)
+    assert projection.expected_payment == 0 and projection.payment_sd == 0
+    assert any("below the contract's minimum" in note for note in projection.notes)
+
+
+def test_more_money_for_every_programme_moves_the_projection_as_the_curves_do(trained: Any,
+                                                                             small_world: Any) -> None:
+    _, _, episodes = small_world
+    bundle = trained[2]
+    contract = _contract()
+    richer = {p: 1.5 * s.current_funding for p, s in bundle.programs.items()}
+    now, more = project_contract(contract, bundle, {}, episodes), project_contract(contract, bundle, richer, episodes)
+    rates_now = [bundle.curve(p, [s.current_funding]).iloc[0] for p, s in bundle.programs.items()]
+    rates_more = [bundle.curve(p, [1.5 * s.current_funding]).iloc[0] for p, s in bundle.programs.items()]
+    direction = np.sign(sum(r.reliable_improvements / r.episodes for r in rates_more)
+                        - sum(r.reliable_improvements / r.episodes for r in rates_now))
+    assert np.sign(more.value - now.value) in (direction, 0)
+    assert more.episodes > now.episodes  # more money treats more of the population
+
+
+def test_a_population_with_no_episodes_is_refused_by_name(trained: Any, small_world: Any) -> None:
+    _, _, episodes = small_world
+    contract = _contract(population={"payer": "no-such-payer"})
+    with pytest.raises(ValueError, match="contract 'COM-PHQ': no recent episode of its population"):
+        project_contract(contract, trained[2], {}, episodes)

@@ -1,0 +1,147 @@
+"""What a plan does to payer contracts: each contract's metric forecast with an interval, the chance of each tier,
+and the expected payment with its spread.
+
+The models forecast each programme's episodes, reliable improvements and dropouts under funding; a contract measures
+a sub-population (one payer, an intake threshold) on a metric that may not be reliable improvement. The bridge is the
+population's recent record in the data: per programme its share of episodes and the ratio of its metric rate to the
+programme's reliable-improvement (or dropout) rate, pooled towards the all-programme ratio by the episode count
+(a programme with 12 measured episodes should not set its own ratio). The projected metric is then
+    sum_p episodes_p(f) * share_p * ratio_p * rate_p(f) / sum_p episodes_p(f) * share_p.
+Satisfaction does not respond to funding in the models, so it is projected at its recent mean and says so.
+
+Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
+spread), and the binomial noise of measuring n episodes. Tier probabilities and the payment's spread come from 4,000
+draws of that normal, each paid by the contract's own rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from features.contracts import Contract, ContractSet, Population, measure, measured
+from models.bundle import CareAllocBundle
+
+DRAWS = 4_000
+POOLING_EPISODES = 50.0
+"""Measured episodes at which a programme's own ratio and the pooled ratio weigh the same."""
+RECENT_PERIODS = 4
+
+
+@dataclass(frozen=True)
+class ContractProjection:
+    contract_id: str
+    payer: str
+    metric: str
+    value: float
+    lower: float
+    upper: float
+    """90 % interval of the measured metric (forecast uncertainty and measurement noise)."""
+    episodes: float
+    """Expected episodes in the measured population."""
+    tier_probabilities: tuple[float, ...]
+    probability_penalty: float
+    expected_payment: float
+    payment_sd: float
+    payment_p05: float
+    payment_p95: float
+    notes: tuple[str, ...]
+
+
+def _population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:
+    """Per programme over the recent periods: the population's share of episodes and its metric ratio."""
+    periods = sorted(episodes["period"].astype(str).unique())[-RECENT_PERIODS:]
+    recent = episodes[episodes["period"].astype(str).isin(periods)]
+    base_metric = "dropout" if contract.metric == "retention" else "reliable_improvement"
+    rows = []
+    for program, table in recent.groupby(recent["program_id"].astype(str)):
+        population = measure(contract.population, contract.metric, table)
+        everyone = measure(Population(), "retention" if base_metric == "dropout" else "reliable_improvement", table)
+        n_pop, n_all = float(population["n"].sum()), float(everyone["n"].sum())
+        rate_pop = float((population["value"] * population["n"]).sum() / n_pop) if n_pop else np.nan
+        rate_all = float((everyone["value"] * everyone["n"]).sum() / n_all) if n_all else np.nan
+        if base_metric == "dropout":  # retention: ratio of dropout rates, the quantity the model forecasts
+            rate_pop, rate_all = 1.0 - rate_pop, 1.0 - rate_all
+        rows.append({"program_id": program, "share": n_pop / n_all if n_all else 0.0, "n": n_pop,
+                     "rate_pop": rate_pop, "rate_all": rate_all})
+    frame = pd.DataFrame(rows, columns=["program_id", "share", "n", "rate_pop", "rate_all"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = frame["rate_pop"] / frame["rate_all"]
+    weights = frame["n"]
+    finite = np.isfinite(own) & (weights > 0)
+    pooled = float((own[finite] * weights[finite]).sum() / weights[finite].sum()) if finite.any() else 1.0
+    shrink = weights / (weights + POOLING_EPISODES)
+    frame["ratio"] = np.where(finite, shrink * own + (1 - shrink) * pooled, pooled)
+    return frame
+
+
+def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
+                     episodes: pd.DataFrame, seed: int = 0) -> ContractProjection:
+    """The contract under `allocation` (funding per programme; programmes left out keep current funding)."""
+    notes: list[str] = []
+    if contract.metric == "satisfaction":
+        history = measured(contract, episodes).tail(RECENT_PERIODS)
+        n = float(history["n"].sum())
+        value = float((history["value"] * history["n"]).sum() / n) if n else np.nan
+        spread = float(np.sqrt(((history["value"] - value) ** 2 * history["n"]).sum() / n)) if n else np.nan
+        mean = np.full(DRAWS, value)
+        sd = np.full(DRAWS, spread)  # how much a quarter's mean has moved: measurement noise included
+        notes.append("satisfaction does not respond to funding in the models: projected at its recent mean")
+        episodes_expected = n / max(len(history), 1)
+    else:
+        table = _population_ratios(contract, episodes)
+        ratio = dict(zip(table["program_id"], table["ratio"].astype(float), strict=True))
+        share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
+        weights, rates, halves = [], [], []
+        for program, state in bundle.programs.items():
+            if share.get(program, 0.0) <= 0:
+                continue
+            funding = float(allocation.get(program, state.current_funding))
+            curve = bundle.curve(program, [min(max(funding, 0.0), bundle.max_funding[program])]).iloc[0]
+            served = float(curve["episodes"])
+            if served <= 0:
+                continue
+            if contract.metric == "retention":
+                rate = 1.0 - float(curve["dropouts"]) / served * ratio[program]
+                half = 0.0
+            else:
+                rate = float(curve["reliable_improvements"]) / served * ratio[program]
+                half = (float(curve["reliable_improvements_upper"]) - float(curve["reliable_improvements_lower"])) \
+                    / 2 / served * ratio[program]
+            weights.append(served * share[program])
+            rates.append(min(max(rate, 0.0), 1.0))
+            halves.append(half)
+        if not weights:
+            raise ValueError(f"contract {contract.contract_id!r}: no recent episode of its population in any "
+                             "programme the model serves")
+        w = np.asarray(weights)
+        episodes_expected = float(w.sum())
+        value = float(np.dot(w, rates) / w.sum())
+        model_sd = float(np.dot(w, halves) / w.sum()) / norm.ppf(0.95)  # programmes' errors move together
+        if contract.metric == "retention":
+            notes.append("retention's forecast spread is measurement noise only (the dropout curve has no interval)")
+        n = max(episodes_expected, 1.0)
+        mean = np.full(DRAWS, value)
+        sd = np.full(DRAWS, np.sqrt(model_sd**2 + value * (1 - value) / n))
+    rng = np.random.default_rng([seed, 20])
+    high = 10.0 if contract.metric == "satisfaction" else 1.0
+    draws = np.clip(rng.normal(mean, sd), 0.0, high)
+    measured_n = round(episodes_expected)
+    payments = np.array([contract.payment(v, measured_n) for v in draws])
+    if measured_n < contract.min_sample:
+        notes.append(f"about {measured_n} measured episodes expected, below the contract's minimum of "
+                     f"{contract.min_sample}: nothing is paid or charged")
+    tiers = tuple(float((draws >= t.threshold).mean()) for t in contract.tiers)
+    penalty = float((draws < contract.penalty.below).mean()) if contract.penalty is not None else 0.0
+    return ContractProjection(
+        contract.contract_id, contract.payer, contract.metric, value, float(np.quantile(draws, 0.05)),
+        float(np.quantile(draws, 0.95)), episodes_expected, tiers, penalty, float(payments.mean()),
+        float(payments.std()), float(np.quantile(payments, 0.05)), float(np.quantile(payments, 0.95)), tuple(notes))
+
+
+def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocation: dict[str, float],
+                      episodes: pd.DataFrame) -> list[ContractProjection]:
+    return [project_contract(c, bundle, allocation, episodes, seed=i) for i, c in enumerate(contracts.contracts)]
