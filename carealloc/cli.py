@@ -12,6 +12,7 @@ import typer
 
 from carealloc.champion import load_model
 from carealloc.pilot_cli import pilot as pilot_command
+from carealloc.report_cli import report as report_command
 from carealloc.review_cli import review as review_command
 from carealloc.synthetic_commands import FileFormat, PresetName, simulate, truth_beside
 from carealloc.terminal import console, errors, print_contract_problems, refuse_file
@@ -320,3 +321,4 @@ def demo(
 app.command()(simulate)
 app.command(name="pilot")(pilot_command)
 app.command(name="review")(review_command)
+app.command(name="report")(report_command)

@@ -6,6 +6,7 @@ need the `synthetic` package, which nothing below the CLI may import (tests/test
 
 from __future__ import annotations
 
+import json
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -30,7 +31,8 @@ class FileFormat(StrEnum):
 
 
 def simulate(
-    out: Annotated[Path, typer.Option(help="Folder to write programs.*, episodes.* and truth.json into.")],
+    out: Annotated[Path, typer.Option(help="Folder to write programs.*, episodes.*, truth.json and the world's "
+                                           "payer contracts (contracts.json) into.")],
     preset: Annotated[PresetName, typer.Option(help="Which synthetic world.")] = PresetName.mental_health,
     episodes: Annotated[int, typer.Option(min=1, max=50_000_000, help="Approximate number of episodes.")] = 50_000,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")] = 0,
@@ -40,6 +42,7 @@ def simulate(
 ) -> None:
     """Write a synthetic world whose true funding response is known (truth.json)."""
     from features.tables import write_partitioned, write_tables
+    from synthetic.contracts import CONTRACTS
     from synthetic.plan import build_plan
     from synthetic.simulate import programs_table, simulate_episode_partitions, simulate_episodes
     from synthetic.truth import Truth
@@ -57,6 +60,7 @@ def simulate(
         write_tables(out, programs, episode_table, fmt.value)
         written = len(episode_table)
     Truth(plan).save(out)
+    (out / "contracts.json").write_text(json.dumps(CONTRACTS[preset.value], indent=2) + "\n", encoding="utf-8")
     layout = f" in {partitions} parts" if partitions is not None else ""
     console.print(f"wrote {len(programs):,} programme-periods and {written:,} episodes{layout} "
                   f"({preset.value}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")

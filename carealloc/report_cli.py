@@ -1,0 +1,89 @@
+"""`carealloc report`: the allocation report as HTML and PDF. Kept beside cli.py so the command stays one line
+there."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from carealloc.champion import load_model
+from carealloc.terminal import console, errors, print_contract_problems, refuse_file
+from core.settings import Settings
+
+
+def report(
+    data: Annotated[Path, typer.Option(help="Folder with programs.* and episodes.* (the contracts' populations are "
+                                            "measured on its recent periods).")],
+    out: Annotated[Path, typer.Option(help="Folder to write report.html and report.pdf into.")],
+    constraints: Annotated[Path | None, typer.Option(help="JSON constraints (as for `recommend`); default: "
+                                                          "max_change 0.3.")] = None,
+    contracts: Annotated[Path | None, typer.Option(help="JSON payer contracts ({\"contracts\": [...]}, see "
+                                                        "docs).")] = None,
+    title: Annotated[str, typer.Option(help="The report's title.")] = "Allocation report",
+) -> None:
+    """Recommend a split and write the report: plan, payer contracts, cost per outcome, charts and method."""
+    from pydantic import ValidationError
+
+    from allocation import InfeasibleConstraintsError
+    from features.contract import ContractError
+    from features.contracts import ContractsError, load_contracts
+    from features.tables import load_tables
+    from records.plans import PlanStore
+    from usecases.contract_projection import project_contracts
+    from usecases.recommendation import RecommendationRequest, recommend
+    from usecases.report import ReportContent, render_html, render_pdf
+
+    settings = Settings()
+    raw: dict[str, Any] = {"max_change": 0.3}
+    try:
+        if constraints is not None:
+            raw = json.loads(constraints.read_text())
+        request = RecommendationRequest.model_validate(raw)
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        refuse_file(constraints or Path("constraints"), exc, "request", code=2)
+    try:
+        contract_set = load_contracts(contracts) if contracts is not None else None
+    except ContractsError as exc:
+        errors.print(f"[bold red]{exc.source}:[/]", highlight=False)
+        for problem in exc.problems:
+            errors.print(f"  - {problem}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    try:
+        tables = load_tables(data)
+    except ContractError as exc:
+        print_contract_problems(data, exc)
+        raise typer.Exit(1) from None
+    bundle = load_model(settings, None)
+    started = time.perf_counter()
+    try:
+        body = recommend(bundle, request)
+    except InfeasibleConstraintsError as exc:
+        errors.print("[bold red]the constraints cannot all hold:[/]")
+        for conflict in exc.conflicts:
+            errors.print(f"  - {conflict}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    now, planned = [], []
+    if contract_set is not None:
+        split = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
+        try:
+            now = project_contracts(contract_set, bundle, {}, tables.episodes)
+            planned = project_contracts(contract_set, bundle, split, tables.episodes)
+        except ValueError as exc:
+            errors.print(f"[bold red]{contracts}:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    html = render_html(ReportContent(title, body, now, planned))
+    pdf = render_pdf(html)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.html").write_text(html, encoding="utf-8")
+    (out / "report.pdf").write_bytes(pdf)
+    plans = PlanStore(settings.resolved_outcomes_url)
+    try:
+        plan_id = plans.save(body, request.model_dump(mode="json"), issued_by="carealloc report")
+    finally:
+        plans.close()
+    console.print(f"wrote {out / 'report.html'} and {out / 'report.pdf'} in {time.perf_counter() - started:.1f} s "
+                  f"(plan stored as {plan_id})", highlight=False)

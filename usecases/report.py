@@ -1,0 +1,125 @@
+"""The allocation report: the plan, what it does to payer contracts and to cost per outcome, the charts and the
+method, as one HTML document and the PDF rendered from it.
+
+One template serves both (WeasyPrint lays the HTML out as print pages), so the PDF never drifts from the HTML. Charts
+are matplotlib SVG inlined in the page: no file beside the report, nothing fetched when it is opened.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from matplotlib.figure import Figure
+
+from usecases.contract_projection import ContractProjection
+
+TEMPLATES = Path(__file__).with_name("templates")
+MORE, LESS = "#1f6fb4", "#c0392b"
+"""Bars of programmes that gain / lose money (also how the tests find the chart on a rendered page)."""
+STATUS_QUO, PLAN = "#7f8c8d", "#27ae60"
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    title: str
+    recommendation: dict[str, Any]
+    contracts_status_quo: list[ContractProjection] = field(default_factory=list)
+    contracts_plan: list[ContractProjection] = field(default_factory=list)
+    currency: str = ""
+    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # same plan, same bytes
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def money_moves_chart(allocations: list[dict[str, Any]]) -> str:
+    """Diverging bars of the change per programme, sorted by change, in money."""
+    rows = sorted(allocations, key=lambda a: a["change"])
+    height = max(2.0, 0.22 * len(rows) + 0.8)
+    figure = Figure(figsize=(6.5, height))
+    axis = figure.subplots()
+    changes = [a["change"] for a in rows]
+    axis.barh([a["program_id"] for a in rows], changes, color=[MORE if c >= 0 else LESS for c in changes])
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_xlabel("change in funding")
+    axis.set_title("Where the money moves")
+    axis.tick_params(axis="y", labelsize=7)
+    return _svg(figure)
+
+
+def contract_payments_chart(status_quo: list[ContractProjection], plan: list[ContractProjection]) -> str:
+    """Expected payment per contract under the status quo and the plan, with the 5-95 % range."""
+    figure = Figure(figsize=(6.5, max(2.0, 0.45 * len(plan) + 0.8)))
+    axis = figure.subplots()
+    positions = range(len(plan))
+    for offset, projections, colour, label in ((-0.18, status_quo, STATUS_QUO, "status quo"),
+                                               (0.18, plan, PLAN, "plan")):
+        values = [p.expected_payment for p in projections]
+        # a lumpy payment (a tier reached or not) can have its mean outside its 5-95 % range: whiskers stop at it
+        low = [max(p.expected_payment - p.payment_p05, 0.0) for p in projections]
+        high = [max(p.payment_p95 - p.expected_payment, 0.0) for p in projections]
+        axis.barh([i + offset for i in positions], values, height=0.34, color=colour, label=label,
+                  xerr=[low, high], error_kw={"elinewidth": 0.8, "capsize": 2})
+    axis.set_yticks(list(positions), [p.contract_id for p in plan], fontsize=8)
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_xlabel("expected contract payment (bars: 5-95 % range)")
+    axis.legend(loc="lower right", fontsize=8)
+    axis.set_title("Contract payments")
+    return _svg(figure)
+
+
+def _cost_effectiveness(totals: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    plan, now = totals["plan"], totals["status_quo"]
+    delta_cost = plan["funding"] - now["funding"]
+    delta_qaly = (plan.get("qalys") or 0.0) - (now.get("qalys") or 0.0)
+    delta_ri = (plan.get("reliable_improvements") or 0.0) - (now.get("reliable_improvements") or 0.0)
+    if abs(delta_cost) < 0.5:
+        verdict = ("same budget: the plan " + ("dominates the status quo (more QALYs for the same money)"
+                                               if delta_qaly > 0 else "gains no QALYs over the status quo"))
+        icer = None
+    elif delta_qaly <= 0:
+        verdict = "the plan costs more (or saves money) without gaining QALYs: no ICER"
+        icer = None
+    else:
+        icer = delta_cost / delta_qaly
+        verdict = f"incremental cost per QALY gained: {icer:,.0f}"
+    def per(metric: str, row: dict[str, Any]) -> float | None:
+        value = row.get(metric) or 0.0
+        return row["funding"] / value if value > 0 else None
+    return {"delta_cost": delta_cost, "delta_qaly": delta_qaly, "delta_ri": delta_ri, "icer": icer,
+            "verdict": verdict,
+            "rows": [(name, per("reliable_improvements", row), per("qalys", row))
+                     for name, row in (("status quo", now), ("plan", plan))]}
+
+
+def render_html(content: ReportContent) -> str:
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    environment.filters["money"] = lambda v: "-" if v is None else f"{content.currency}{v:,.0f}"
+    environment.filters["num"] = lambda v, d=1: "-" if v is None else f"{v:,.{d}f}"
+    environment.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.0f} %"
+    body = content.recommendation
+    charts = {"money": money_moves_chart(body["allocations"])}
+    if content.contracts_plan:
+        charts["contracts"] = contract_payments_chart(content.contracts_status_quo, content.contracts_plan)
+    contracts = [{"now": asdict(a), "plan": asdict(b)}
+                 for a, b in zip(content.contracts_status_quo, content.contracts_plan, strict=True)]
+    moved = sum(abs(a["change"]) for a in body["allocations"]) / 2
+    return environment.get_template("report.html").render(
+        title=content.title, generated_at=content.generated_at, body=body, charts=charts, contracts=contracts,
+        value=_cost_effectiveness(body["totals"]), moved=moved)
+
+
+def render_pdf(html: str) -> bytes:
+    """The HTML laid out as A4 pages (WeasyPrint: a real layout engine; the charts stay vectors)."""
+    from weasyprint import HTML
+
+    return bytes(HTML(string=html, base_url=str(TEMPLATES)).write_pdf())
