@@ -35,6 +35,7 @@ class Kpi:
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("episodes", "episodes", "episodes started in the period"),
+    Kpi("funding", "money", "the period's spend (the plan it is scored against needs it)"),
     Kpi("reach", "share", "referrals (treated / referred; absent where referrals are not given)"),
     Kpi("reliable_improvement_rate", "share", "episodes started (intention to treat)"),
     Kpi("recovery_rate", "share", "episodes at caseness at intake"),
@@ -146,6 +147,7 @@ def programme_kpis(programs: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFra
             successes)
 
     add("episodes", n, n, n, n)
+    add("funding", funding, funding, funding, n)
     known = ~np.isnan(referrals) & (referrals > 0)
     reach_lo, reach_hi = wilson(np.minimum(n, np.where(known, referrals, 0)), np.where(known, referrals, 0))
     with np.errstate(invalid="ignore", divide="ignore"):

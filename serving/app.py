@@ -13,6 +13,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from records.kpi_history import KpiHistory
+from records.plans import PlanStore
 from serving import openapi, pages, problems
 from serving.audit import AuditStore
 from serving.compute import ComputePool
@@ -24,7 +26,17 @@ from serving.offload import Offload
 from serving.ratelimit import RateLimiter
 from serving.registry import load_champion
 from serving.risk_batching import RiskBatcher
-from serving.routers import admin, forecasts, health, models, patients, programs, recommendations, scenarios
+from serving.routers import (
+    admin,
+    forecasts,
+    health,
+    models,
+    patients,
+    programs,
+    recommendations,
+    review,
+    scenarios,
+)
 from serving.routers import pilots as pilot_router
 from serving.security import Keyring, route_rules
 from serving.settings import ServiceSettings
@@ -74,6 +86,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.risk_batcher = RiskBatcher(app.state.offload)
     audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
     app.state.audit = await anyio.to_thread.run_sync(audit.create)
+    outcomes_url = settings.resolved_outcomes_url
+    app.state.outcomes = await anyio.to_thread.run_sync(lambda: (KpiHistory(outcomes_url), PlanStore(outcomes_url)))
     holder: BundleHolder = app.state.holder
     stop = threading.Event()
     try:
@@ -93,6 +107,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder.close()
         app.state.offload.close()
         app.state.audit.close()
+        for store in app.state.outcomes:
+            store.close()
 
 
 def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = None) -> FastAPI:
@@ -117,7 +133,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     app.state.reload_loader = partial(source, allow_cache=False)
     problems.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
-    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin):
+    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin, review):
         app.include_router(module.router)
     app.include_router(pilot_router.router)
     pages.install(app)  # web pages, their /static files and the session store

@@ -37,6 +37,9 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /v1/patients/risk": frozenset({"clinician"}),
     "POST /v1/admin/reload": frozenset({"data_scientist"}),
     "POST /v1/pilots/evaluate": _PLANNERS,
+    "GET /v1/review/kpis": _PLANNERS,
+    "GET /v1/review/plans": _PLANNERS,
+    "GET /v1/review/plans/{plan_id}": _PLANNERS,
     # web pages (serving/pages): signed in with a session cookie; sign-in, sign-out and "/" are public
     "GET /pages/allocator": _PLANNERS,
     "POST /pages/allocator/allocation.csv": _PLANNERS,

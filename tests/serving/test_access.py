@@ -25,6 +25,9 @@ EXPECTED: dict[str, Any] = {
     "POST /v1/patients/risk": {"clinician"},
     "POST /v1/admin/reload": {"data_scientist"},
     "POST /v1/pilots/evaluate": {"allocator", "data_scientist"},
+    "GET /v1/review/kpis": {"allocator", "data_scientist"},
+    "GET /v1/review/plans": {"allocator", "data_scientist"},
+    "GET /v1/review/plans/{plan_id}": {"allocator", "data_scientist"},
     # web pages: signed in with a session cookie, tested role by role in tests/serving/test_pages.py
     "GET /": PUBLIC,
     "GET /signin": PUBLIC,
@@ -77,6 +80,10 @@ def _call(client: Any, name: str, headers: dict[str, str], episode_rows: list[di
         body = {"budget": total}
     elif body == "episodes":
         body = {"episodes": [episode_rows[0]]}
+    if "{plan_id}" in path:  # a plan this caller issued, where it may issue one (otherwise any id: refused first)
+        issued = client.post("/v1/recommendations", headers=headers, json={"max_change": 0.3})
+        plan = issued.headers.get("Location", "/v1/review/plans/none").rsplit("/", 1)[1]
+        path = path.replace("{plan_id}", plan)
     return client.request(method, path, headers=headers, json=body)
 
 

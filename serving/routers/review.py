@@ -1,0 +1,114 @@
+"""The quarterly cycle over HTTP: the KPI history and the plans the service issued (read), each plan scored against
+the period it forecast once that period's KPIs are in the history (`carealloc review` loads them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from core.identifiers import Identifier
+from features.kpi import KPI_NAMES
+from records.kpi_history import KpiHistory
+from records.plans import PlanStore
+from serving.problems import ProblemError
+from serving.security import authorize
+from usecases.plan_scoring import score_plan
+
+router = APIRouter(prefix="/v1/review", tags=["review"], dependencies=[Depends(authorize)])
+
+
+class KpiRow(BaseModel):
+    program_id: str
+    period: str
+    kpi: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+    n: int
+
+
+class KpiHistoryPublic(BaseModel):
+    kpis: list[KpiRow]
+    loads: list[dict[str, Any]] = Field(description="Every load that wrote figures, with how many it replaced.")
+
+
+class PlanSummary(BaseModel):
+    plan_id: str
+    issued_at: str
+    issued_by: str
+    model_version: str
+    forecast_period: str
+
+
+class PlanPublic(PlanSummary):
+    request: dict[str, Any]
+    forecasts: list[dict[str, Any]]
+    score: dict[str, Any] | None = Field(None, description="Forecast vs actual, once the period's KPIs are stored.")
+
+
+def stores(request: Request) -> tuple[KpiHistory, PlanStore]:
+    outcomes: tuple[KpiHistory, PlanStore] = request.app.state.outcomes
+    return outcomes
+
+
+def _none(value: Any) -> Any:
+    """JSON has no NaN or NA: an undefined figure is null."""
+    return None if value is None or (isinstance(value, float | np.floating) and not np.isfinite(value)) \
+        or value is pd.NA else value
+
+
+@router.get("/kpis", response_model=KpiHistoryPublic, summary="KPI history per programme and period")
+async def kpi_history(request: Request, program_id: Annotated[Identifier | None, Query()] = None,
+                      kpi: Annotated[str | None, Query(max_length=64)] = None) -> KpiHistoryPublic:
+    if kpi is not None and kpi not in KPI_NAMES:
+        raise ProblemError(422, "unknown-kpi", f"query.kpi: expected one of {', '.join(KPI_NAMES)}, got {kpi!r}",
+                           errors=[{"field": "query.kpi", "message": f"expected one of {list(KPI_NAMES)}",
+                                    "type": "enum"}])
+    history, _ = stores(request)
+    frame, loads = await run_in_threadpool(lambda: (history.values(program_id=program_id, kpi=kpi),
+                                                    history.loads()))
+    rows = [KpiRow.model_validate({str(k): _none(v) for k, v in r.items() if k != "load_id"})
+            for r in frame.to_dict("records")]
+    return KpiHistoryPublic(kpis=rows, loads=loads.to_dict("records"))
+
+
+@router.get("/plans", response_model=list[PlanSummary], summary="Plans the service and the CLI issued, newest first")
+async def list_plans(request: Request) -> list[PlanSummary]:
+    _, plans = stores(request)
+    listing = await run_in_threadpool(plans.listing)
+    return [PlanSummary.model_validate(r) for r in listing.to_dict("records")]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanPublic, summary="One issued plan, scored when its period is in",
+            responses={404: {"description": "No such plan"}})
+async def get_plan(request: Request, plan_id: Annotated[str, Field(max_length=36)]) -> PlanPublic:
+    history, plans = stores(request)
+
+    def load() -> PlanPublic:
+        try:
+            plan = plans.get(plan_id)
+        except KeyError:
+            raise ProblemError(404, "unknown-plan", f"no issued plan with id {plan_id!r}") from None
+        kpis = history.values()
+        score = None
+        if (kpis["period"] == plan.forecast_period).any():
+            period = kpis[kpis["period"] == plan.forecast_period]
+            spent = period[period["kpi"] == "funding"]
+            result = score_plan(plan, period, spent.set_index("program_id")["value"])
+            score = {"coverage": result.coverage, "totals": {k: {m: _none(v) for m, v in t.items()}
+                                                             for k, t in result.totals.items()},
+                     "attribution": result.attribution,
+                     "programmes": [{k: _none(v) for k, v in r.items()}
+                                    for r in result.programmes.astype(object).to_dict("records")]}
+        return PlanPublic(plan_id=plan.plan_id, issued_at=plan.issued_at, issued_by=plan.issued_by,
+                          model_version=plan.model_version, forecast_period=plan.forecast_period,
+                          request=plan.request,
+                          forecasts=[{k: _none(v) for k, v in r.items()} for r in plan.forecasts.to_dict("records")],
+                          score=score)
+
+    return await run_in_threadpool(load)

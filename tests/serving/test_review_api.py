@@ -1,0 +1,45 @@
+"""The quarterly cycle over HTTP: every recommendation is stored as a plan, read back and scored once its period's
+KPIs are in the history; only planners reach it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from features.kpi import programme_kpis
+from records.kpi_history import KpiHistory
+
+
+def test_a_recommendation_is_stored_and_scored_when_its_period_is_in(client: Any, auth: Any, settings: Any,
+                                                                      small_world: Any, keys: Any) -> None:
+    answer = client.post("/v1/recommendations", json={"max_change": 0.3}, headers=auth("allocator"))
+    assert answer.status_code == 200
+    location = answer.headers["Location"]
+    plan = client.get(location, headers=auth("data_scientist")).json()
+    assert plan["issued_by"] == f"key:{keys['allocator'][1].key_id}" and plan["score"] is None
+    assert plan["request"]["max_change"] == 0.3
+    assert {f["program_id"] for f in plan["forecasts"]} == {a["program_id"] for a in answer.json()["allocations"]}
+    listing = client.get("/v1/review/plans", headers=auth("allocator")).json()
+    assert [p["plan_id"] for p in listing] == [location.rsplit("/", 1)[1]]
+
+    _, programs, episodes = small_world  # the world's last quarter, as if it were the plan's period
+    last = programs["period"].max()
+    kpis = programme_kpis(programs[programs["period"] == last], episodes[episodes["period"] == last])
+    history = KpiHistory(settings.resolved_outcomes_url)
+    history.load(kpis.assign(period=plan["forecast_period"]), source="test")
+    history.close()
+    scored = client.get(location, headers=auth("allocator")).json()["score"]
+    assert 0 <= scored["coverage"]["reliable_improvements"] <= 1
+    assert scored["totals"]["reliable_improvements"]["actual"] > 0
+    assert "status quo was not run" in scored["attribution"]
+    rows = client.get("/v1/review/kpis", params={"kpi": "dropout_rate"}, headers=auth("allocator")).json()
+    assert {r["kpi"] for r in rows["kpis"]} == {"dropout_rate"} and len(rows["loads"]) == 1
+
+
+def test_review_routes_are_for_planners_and_refuse_bad_queries_by_name(client: Any, auth: Any) -> None:
+    for path in ("/v1/review/kpis", "/v1/review/plans", "/v1/review/plans/x"):
+        assert client.get(path, headers=auth("clinician")).status_code == 403
+        assert client.get(path).status_code == 401
+    bad = client.get("/v1/review/kpis", params={"kpi": "happiness"}, headers=auth("allocator"))
+    assert bad.status_code == 422 and "query.kpi" in bad.text
+    missing = client.get("/v1/review/plans/not-a-plan", headers=auth("allocator"))
+    assert missing.status_code == 404 and "no issued plan" in missing.json()["detail"]
