@@ -72,6 +72,7 @@ def review(
     finally:
         history.close()
         plans.close()
+    _log_review(settings, outcome)
     if as_json:
         console.print_json(json.dumps(_as_dict(outcome), default=float))
         return
@@ -107,6 +108,28 @@ def review(
         console.print(f"proposal for {outcome.proposal['provenance']['forecast_period']}: plan "
                       f"{outcome.proposal_plan_id} moves {moved:,.0f}; see it with `carealloc recommend` or the "
                       "allocator page")
+
+
+def _log_review(settings: Settings, outcome: Any) -> None:
+    """Each review is an MLflow run beside the training runs, so drift and plan accuracy trend in the tracking UI."""
+    from tracking.runs import configure, provenance_tags, run
+
+    configure(settings)
+    metrics = {"kpi_figures_added": outcome.load.added, "kpi_figures_replaced": outcome.load.replaced,
+               "alerts": len(outcome.alerts)}
+    for kind in ("input_drift", "referral_volume", "outcome_shift", "calibration_drift"):
+        metrics[f"alerts_{kind}"] = sum(a.kind == kind for a in outcome.alerts)
+    if outcome.plan_score is not None:
+        for metric, share in outcome.plan_score.coverage.items():
+            metrics[f"plan_{metric}_inside_interval"] = share
+        for metric, totals in outcome.plan_score.totals.items():
+            metrics[f"plan_{metric}_actual_minus_forecast"] = totals["actual"] - totals["forecast"]
+            metrics[f"plan_{metric}_gain_over_status_quo"] = totals["gain_over_status_quo"]
+    with run(f"review {outcome.period}") as log:
+        log.tags({**provenance_tags(), "job": "review", "review.period": outcome.period,
+                  "model.version": outcome.model_version})
+        log.metrics({k: float(v) for k, v in metrics.items()})
+        log.dict(_as_dict(outcome), "review.json")
 
 
 def _as_dict(outcome: Any) -> dict[str, Any]:
