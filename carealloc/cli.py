@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from carealloc.keys_commands import keys_app
 from carealloc.pilot_cli import pilot as pilot_command
 from carealloc.synthetic_commands import FileFormat, PresetName, simulate, truth_beside
 from carealloc.terminal import console, errors, print_contract_problems, refuse_file
@@ -323,3 +324,4 @@ def demo(
 
 app.command()(simulate)
 app.command(name="pilot")(pilot_command)
+app.add_typer(keys_app, name="keys")
