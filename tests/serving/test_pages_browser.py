@@ -34,6 +34,7 @@ from serving.state import LoadedBundle
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 WAIT = 60  # seconds: the machine may be busy; waits end as soon as the condition holds
 pytestmark = [
     pytest.mark.slow,
@@ -296,3 +297,19 @@ def test_data_scientist_sees_versions_metrics_and_calibration(server: str, brows
     assert links == {"/pages/allocator", "/pages/models"}
     assert severe(browser) == []
     shoot(browser, "models")
+
+
+@pytest.mark.parametrize(("page", "rendered"), [
+    ("/docs", ".opblock-summary-path"), ("/redoc", "[data-section-id^='tag/'], [data-section-id^='operation/']")])
+def test_api_docs_render_offline_under_the_services_policy(server: str, browser: WebDriver, page: str,
+                                                           rendered: str) -> None:
+    browser.get(f"{server}{page}")
+    wait(browser).until(lambda d: len(rows(d, rendered)) >= 5)
+    loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    # ReDoc's bundle hard-codes its "API docs by Redocly" logo from its CDN; the policy refuses it (img-src 'self'
+    # data:), ReDoc then hides the image, and nothing else leaves this service
+    outside = [url for url in loaded if not url.startswith(server) and url != REDOC_LOGO]
+    assert loaded and outside == [], loaded
+    assert severe(browser, (REDOC_LOGO,)) == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"api{page.replace('/', '-')}-1280.png"))
