@@ -91,6 +91,10 @@ class ModelRegistry:
             raise RegistryError(f"no version of {self.name} carries @{alias}")
         return found
 
+    def aliases_of(self, version: str) -> tuple[str, ...]:
+        """The aliases `version` carries now (they move when a later training run is promoted)."""
+        return tuple(sorted(self.client.get_model_version(self.name, version).aliases or ()))
+
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)
 
