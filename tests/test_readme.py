@@ -69,6 +69,14 @@ def test_the_constraints_example_is_feasible_on_the_demo_world(demo_bundle: Any)
     assert body["programs"]["P001"]["min"] - 1 <= funding["P001"] <= body["programs"]["P001"]["max"] + 1
 
 
+def test_the_openapi_example_is_the_readme_example() -> None:
+    from usecases.recommendation import RecommendationRequest
+
+    extra = RecommendationRequest.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    assert extra["examples"] == [json.loads(_block_after("The constraints file", "json"))]
+
+
 def test_the_demo_world_numbers_in_the_readme_hold(demo_world: tuple[Any, Any]) -> None:
     programs, _ = demo_world
     current = programs.loc[programs["period"] == programs["period"].max(), "funding"].sum()

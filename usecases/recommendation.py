@@ -75,9 +75,10 @@ class RecommendationRequest(BaseModel):
     """Budget, constraints and objective (same shape in the CLI file and the HTTP body)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "budget": 2200000, "budget_mode": "exact", "objective": {"kind": "reliable_improvements"},
-        "max_change": 0.3, "programs": {"P001": {"min": 10000, "max": 200000}},
-        "groups": [{"column": "region", "value": "rural", "min_share": 0.2}]}]})
+        "budget": 5000000, "budget_mode": "exact", "objective": {"kind": "reliable_improvements"},
+        "max_change": 0.3, "programs": {"P001": {"min": 450000, "max": 700000}},
+        "groups": [{"column": "region", "value": "rural", "min_share": 0.15}]}]})
+    """The example is the README's, feasible on the demo world (tests/test_readme.py checks both agree)."""
 
     budget: Money | None = Field(None, description="Money to allocate; default: current total spend.")
     budget_mode: Literal["exact", "at_most"] = "exact"
