@@ -52,10 +52,11 @@ def list_keys() -> None:
     records = read_keys_file(settings.resolved_keys_file)
     if not records:
         console.print(f"no keys in {settings.resolved_keys_file}")
-        return
-    for record in records:
+    listed = [(record, "") for record in records] + [
+        (record, "  (from CAREALLOC_API_KEYS: change it there)") for record in settings.api_keys]
+    for record, origin in listed:
         scope = ",".join(record.programs) if record.programs else "all programmes"
-        console.print(f"{record.key_id}  {record.role:<14}  {scope}  {record.label or '-'}",
+        console.print(f"{record.key_id}  {record.role:<14}  {scope}  {record.label or '-'}{origin}",
                       markup=False, highlight=False)
 
 

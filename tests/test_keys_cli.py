@@ -51,6 +51,18 @@ def test_demo_keys_keep_created_ones(keys_env: Path) -> None:
     assert roles == ["allocator"] and len(read_keys_file(keys_env)) == 4
 
 
+def test_keys_from_the_environment_are_listed_as_such(keys_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from serving.keys import new_key
+
+    _, record = new_key("data_scientist", label="ops")
+    monkeypatch.setenv("CAREALLOC_API_KEYS", json.dumps([record.model_dump(mode="json", exclude_none=True)]))
+    listed = CliRunner().invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0 and f"{record.key_id}  data_scientist" in listed.stdout
+    assert "from CAREALLOC_API_KEYS" in listed.stdout
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--role", "admin"], "is not a role"),
     (["--role", "allocator", "--programs", "P001"], "only clinician keys can be limited to programmes"),
