@@ -23,7 +23,8 @@ keys_app = typer.Typer(help="Create, list and revoke API keys (stored as hashes 
 def create(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
     programs: Annotated[list[str] | None, typer.Option(
-        "--programs", help="Clinician keys only: limit the key to these programmes (repeat the option).")] = None,
+        "--programs", help="Clinician keys only: limit the key to these programmes (repeat the option, or "
+        "separate them with commas: --programs P001,P002).")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what the key is for (shown by `keys list`).")] = None,
 ) -> None:
     """Create a key and print it once; only its SHA-256 is stored."""
@@ -34,7 +35,8 @@ def create(
     settings = ServiceSettings()
     chosen: Role = next(r for r in ROLES if r == role)
     try:
-        plaintext, record = add_key(settings, chosen, tuple(programs) if programs else None, label)
+        named = tuple(p.strip() for item in programs or () for p in item.split(",") if p.strip())
+        plaintext, record = add_key(settings, chosen, named or None, label)
     except ValidationError as exc:
         for err in exc.errors():
             errors.print(f"[bold red]cannot create the key:[/] {err['msg'].removeprefix('Value error, ')}",

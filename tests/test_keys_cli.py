@@ -24,6 +24,9 @@ def test_create_list_revoke(keys_env: Path) -> None:
     runner = CliRunner()
     created = runner.invoke(app, ["keys", "create", "--role", "clinician", "--programs", "P001", "--programs", "P002",
                                   "--label", "ward 3"])
+    both = runner.invoke(app, ["keys", "create", "--role", "clinician", "--programs", "P001,P002"])
+    assert both.exit_code == 0 and read_keys_file(keys_env)[-1].programs == ("P001", "P002")
+    runner.invoke(app, ["keys", "revoke", read_keys_file(keys_env)[-1].key_id])
     assert created.exit_code == 0, created.output
     plaintext = created.stdout.strip().splitlines()[-1]
     assert plaintext.startswith("ca_") and plaintext not in keys_env.read_text()
