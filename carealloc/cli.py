@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from carealloc.champion import load_model
+from carealloc.keys_commands import keys_app
 from carealloc.pilot_cli import pilot as pilot_command
+from carealloc.recommendation_view import print_recommendation
 from carealloc.report_cli import report as report_command
 from carealloc.review_cli import review as review_command
 from carealloc.synthetic_commands import FileFormat, PresetName, simulate, truth_beside
@@ -184,40 +186,9 @@ def recommend(
     if as_json:
         console.print_json(json.dumps(result))
     else:
-        _print_recommendation(result)
+        print_recommendation(console, result, request)
     errors.print(f"plan stored as {plan_id} (scored by `carealloc review --period "
                  f"{result['provenance']['forecast_period']}`)", highlight=False)
-
-
-def _print_recommendation(result: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Recommended allocation (budget {result['budget']:,.0f}, {result['budget_mode']})")
-    for column in ("programme", "current", "recommended", "change", "reliable impr. (90% interval)",
-                   "gain per +1,000", "flags"):
-        table.add_column(column, justify="left" if column in ("programme", "flags") else "right")
-    for row in result["allocations"]:
-        ri = row["expected_reliable_improvements"]
-        change = f"{row['change_pct']:+.0%}" if row["change_pct"] is not None else "new"
-        marginal = row["marginal_gain_per_1000"]
-        table.add_row(row["program_id"], f"{row['current_funding']:,.0f}", f"{row['recommended_funding']:,.0f}",
-                      change, f"{ri['value']:.1f} ({ri['lower']:.1f}-{ri['upper']:.1f})",
-                      f"{marginal:.3f}" if marginal is not None else "-", ", ".join(row["flags"]))
-    console.print(table)
-    plan, now = result["totals"]["plan"], result["totals"]["status_quo"]
-    console.print(f"expected reliable improvements: plan {plan['reliable_improvements']:,.1f} vs status quo "
-                  f"{now['reliable_improvements']:,.1f}; dropouts {plan['dropouts']:,.1f} vs {now['dropouts']:,.1f}; "
-                  f"P(plan beats status quo) = {result['probability_beats_status_quo']:.0%}")
-    for base in result["baselines"]:
-        if base["objective_value"] is not None:
-            console.print(f"  baseline {base['name']}: {base['objective_value']:,.1f}")
-    if result["shadow_price"] is not None:
-        console.print(f"each extra 1,000 of budget adds about {result['shadow_price']:.3f} reliable improvements")
-    console.print("binding constraints: " + ("; ".join(result["binding_constraints"]) or "none"))
-    gap = result["optimality_gap"]
-    source = result["provenance"]
-    console.print(f"optimality gap vs exact reference: {gap['relative']:.2e}; model {source['model_version']}, "
-                  f"forecast period {source['forecast_period']}")
 
 
 @app.command()
@@ -322,3 +293,4 @@ app.command()(simulate)
 app.command(name="pilot")(pilot_command)
 app.command(name="review")(review_command)
 app.command(name="report")(report_command)
+app.add_typer(keys_app, name="keys")

@@ -192,9 +192,9 @@ def _parse_table(frame: pd.DataFrame, specs: tuple[Column, ...], check: _Checker
 
 def _check_periods(periods: pd.Series, check: _Checker) -> None:
     text = periods.fillna("")
-    check.flag("period", ~text.str.match(PERIOD_PATTERN).to_numpy(),
-               "are not periods like 2025-Q3 or 2025-07")
-    quarterly = text.str.contains("Q", regex=False)
+    valid = text.str.match(PERIOD_PATTERN).to_numpy(dtype=bool, na_value=False)
+    check.flag("period", ~valid, "are not periods like 2025-Q3 or 2025-07")
+    quarterly = text[valid].str.contains("Q", regex=False)  # a malformed period is reported above, not as a mix
     if quarterly.any() and not quarterly.all():
         check.note("period", "mixes quarterly (2025-Q3) and monthly (2025-07) periods; use one form")
 

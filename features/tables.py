@@ -71,7 +71,34 @@ def partition_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.parquet"))
 
 
+SNIFFED_BYTES = 8192
+PARQUET_MAGIC = b"PAR1"
+
+
+def not_text(head: bytes) -> str | None:
+    """Why a file meant as CSV is not text at all, judged from its first bytes; None when it may be CSV. Such a file
+    is refused before parsing and never echoed: its bytes would come back raw (NULs included) as "columns" or in
+    the parser's message."""
+    if head.startswith(PARQUET_MAGIC):
+        return "is a Parquet file, not CSV; name it .parquet"
+    if b"\x00" in head:
+        return "is not a text CSV file (it holds binary data); save it as comma-separated text"
+    return None
+
+
+def parser_message(exc: Exception) -> str:
+    """The CSV parser's complaint: its first line, control characters shown as escapes, at most 200 characters."""
+    first = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
+    return f"could not be read as CSV: {shown[:200]}" + ("..." if len(shown) > 200 else "")
+
+
 def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv" and path.is_file():
+        with path.open("rb") as handle:
+            why = not_text(handle.read(SNIFFED_BYTES))
+        if why:
+            raise ContractError([Problem(str(path), None, why)])
     try:
         if path.is_dir():
             return pd.concat([pd.read_parquet(p) for p in partition_files(path)], ignore_index=True)
@@ -81,7 +108,8 @@ def _read(path: Path) -> pd.DataFrame:
     except Exception as exc:  # a malformed file of any kind becomes one readable problem
         if path.suffix == ".csv" and path.stat().st_size == 0:
             return pd.DataFrame()
-        raise ContractError([Problem(str(path), None, f"could not be read: {exc}")]) from exc
+        message = parser_message(exc) if path.suffix == ".csv" else f"could not be read: {exc}"
+        raise ContractError([Problem(str(path), None, message)]) from exc
 
 
 def _row_numbers(name: str) -> Callable[[np.ndarray], tuple[int, ...]]:

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.instruments import INSTRUMENTS
 from models.classifier import FundingAwareClassifier
 from models.shap_values import shap_contributions
 
 DESCRIPTIONS = {
-    "baseline_score": "baseline {instrument} of {value:g}",
-    "baseline_severity": "baseline severity of {value:.0%} of the scale",
-    "at_caseness": "{case}",
+    "baseline_score": "baseline {instrument} score of {value:g}",
     "age": "age {value:g}",
     "deprivation_decile": "deprivation decile {value:g}",
     "sex": "sex {value}",
@@ -30,13 +29,14 @@ DESCRIPTIONS = {
     "modality": "{value} programme",
     "region": "{value} region",
     "program_id": "programme {value}",
-    "log_funding_per_referral": "the programme's funding per referral",
     "funding_vs_history": "the programme's funding relative to its usual level",
     "prior_reliable_improvement_rate": "the programme's past improvement rate of {value:.0%}",
     "prior_dropout_rate": "the programme's past dropout rate of {value:.0%}",
     "prior_reach": "the programme's past reach of {value:.0%}",
     "prior_periods": "{value:g} earlier periods of programme history",
 }
+"""Plain words for each feature as a patient has it; a feature missing here is named by its words."""
+WORDED_CATEGORIES = frozenset({"modality", "sex", "payer", "diagnosis", "region"})
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,33 @@ class Factor:
     contribution: float
     """Change in log-odds of the outcome attributed to this feature."""
     text: str
+    label: str = ""
+    """The factor alone in plain words ("Baseline PHQ-9 score of 22"), for charts."""
 
 
 def _describe(feature: str, value: object, instrument: object) -> str:
-    template = DESCRIPTIONS.get(feature, feature.replace("_", " ") + " {value}")
+    """The factor in plain words: scores on their instrument's own scale, money per referral in money, never a
+    transformed feature's raw value."""
+    words = feature.replace("_", " ")
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return feature.replace("_", " ") + " not recorded"
+        return f"no {words} recorded"
     if feature == "at_caseness":
         return "starting at clinical caseness" if float(str(value)) >= 0.5 else "starting below clinical caseness"
+    if feature == "baseline_severity":
+        scale = INSTRUMENTS.get(str(instrument))
+        if scale is None:
+            return f"baseline severity of {float(str(value)):.0%} of the scale"
+        return f"baseline {scale.name} score of {scale.score_from_severity(float(str(value))):.0f}"
+    if feature == "log_funding_per_referral":  # log1p of money per referral (features/build.py)
+        return f"the programme's funding of {math.expm1(float(str(value))):,.0f} per referral"
+    if feature in WORDED_CATEGORIES:
+        value = str(value).replace("_", " ")  # individual_cbt -> individual cbt; identifiers stay as given
+    template = DESCRIPTIONS.get(feature, words + " {value}")
     try:
-        return template.format(value=value, instrument=instrument, case="")
+        return template.format(value=value, instrument=instrument)
     except (ValueError, TypeError):
         return template.replace("{value:g}", "{value}").replace("{value:.0%}", "{value}").format(
-            value=value, instrument=instrument, case="")
+            value=value, instrument=instrument)
 
 
 def explain(model: FundingAwareClassifier, X: pd.DataFrame, outcome: str, top: int = 3,
@@ -96,8 +110,9 @@ def top_factors(values: np.ndarray, names: list[str], shown: Mapping[str, np.nda
             if label is None:
                 label = labels[key] = _describe(names[j], value, instrument)
             direction = "raises" if contribution > 0 else "lowers"
-            factors.append(Factor(names[j], str(value), contribution,
-                                  f"{label[0].upper()}{label[1:]} {direction} {outcome} risk"))
+            shown_label = f"{label[0].upper()}{label[1:]}"
+            factors.append(Factor(names[j], str(value), contribution, f"{shown_label} {direction} {outcome} risk",
+                                  shown_label))
         out.append(factors)
     return out
 

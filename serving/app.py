@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from records.kpi_history import KpiHistory
 from records.plans import PlanStore
-from serving import openapi, pages, problems
+from serving import api_docs, openapi, pages, problems
 from serving.audit import AuditStore
 from serving.compute import ComputePool
 from serving.keys import read_keys_file
@@ -114,7 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = None) -> FastAPI:
     """The service; `loader(allow_cache=...)` provides bundles (default: the MLflow registry with a disk cache)."""
     app = FastAPI(
-        title="carealloc", version="1", lifespan=lifespan,
+        title="carealloc", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,  # api_docs serves them
         # FastAPI's own OpenTelemetry off: /metrics and the JSON request log are this service's telemetry, its
         # per-request provider checks cost CPU on every request, and its "logs" would record validation failures
         # with their messages, which on patient endpoints could carry submitted values
@@ -137,6 +137,7 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
         app.include_router(module.router)
     app.include_router(pilot_router.router)
     pages.install(app)  # web pages, their /static files and the session store
+    api_docs.install(app)  # /docs and /redoc without a CDN
 
     @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
     def metrics(request: Request) -> Response:

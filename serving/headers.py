@@ -1,10 +1,9 @@
 """Security headers on every response, added by the request guard so no route (or error path) can forget them.
 
 Pages and API answers load nothing from other origins (`default-src 'self'`), may not be framed, leak no referrer
-and are not stored by browsers or proxies (they can hold patient risk). FastAPI's /docs and /redoc pages pull
-Swagger UI / ReDoc from their CDN with an inline start-up script, so those two paths alone get a policy that
-allows exactly that CDN; they show the schema, never data. No CORS headers are sent at all: other origins cannot
-read responses.
+and are not stored by browsers or proxies (they can hold patient risk). The /docs and /redoc pages load
+Swagger UI / ReDoc from this service too (serving/api_docs.py); they alone may use inline styles. No CORS headers
+are sent at all: other origins cannot read responses.
 """
 
 from __future__ import annotations
@@ -12,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 CSP = b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
-DOCS_CDN = "https://cdn.jsdelivr.net"
-DOCS_CSP = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {DOCS_CDN}; style-src 'self' 'unsafe-inline' "
-            f"{DOCS_CDN} https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
-            "img-src 'self' data: https://fastapi.tiangolo.com; worker-src 'self' blob:; frame-ancestors 'none'; "
-            "base-uri 'none'; object-src 'none'").encode()
+DOCS_CSP = (b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+            b"frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+"""/docs and /redoc (serving/api_docs.py): every script and asset from this service; Swagger UI and ReDoc set
+styles at run time, so only these two pages, which show the schema and never data, allow inline styles."""
 DOCS_PAGES = frozenset({"/docs", "/redoc"})
 ALWAYS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

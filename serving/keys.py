@@ -51,8 +51,30 @@ def write_keys_file(path: Path, records: tuple[KeyRecord, ...] | list[KeyRecord]
         raise
 
 
+def add_key(settings: ServiceSettings, role: Role, programs: tuple[str, ...] | None = None,
+            label: str | None = None) -> tuple[str, KeyRecord]:
+    """A new key appended to the keys file; returns its plaintext (never stored) and its record."""
+    path = settings.resolved_keys_file
+    plaintext, record = new_key(role, programs=programs, label=label)
+    write_keys_file(path, (*read_keys_file(path), record))
+    return plaintext, record
+
+
+def revoke_key(settings: ServiceSettings, key_id: str) -> bool:
+    """Remove the key `key_id` from the keys file; False when there is no such key. A running service keeps the
+    keys it started with, so a revoked key stops working when the service restarts."""
+    path = settings.resolved_keys_file
+    records = read_keys_file(path)
+    kept = tuple(r for r in records if r.key_id != key_id)
+    if len(kept) == len(records):
+        return False
+    write_keys_file(path, kept)
+    return True
+
+
 def create_demo_keys(settings: ServiceSettings) -> dict[Role, str]:
-    """One fresh key per role in the keys file (earlier demo keys are replaced); returns the plaintexts."""
+    """One fresh key per role in the keys file (earlier demo keys are replaced, other keys kept); returns the
+    plaintexts."""
     path = settings.resolved_keys_file
     kept = [r for r in read_keys_file(path) if r.label != "demo"]
     plaintexts: dict[Role, str] = {}

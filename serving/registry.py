@@ -97,6 +97,20 @@ def load_from_cache(settings: ServiceSettings, reason: str) -> LoadedBundle:
     return LoadedBundle(bundle, version, settings.model_name, "cache", tuple(manifest.get("aliases", [])), note)
 
 
+def current_aliases(settings: ServiceSettings, loaded: LoadedBundle) -> tuple[str, ...]:
+    """The aliases the loaded version carries in the registry now, so /v1/models shows a promotion or a moved
+    @champion without a reload; what it carried at load time when it did not come from the registry or the
+    registry cannot be asked."""
+    if loaded.source != "registry":
+        return loaded.aliases
+    from tracking.registry import ModelRegistry
+
+    try:
+        return ModelRegistry(settings.resolved_tracking_uri, settings.model_name).aliases_of(loaded.version)
+    except Exception:  # unreachable or changed store: the load-time aliases are the best answer left
+        return loaded.aliases
+
+
 def load_champion(settings: ServiceSettings, *, allow_cache: bool = True) -> LoadedBundle:
     """From the registry; when it cannot be reached (or has no champion) and `allow_cache`, from the disk copy."""
     try:

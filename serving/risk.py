@@ -25,7 +25,8 @@ def episodes_columns(episodes: list[EpisodeIn]) -> dict[str, np.ndarray]:
 
 
 def _factors(factors: list[Factor]) -> list[FactorPublic]:
-    return [FactorPublic(feature=f.feature, value=f.value, contribution=f.contribution, text=f.text)
+    return [FactorPublic(feature=f.feature, value=f.value, contribution=f.contribution, text=f.text,
+                         label=f.label)
             for f in factors]
 
 

@@ -325,6 +325,8 @@ class FactorPublic(Public):
     value: str
     contribution: float = Field(description="Change in log-odds attributed to this factor.")
     text: str
+    label: str = Field(description="The factor alone in plain words (e.g. 'Baseline PHQ-9 score of 22'), for "
+                                   "charts.")
 
 
 class OutcomeRiskPublic(Public):

@@ -32,6 +32,7 @@ SYNTHETIC_USERS = frozenset({"carealloc.synthetic_commands"})
 LIBRARY_HOMES: dict[str, frozenset[str]] = {
     "mlflow": frozenset({"tracking"}),
     "fastapi": frozenset({"serving"}),
+    "fastapi_offline": frozenset({"serving"}),
     "starlette": frozenset({"serving"}),
     "uvicorn": frozenset({"serving"}),
     "typer": frozenset({"carealloc"}),

@@ -91,6 +91,17 @@ class ModelRegistry:
             raise RegistryError(f"no version of {self.name} carries @{alias}")
         return found
 
+    def aliases_of(self, version: str) -> tuple[str, ...]:
+        """The aliases `version` carries now (they move when a later training run is promoted)."""
+        return tuple(sorted(self.client.get_model_version(self.name, version).aliases or ()))
+
+    def describe(self, version: str, text: str, model_text: str | None = None) -> None:
+        """Set a version's description (and the registered model's, when it has none yet and `model_text` is
+        given), shown beside it in the MLflow UI."""
+        self.client.update_model_version(self.name, version, description=text)
+        if model_text and not self.client.get_registered_model(self.name).description:
+            self.client.update_registered_model(self.name, description=model_text)
+
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)
 

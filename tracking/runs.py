@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
@@ -100,11 +101,25 @@ class RunLog:
     def artifact(self, path: Path) -> None:
         mlflow.log_artifact(str(path))
 
+    def dataset(self, name: str, source: Path, digest: str, frame: pd.DataFrame | None = None,
+                context: str = "training") -> None:
+        """Record a table the run read (its lineage in the MLflow UI's Datasets panel): with `frame`, its schema
+        and profile too; without, only where it is and its digest (tables too big to hold in memory)."""
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.pandas_dataset import from_pandas
+
+        where = str(source.resolve())
+        dataset = (from_pandas(frame, source=where, name=name, digest=digest) if frame is not None
+                   else MetaDataset(resolve_dataset_source(where), name=name, digest=digest))  # type: ignore[abstract]
+        mlflow.log_input(dataset, context=context)
+
 
 @contextmanager
-def run(name: str, tags: Mapping[str, str] | None = None) -> Iterator[RunLog]:
-    """An MLflow run in the configured experiment, ended (failed when the block raises) on leaving."""
-    with mlflow.start_run(run_name=name, tags=dict(tags or {})) as active:
+def run(name: str, tags: Mapping[str, str] | None = None, description: str | None = None) -> Iterator[RunLog]:
+    """An MLflow run in the configured experiment, ended (failed when the block raises) on leaving; `description`
+    is the run's note in the MLflow UI."""
+    with mlflow.start_run(run_name=name, tags=dict(tags or {}), description=description) as active:
         yield RunLog(active.info.run_id, active.info.experiment_id)
 
 

@@ -36,7 +36,10 @@ def evaluate_model(bundle: CareAllocBundle, data_dir: Path, settings: Settings,
     if truth is not None and truth.describes(bundle):
         metrics |= truth.curve_metrics(bundle) | truth.decision_metrics(bundle)
     configure(settings)
-    with run("evaluate") as log:
+    with run(f"evaluate model {bundle.model_version} on data {tables.snapshot.sha256[:8]}", description=(
+            f"Scores model {bundle.model_version} on {data_dir}: out of sample on periods it was not trained on"
+            + (", and against the synthetic world's truth" if truth is not None else "") + ".")) as log:
+        log.dataset("programs", data_dir, tables.snapshot.sha256[:16], tables.programs, context="evaluation")
         log.tags({**provenance_tags(), "model": bundle.model_version, "data.dir": str(data_dir),
                   "data.sha256": tables.snapshot.sha256})
         log.metrics(metrics)

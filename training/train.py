@@ -29,6 +29,8 @@ from training.plots import calibration_figure, outcome_curves_figure, shap_summa
 from training.truth import TruthReference
 
 SHAP_SAMPLE = 2000
+MODEL_DESCRIPTION = ("carealloc bundle: LightGBM response and dropout models, the fixed-effects reach model and "
+                     "each programme's outcome curves over funding, served by alias (@champion).")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,14 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
         step("validating data")
         snapshot = engine.snapshot.to_dict()
         periods = engine.snapshot.periods
-        with run("train") as log:
+        span = f"{periods[0]}..{periods[-1]}"
+        with run(f"train {span} data {engine.snapshot.sha256[:8]}", description=(
+                f"Fits the response, dropout and reach models on {engine.snapshot.episodes_rows:,} episodes and "
+                f"{engine.snapshot.programs_rows:,} programme-periods ({span}) from {data_dir}, scores them on a "
+                "temporal holdout beside the prior-rate and logistic baselines, registers the bundle and applies "
+                "the promotion gate.")) as log:
+            log.dataset("programs", data_dir, engine.snapshot.sha256[:16], engine.programs)
+            log.dataset("episodes", data_dir, engine.snapshot.sha256[:16])  # may be partitioned: too big to profile
             log.tags({**provenance_tags(), "data.sha256": snapshot["sha256"], "data.dir": str(data_dir),
                              "engine": settings.engine})
             log.params({**chosen, "seed": settings.seed, "data_periods": f"{periods[0]}..{periods[-1]}",
@@ -142,6 +151,11 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
             gate = apply_gate(registry, version, metrics[SCORE], settings.gate_tolerance)
             log.tags({"gate.decision": "promoted" if gate.promoted else "kept champion",
                              "gate.reason": gate.reason, "model.version": version})
+            registry.describe(version, (
+                f"Trained on {span} ({engine.snapshot.episodes_rows:,} episodes, data sha256 "
+                f"{engine.snapshot.sha256[:12]}) by run {log.run_id}; holdout score {metrics[SCORE]:.4f}; "
+                f"{'promoted to @champion' if gate.promoted else 'kept as @challenger'}: {gate.reason}."),
+                model_text=MODEL_DESCRIPTION)
             if gate.champion_score is not None:
                 log.metrics({"champion_holdout_score": gate.champion_score})
     return TrainResult(log.run_id, version, gate, metrics, chosen)

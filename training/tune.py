@@ -213,7 +213,10 @@ def tune(data_dir: Path, settings: Settings, trials: int, *, timeout: float | No
             study.enqueue_trial({k: DEFAULT_PARAMS[k] for k in space.names()})
 
         configure(settings)
-        with run("tune", tags={**provenance_tags(), "study_name": study_name}) as parent:
+        with run(f"tune {study_name} +{trials} trials", tags={**provenance_tags(), "study_name": study_name},
+                 description=f"Optuna study {study_name}: {trials} more trials (after {done}) of the LightGBM "
+                             f"parameters, scored on the holdout periods {holdout_periods}; one nested run per "
+                             "trial.") as parent:
             parent.params({"trials": trials, "timeout": timeout, "n_jobs": n_jobs, "seed": settings.seed,
                                "holdout_periods": holdout_periods, "study_storage": str(storage_path),
                                "trials_before": done, "data_sha256": tables.snapshot.sha256})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from allocation import Constraints, GroupShare, Objective, OutcomeCurve, ProgramBounds, evaluate, optimize
 from core.identifiers import Identifier
@@ -28,6 +28,16 @@ class ProgramLimits(BaseModel):
     locked: bool = False
     no_decrease: bool = False
 
+    @field_validator("max")
+    @classmethod
+    def _not_below_min(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """Checked here, on the field, so the error names its path (programs.P001.max) rather than the solver's
+        internal ProgramBounds."""
+        low = info.data.get("min")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max {value:,.0f} is below min {low:,.0f}; expected max >= min")
+        return value
+
 
 class GroupLimit(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +45,14 @@ class GroupLimit(BaseModel):
     value: Identifier
     min_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
     max_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+    @field_validator("max_share")
+    @classmethod
+    def _not_below_min_share(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min_share")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max_share {value:g} is below min_share {low:g}; expected max_share >= min_share")
+        return value
 
     @model_validator(mode="after")
     def _one_limit(self) -> GroupLimit:
@@ -57,9 +75,10 @@ class RecommendationRequest(BaseModel):
     """Budget, constraints and objective (same shape in the CLI file and the HTTP body)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "budget": 2200000, "budget_mode": "exact", "objective": {"kind": "reliable_improvements"},
-        "max_change": 0.3, "programs": {"P001": {"min": 10000, "max": 200000}},
-        "groups": [{"column": "region", "value": "rural", "min_share": 0.2}]}]})
+        "budget": 5000000, "budget_mode": "exact", "objective": {"kind": "reliable_improvements"},
+        "max_change": 0.3, "programs": {"P001": {"min": 450000, "max": 700000}},
+        "groups": [{"column": "region", "value": "rural", "min_share": 0.15}]}]})
+    """The example is the README's, feasible on the demo world (tests/test_readme.py checks both agree)."""
 
     budget: Money | None = Field(None, description="Money to allocate; default: current total spend.")
     budget_mode: Literal["exact", "at_most"] = "exact"

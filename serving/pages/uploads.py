@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from features.contract import ContractError, validate_episodes_for_scoring
+from features.tables import SNIFFED_BYTES, not_text, parser_message
 from serving.problems import ProblemError
 from serving.risk import UNUSED_FIELDS
 from serving.schemas import MAX_RISK_EPISODES, EpisodeIn
@@ -37,10 +38,13 @@ def episodes_from_csv(data: bytes, filename: str) -> dict[str, Any]:
     if not data.strip():
         raise ProblemError(422, "invalid-episodes-file", f"{name} is empty; expected a CSV with a header line",
                            errors=[{"field": "file", "message": "the file is empty", "type": "empty"}])
+    why = not_text(data[:SNIFFED_BYTES])
     try:
+        if why:
+            raise ValueError(why)
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        message = f"could not be read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        message = why or parser_message(exc)
         raise ProblemError(422, "invalid-episodes-file", f"{name} {message}",
                            errors=[{"field": "file", "message": message, "type": "unreadable"}]) from exc
     if len(frame) > MAX_RISK_EPISODES:

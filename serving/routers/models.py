@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from serving.dependencies import LoadedDep
+from serving.registry import current_aliases
 from serving.schemas import CalibrationBinPublic, ComponentPublic, ModelsPublic
 from serving.security import authorize
 
@@ -21,13 +22,14 @@ def _params(estimator: object) -> dict[str, object]:
 
 
 @router.get("/models", response_model=ModelsPublic, summary="The loaded champion bundle and its provenance")
-def list_models(*, loaded: LoadedDep) -> ModelsPublic:
+def list_models(*, loaded: LoadedDep, request: Request) -> ModelsPublic:
     bundle = loaded.bundle
     suite = bundle.suite
     components = [ComponentPublic(name=name, estimator=type(est).__name__, params=_params(est))
                   for name, est in (("response", suite.response), ("dropout", suite.dropout), ("reach", suite.reach))]
     return ModelsPublic(
-        model_version=loaded.version, model_name=loaded.model_name, aliases=list(loaded.aliases),
+        model_version=loaded.version, model_name=loaded.model_name,
+        aliases=list(current_aliases(request.app.state.settings, loaded)),
         source=loaded.source, stale=loaded.stale, note=loaded.note, loaded_at=loaded.loaded_at,
         forecast_period=bundle.next_period, components=components, data_snapshot=dict(bundle.snapshot),
         metrics={k: (float(v) if math.isfinite(float(v)) else None) for k, v in bundle.metrics.items()},

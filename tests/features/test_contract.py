@@ -118,3 +118,33 @@ def test_cli_exit_codes_and_no_traceback(tmp_path: Path, world_dir: Path) -> Non
     (broken / "episodes.csv").write_text("episode_id\n")
     garbled = runner.invoke(app, ["validate", str(broken)])
     assert garbled.exit_code == 1 and "could not be read" in garbled.output and "Traceback" not in garbled.output
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 8, "is not a text CSV file (it holds binary data)"),
+    (b"PAR1\x15\x04\x15\x10" + bytes(200), "is a Parquet file, not CSV; name it .parquet"),
+])
+def test_a_binary_file_named_csv_is_refused_without_echoing_its_bytes(tmp_path: Path, world_dir: Path,
+                                                                      content: bytes, expected: str) -> None:
+    (world_dir / "programs.csv").write_bytes(content)
+    result = CliRunner().invoke(app, ["validate", str(world_dir)])
+    assert result.exit_code == 1 and expected in result.output
+    assert "\x00" not in result.output and "\x7f" not in result.output and "ELF" not in result.output
+
+
+def test_a_parser_error_shows_control_characters_as_escapes() -> None:
+    from features.tables import parser_message
+
+    message = parser_message(ValueError("CSV parse error: Expected 2 columns, got 3: a\x1b[31m,b,c\x07"))
+    assert message.isprintable() and "\\x1b[31m" in message and "\\x07" in message
+
+
+def test_one_bad_period_is_not_also_called_a_mix(small_world) -> None:
+    _, programs, episodes = small_world
+    programs = programs.copy()
+    programs.loc[3, "period"] = "spring 2024"  # no "Q": it used to count as a monthly period among quarters
+    found = problems_of(programs, episodes)
+    assert any("not periods like 2025-Q3" in p for p in found)
+    assert not any("mixes quarterly" in p for p in found), found
+    programs.loc[4, "period"] = "2024-07"
+    assert any("mixes quarterly" in p for p in problems_of(programs, episodes))

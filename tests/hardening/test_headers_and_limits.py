@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -49,11 +50,22 @@ def test_cross_origin_requests_get_no_cors_grant(client: Any, auth: Any) -> None
     assert_secured(answer)
 
 
-def test_docs_pages_allow_only_their_cdn(client: Any) -> None:
-    docs = client.get("/docs")
+@pytest.mark.parametrize(("page", "bundle"), [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")])
+def test_docs_pages_load_nothing_from_other_origins(client: Any, page: str, bundle: str) -> None:
+    docs = client.get(page)
     assert docs.status_code == 200
     policy = docs.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in policy and "frame-ancestors 'none'" in policy and "*" not in policy
+    assert "frame-ancestors 'none'" in policy and "*" not in policy and "http" not in policy
+    assert policy.startswith("default-src 'self'") and "script-src" not in policy  # scripts: this origin only
+    assert re.findall(r"(?:https?:)?//", docs.text) == []  # every URL on the page is this service's
+    assert "<script>" not in docs.text  # no inline script: the policy would block it
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert f"/docs-assets/{bundle}" in sources and "/static/api-docs.js" in sources
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200 and len(asset.content) > 0, source
+    assert client.get(f"/docs-assets/{bundle}").headers["content-type"].startswith(("text/javascript",
+                                                                                    "application/javascript"))
 
 
 @pytest.fixture

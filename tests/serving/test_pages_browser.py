@@ -34,6 +34,9 @@ from serving.state import LoadedBundle
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+SHOWN_METRICS = {"response_auc": 0.6284, "response_ece": 0.0167, "dropout_ece": 0.0122, "holdout_score": 1.23456}
+"""Metrics the models page must round, not clip, each to a value it keeps apart from the others."""
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 WAIT = 60  # seconds: the machine may be busy; waits end as soon as the condition holds
 pytestmark = [
     pytest.mark.slow,
@@ -49,6 +52,7 @@ def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
     _, programs, episodes = small_world
     copied = copy.copy(bundle)
     copied.model_version = "7"
+    copied.metrics = {**copied.metrics, **SHOWN_METRICS}
     last = episodes["period"].isin(sorted(programs["period"].unique())[-2:]).to_numpy()
     from features.build import episode_features
 
@@ -236,6 +240,11 @@ def test_clinician_ranks_patients_and_sees_why(server: str, browser: WebDriver, 
     assert len(rows(browser, "#non_response-chart rect")) >= 3
     assert "base rate" in browser.find_element(By.ID, "dropout-summary").text
     assert len(rows(browser, "#dropout-words li")) >= 3
+    for chart in ("#dropout-chart", "#non_response-chart"):  # plain words, never feature names or raw values
+        labels = [t.text for t in rows(browser, f"{chart} text") if t.text and t.text[0] not in "+-0123456789"]
+        assert labels and not any("_" in t or " = " in t or t.lower().startswith("log ") for t in labels), labels
+    words = browser.find_element(By.ID, "patient").text
+    assert "of the scale" not in words and "program id" not in words.lower()
     assert "patient_id" in browser.find_element(By.ID, "base-rates").text  # named as ignored, never sent on
     assert severe(browser) == []
     shoot(browser, "clinician")
@@ -292,7 +301,27 @@ def test_data_scientist_sees_versions_metrics_and_calibration(server: str, brows
     assert len(rows(browser, "#calibration circle")) >= 6
     assert len(rows(browser, "#components-table tbody tr")) == 3
     assert browser.find_element(By.ID, "mlflow-link").get_attribute("href") == "http://127.0.0.1:5000/"
+    shown = {r.find_element(By.TAG_NAME, "th").text: r.find_element(By.TAG_NAME, "td").text
+             for r in rows(browser, "#metrics-table tbody tr")}
+    assert {k: shown[k] for k in SHOWN_METRICS} == {"response_auc": "0.63", "response_ece": "0.017",
+                                                    "dropout_ece": "0.012", "holdout_score": "1.23"}
     links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
     assert links == {"/pages/allocator", "/pages/models"}
     assert severe(browser) == []
     shoot(browser, "models")
+
+
+@pytest.mark.parametrize(("page", "rendered"), [
+    ("/docs", ".opblock-summary-path"), ("/redoc", "[data-section-id^='tag/'], [data-section-id^='operation/']")])
+def test_api_docs_render_offline_under_the_services_policy(server: str, browser: WebDriver, page: str,
+                                                           rendered: str) -> None:
+    browser.get(f"{server}{page}")
+    wait(browser).until(lambda d: len(rows(d, rendered)) >= 5)
+    loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    # ReDoc's bundle hard-codes its "API docs by Redocly" logo from its CDN; the policy refuses it (img-src 'self'
+    # data:), ReDoc then hides the image, and nothing else leaves this service
+    outside = [url for url in loaded if not url.startswith(server) and url != REDOC_LOGO]
+    assert loaded and outside == [], loaded
+    assert severe(browser, (REDOC_LOGO,)) == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"api{page.replace('/', '-')}-1280.png"))

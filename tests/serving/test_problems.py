@@ -34,6 +34,20 @@ def test_infeasible_constraints_are_a_422_naming_the_conflict(client: Any, auth:
     assert body["conflicts"] and any("P001" in c for c in body["conflicts"])
 
 
+@pytest.mark.parametrize(("limits", "field", "words"), [
+    ({"programs": {"P002": {"min": 900000.0, "max": 1000.0}}}, "body.programs.P002.max", "below min 900,000"),
+    ({"groups": [{"column": "region", "value": "rural", "min_share": 0.5, "max_share": 0.2}]},
+     "body.groups[0].max_share", "below min_share 0.5"),
+])
+def test_min_above_max_names_the_field_path(client: Any, auth: Any, limits: dict[str, Any], field: str,
+                                            words: str) -> None:
+    body = problem(client.post("/v1/recommendations", headers=auth("allocator"), json={"budget": 1e6, **limits}),
+                   422)
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert field in fields and words in fields[field], fields
+    assert "ProgramBounds" not in str(body) and "GroupShare" not in str(body)
+
+
 def test_zero_budget_is_a_422_not_a_500(client: Any, auth: Any) -> None:
     problem(client.post("/v1/recommendations", headers=auth("allocator"), json={"budget": 0}), 422)
 

@@ -84,6 +84,22 @@ def test_startup_resolves_champion_to_a_fixed_version_and_caches_it(registry: st
     assert reload.status_code == 503 and "still serving v1" in reload.json()["detail"]
 
 
+def test_models_shows_the_aliases_the_registry_holds_now(registry: str, start: Any, auth: Any,
+                                                        settings: ServiceSettings) -> None:
+    from mlflow import MlflowClient
+
+    client = start(tracking_uri=registry, bundle_cache_dir=settings.data_dir / "cache")
+    assert "challenger" not in client.get("/v1/models", headers=auth("allocator")).json()["aliases"]
+    registry_client = MlflowClient(registry, registry)
+    registry_client.set_registered_model_alias("carealloc", "challenger", "1")
+    try:
+        aliases = client.get("/v1/models", headers=auth("allocator")).json()["aliases"]
+        assert aliases == ["challenger", "champion"]  # no reload in between
+    finally:
+        registry_client.delete_registered_model_alias("carealloc", "challenger")
+    assert client.get("/v1/models", headers=auth("allocator")).json()["aliases"] == ["champion"]
+
+
 def test_no_registry_and_no_cache_means_not_ready(start: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                   ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

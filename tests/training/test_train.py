@@ -41,6 +41,16 @@ def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Se
                 "response_logistic_auc", "holdout_score", "reach_episodes_mape", "truth_curve_relative_mae"):
         assert key in run.data.metrics, key
     assert run.data.tags["git_commit"] and run.data.tags["version.lightgbm"]
+    assert run.info.run_name.startswith("train 20") and "data " in run.info.run_name
+    assert "Fits the response, dropout and reach models" in run.data.tags["mlflow.note.content"]
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"programs", "episodes"}
+    assert inputs["programs"].dataset.digest == run.data.tags["data.sha256"][:16]
+    assert "funding" in inputs["programs"].dataset.schema and str(world_dir) in inputs["episodes"].dataset.source
+    assert [t.value for t in inputs["programs"].tags if t.key == "mlflow.data.context"] == ["training"]
+    version = client.get_model_version(store.model_name, second.model_version)
+    assert f"by run {second.run_id}" in version.description and "promoted to @champion" in version.description
+    assert "outcome curves" in client.get_registered_model(store.model_name).description
     assert int(run.data.params["data_episodes_rows"]) > 0
     artifacts = {a.path for a in client.list_artifacts(second.run_id)} | {
         a.path for a in client.list_artifacts(second.run_id, "plots")}

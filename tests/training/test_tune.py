@@ -84,8 +84,9 @@ def test_tune_writes_best_params_logs_nested_runs_and_resumes(
     assert first.study_storage.parent == settings.tuning_dir
 
     runs = mlflow.search_runs(experiment_names=[settings.experiment_name])
-    parents = runs[runs["tags.mlflow.runName"] == "tune"]
+    parents = runs[runs["tags.mlflow.runName"].str.startswith("tune carealloc +2 trials")]
     assert list(parents["run_id"]) == [first.parent_run_id]
+    assert "Optuna study carealloc: 2 more trials (after 0)" in parents["tags.mlflow.note.content"].iloc[0]
     assert parents["metrics.best_holdout_score"].iloc[0] == pytest.approx(first.best_score)
     assert "tags.git_commit" in runs.columns
     assert _runs_of(first.parent_run_id, runs) == 2

@@ -41,8 +41,7 @@
     document.getElementById(name + "-summary").textContent = label + " risk " + CA.fmt.pct(outcome.risk, 0) + ", " + compared +
       " the base rate of " + CA.fmt.pct(outcome.base_rate, 0) + " for an average patient.";
     Charts.factorBars(document.getElementById(name + "-chart"), outcome.factors.map(function (f) {
-      const shown = f.value === "nan" ? "not recorded" : f.value !== "" && isFinite(Number(f.value)) ? String(Math.round(Number(f.value) * 100) / 100) : f.value;
-      return { label: CA.fmt.words(f.feature) + " = " + shown, value: f.contribution };
+      return { label: f.label, value: f.contribution };  /* plain words from the service, never feature names */
     }), label + " factors");
     const words = document.getElementById(name + "-words");
     CA.clear(words);

@@ -61,6 +61,14 @@
     pct: function (x, digits) { return x === null || x === undefined ? "–" : (100 * x).toFixed(digits === undefined ? 0 : digits) + " %"; },
     signedPct: function (x) { return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + (100 * x).toFixed(1) + " %"; },
     words: function (text) { return String(text).replace(/_/g, " "); },
+    /* A model metric rounded to two significant digits below 1 (0.6284 -> 0.63, ECE 0.0167 -> 0.017, 0.0122 ->
+       0.012: small errors stay distinguishable) and to two decimals above; the full value goes in a title. */
+    metric: function (x) {
+      if (x === null || x === undefined) { return "–"; }
+      const a = Math.abs(x);
+      if (a === 0 || a >= 1) { return Number(x).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
+      return String(Number(Number(x).toPrecision(2)));
+    },
   };
 
   /* Remove every message a previous problem put into `scope`. */

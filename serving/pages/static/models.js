@@ -28,7 +28,7 @@
     const names = Object.keys(m.metrics).sort();
     if (!names.length) { metrics.appendChild(CA.el("tr", {}, [CA.el("td", { colspan: 2, class: "text", text: "This bundle carries no holdout metrics." })])); }
     names.forEach(function (k) {
-      metrics.appendChild(CA.el("tr", {}, [CA.el("th", { scope: "row", text: k }), CA.el("td", { text: m.metrics[k] === null ? "–" : CA.fmt.num(m.metrics[k], 4) })]));
+      metrics.appendChild(CA.el("tr", {}, [CA.el("th", { scope: "row", text: k }), CA.el("td", { text: CA.fmt.metric(m.metrics[k]), title: m.metrics[k] === null ? "" : String(m.metrics[k]) })]));
     });
     const calibration = document.getElementById("calibration");
     const models = Object.keys(m.calibration || {});
