@@ -34,6 +34,7 @@ from serving.routers import (
     patients,
     programs,
     recommendations,
+    reports,
     review,
     scenarios,
 )
@@ -133,7 +134,8 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     app.state.reload_loader = partial(source, allow_cache=False)
     problems.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
-    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin, review):
+    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin, review,
+                   reports):
         app.include_router(module.router)
     app.include_router(pilot_router.router)
     pages.install(app)  # web pages, their /static files and the session store

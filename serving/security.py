@@ -37,6 +37,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "POST /v1/patients/risk": frozenset({"clinician"}),
     "POST /v1/admin/reload": frozenset({"data_scientist"}),
     "POST /v1/pilots/evaluate": _PLANNERS,
+    "POST /v1/reports": _PLANNERS,
     "GET /v1/review/kpis": _PLANNERS,
     "GET /v1/review/plans": _PLANNERS,
     "GET /v1/review/plans/{plan_id}": _PLANNERS,

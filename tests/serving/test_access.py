@@ -25,6 +25,7 @@ EXPECTED: dict[str, Any] = {
     "POST /v1/patients/risk": {"clinician"},
     "POST /v1/admin/reload": {"data_scientist"},
     "POST /v1/pilots/evaluate": {"allocator", "data_scientist"},
+    "POST /v1/reports": {"allocator", "data_scientist"},
     "GET /v1/review/kpis": {"allocator", "data_scientist"},
     "GET /v1/review/plans": {"allocator", "data_scientist"},
     "GET /v1/review/plans/{plan_id}": {"allocator", "data_scientist"},
@@ -45,6 +46,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/forecasts": {"programs": [{"program_id": "P001", "multiples": [1.0]}]},
     "POST /v1/recommendations": "budget",  # filled with the bundle's total funding
     "POST /v1/scenarios": {"scenarios": {"a": {"P001": 1000.0}}},
+    "POST /v1/reports": {"max_change": 0.3},
     "POST /v1/patients/risk": "episodes",
     "POST /v1/pilots/evaluate": {
         "spec": {"pilot_programs": ["A", "B"], "pre_periods": ["2025-Q1"], "post_periods": ["2025-Q2"],
