@@ -101,7 +101,7 @@ def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Set
     request.write_text(json.dumps({"max_change": 0.3, "objective": {"kind": "reliable_improvements"}}))
     done = runner.invoke(app, ["recommend", "--constraints", str(request), "--data", str(world_dir), "--json"])
     assert done.exit_code == 0, done.output
-    result = json.loads(done.output)
+    result = json.loads(done.stdout)
     current = sum(a["current_funding"] for a in result["allocations"])
     assert sum(a["recommended_funding"] for a in result["allocations"]) == pytest.approx(current, abs=1.0)
     assert all(abs(a["change_pct"]) <= 0.3 + 1e-9 for a in result["allocations"])
