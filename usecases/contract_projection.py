@@ -49,9 +49,11 @@ class ContractProjection:
     payment_p05: float
     payment_p95: float
     notes: tuple[str, ...]
+    metric_sd: float = 0.0
+    """The normal spread of the measured metric that the draws use (forecast and measurement together)."""
 
 
-def _population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:
+def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:
     """Per programme over the recent periods: the population's share of episodes and its metric ratio."""
     periods = sorted(episodes["period"].astype(str).unique())[-RECENT_PERIODS:]
     recent = episodes[episodes["period"].astype(str).isin(periods)]
@@ -92,7 +94,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         notes.append("satisfaction does not respond to funding in the models: projected at its recent mean")
         episodes_expected = n / max(len(history), 1)
     else:
-        table = _population_ratios(contract, episodes)
+        table = population_ratios(contract, episodes)
         ratio = dict(zip(table["program_id"], table["ratio"].astype(float), strict=True))
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
@@ -126,11 +128,8 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         n = max(episodes_expected, 1.0)
         mean = np.full(DRAWS, value)
         sd = np.full(DRAWS, np.sqrt(model_sd**2 + value * (1 - value) / n))
-    rng = np.random.default_rng([seed, 20])
-    high = 10.0 if contract.metric == "satisfaction" else 1.0
-    draws = np.clip(rng.normal(mean, sd), 0.0, high)
     measured_n = round(episodes_expected)
-    payments = np.array([contract.payment(v, measured_n) for v in draws])
+    draws, payments = payment_draws(contract, mean, sd, measured_n, seed)
     if measured_n < contract.min_sample:
         notes.append(f"about {measured_n} measured episodes expected, below the contract's minimum of "
                      f"{contract.min_sample}: nothing is paid or charged")
@@ -139,7 +138,19 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
     return ContractProjection(
         contract.contract_id, contract.payer, contract.metric, value, float(np.quantile(draws, 0.05)),
         float(np.quantile(draws, 0.95)), episodes_expected, tiers, penalty, float(payments.mean()),
-        float(payments.std()), float(np.quantile(payments, 0.05)), float(np.quantile(payments, 0.95)), tuple(notes))
+        float(payments.std()), float(np.quantile(payments, 0.05)), float(np.quantile(payments, 0.95)), tuple(notes),
+        float(sd[0]))
+
+
+def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.ndarray, n: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the measured metric and what the contract pays for each; the same seed gives the same normals, so
+    two metric levels compared with one seed differ by the level alone."""
+    rng = np.random.default_rng([seed, 20])
+    high = 10.0 if contract.metric == "satisfaction" else 1.0
+    draws = np.clip(np.asarray(mean, dtype=float) + np.asarray(sd, dtype=float) * rng.standard_normal(DRAWS),
+                    0.0, high)
+    return draws, np.array([contract.payment(float(v), n) for v in draws])
 
 
 def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocation: dict[str, float],

@@ -198,6 +198,13 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
 
     browser.find_element(By.ID, "download-csv").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "download-status"), "Downloaded"))
+    browser.execute_script("document.getElementById('download-status').textContent = ''")
+    browser.find_element(By.ID, "download-report").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "download-status"), "Downloaded"))
+    downloads = Path(browser.capabilities["chrome"]["userDataDir"]).parent / "downloads"
+    wait(browser).until(lambda d: any(f.name.endswith("-report.pdf") for f in downloads.glob("*")))
+    report = next(f for f in downloads.glob("*") if f.name.endswith("-report.pdf"))
+    assert report.read_bytes().startswith(b"%PDF")
     assert severe(browser) == []
     shoot(browser, "allocator")
 

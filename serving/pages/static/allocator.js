@@ -280,12 +280,13 @@
     document.getElementById("results-title").focus();
   }
 
-  async function download() {
+  /* The CSV and the report (the same plan, rendered by the service as `carealloc report` renders it). */
+  async function download(path, extension) {
     CA.setStatus("download-status", "Preparing…");
-    const answer = await CA.api("POST", "/pages/allocator/allocation.csv", state.request, { blob: true });
+    const answer = await CA.api("POST", path, state.request, { blob: true });
     if (!answer.ok) { CA.setStatus("download-status", (answer.data && answer.data.detail) || "Download failed."); return; }
     const url = URL.createObjectURL(answer.blob);
-    const link = CA.el("a", { href: url, download: "allocation-v" + state.result.model_version + ".csv", hidden: true });
+    const link = CA.el("a", { href: url, download: "allocation-v" + state.result.model_version + extension, hidden: true });
     document.body.appendChild(link);
     link.click();
     link.remove();
@@ -296,7 +297,12 @@
   document.getElementById("results-title").setAttribute("tabindex", "-1");
   document.getElementById("add-group").addEventListener("click", addGroupRow);
   document.getElementById("scenario-form").addEventListener("submit", compare);
-  document.getElementById("download-csv").addEventListener("click", download);
+  document.getElementById("download-csv").addEventListener("click", function () {
+    download("/pages/allocator/allocation.csv", ".csv");
+  });
+  document.getElementById("download-report").addEventListener("click", function () {
+    download("/v1/reports?format=pdf", "-report.pdf");
+  });
   form.addEventListener("submit", submit);
   loadPrograms();
 })();
