@@ -24,6 +24,9 @@ def report(
     contracts: Annotated[Path | None, typer.Option(help="JSON payer contracts ({\"contracts\": [...]}, see "
                                                         "docs).")] = None,
     title: Annotated[str, typer.Option(help="The report's title.")] = "Allocation report",
+    value_per_improvement: Annotated[float | None, typer.Option(
+        help="With --contracts: plan for money instead, each reliable improvement counted as this much plus the "
+             "contracts' expected payments, net of funding.", min=0)] = None,
 ) -> None:
     """Recommend a split and write the report: plan, payer contracts, cost per outcome, charts and method."""
     from pydantic import ValidationError
@@ -57,14 +60,22 @@ def report(
     except ContractError as exc:
         print_contract_problems(data, exc)
         raise typer.Exit(1) from None
+    if value_per_improvement is not None and contract_set is None:
+        errors.print("[bold red]--value-per-improvement needs --contracts[/] (the payments it counts come from them)")
+        raise typer.Exit(2)
     bundle = load_model(settings, None)
     started = time.perf_counter()
     try:
+        if value_per_improvement is not None and contract_set is not None:
+            request = _money_plan(bundle, request, contract_set, tables.episodes, value_per_improvement)
         body = recommend(bundle, request)
     except InfeasibleConstraintsError as exc:
         errors.print("[bold red]the constraints cannot all hold:[/]")
         for conflict in exc.conflicts:
             errors.print(f"  - {conflict}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        errors.print(f"[bold red]{contracts}:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
     now, planned = [], []
     if contract_set is not None:
@@ -87,3 +98,22 @@ def report(
         plans.close()
     console.print(f"wrote {out / 'report.html'} and {out / 'report.pdf'} in {time.perf_counter() - started:.1f} s "
                   f"(plan stored as {plan_id})", highlight=False)
+
+
+def _money_plan(bundle: Any, request: Any, contract_set: Any, episodes: Any, value_per_improvement: float) -> Any:
+    """The request with every programme pinned to the money objective's plan, so the report's evidence (baselines,
+    intervals, explanations) is that plan's."""
+    from usecases.contract_objective import contract_value_plan
+    from usecases.curves import outcome_curves
+    from usecases.recommendation import ProgramLimits
+
+    curves = outcome_curves(bundle)
+    constraints = request.constraints(sum(c.current_funding for c in curves))
+    plan = contract_value_plan(bundle, curves, constraints, contract_set, episodes, value_per_improvement)
+    console.print(plan.method, highlight=False)
+    best = plan.best
+    console.print(f"money value {best.value:,.0f} ({best.reliable_improvements:,.1f} reliable improvements, "
+                  f"expected payments {best.expected_payments:,.0f}, funding {best.funding:,.0f}) - the "
+                  f"{best.plan} plan", highlight=False)
+    pins = {p: ProgramLimits(min=f, max=f) for p, f in best.allocation.items()}
+    return request.model_copy(update={"programs": pins, "max_change": None})

@@ -121,3 +121,27 @@ def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Set
     evaluated = runner.invoke(app, ["evaluate", "--data", str(world_dir)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "truth_captured_share" in evaluated.output and "truth_curve_relative_mae" in evaluated.output
+
+
+def test_cli_report_plans_for_money_with_contracts(world_dir: Path, store: Settings, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from carealloc.cli import app
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("CAREALLOC_DATA_DIR", str(store.data_dir))
+    runner = CliRunner()
+    contracts = tmp_path / "contracts.json"
+    contracts.write_text(json.dumps({"contracts": [{
+        "contract_id": "MCD-KEEP", "payer": "Medicaid", "population": {"payer": "medicaid"}, "metric": "retention",
+        "target": 0.0, "tiers": [{"threshold": 0.0, "per_point": 200_000}], "min_sample": 1}]}))
+    out = tmp_path / "report"
+    alone = runner.invoke(app, ["report", "--data", str(world_dir), "--out", str(out), "--value-per-improvement", "1"])
+    assert alone.exit_code == 2 and "needs --contracts" in alone.output
+    done = runner.invoke(app, ["report", "--data", str(world_dir), "--out", str(out), "--contracts", str(contracts),
+                               "--value-per-improvement", "0"])
+    assert done.exit_code == 0, done.output
+    assert "locally, not globally, optimal" in done.stdout and "money value" in done.stdout
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
+    assert "MCD-KEEP" in (out / "report.html").read_text()
