@@ -25,6 +25,9 @@ from allocation.problem import GroupCell, Problem
 DEFAULT_GRID_STEPS = 2000
 MAX_EXTRA_STEPS = DEFAULT_GRID_STEPS // 10
 MAX_GRID_STEPS = 200_000  # memory guard against a caller-supplied step that is far too fine
+# money per grid unit never goes below this: a budget near the float floor would otherwise make a subnormal
+# step whose ratios to ordinary amounts overflow to infinity
+MIN_GRID_STEP = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +174,7 @@ def solve_grid(
             feasible = not problem.violations(funding)
             return GridSolution(funding, problem.value(funding), 0.0, exact, feasible, 0.0, None)
         step = extra_money / DEFAULT_GRID_STEPS  # nothing to share out now; the grid only prices more budget
+    step = max(step, MIN_GRID_STEP)
     units = math.floor(room / step + 1e-9)
     if units > MAX_GRID_STEPS:
         raise ValueError(

@@ -81,11 +81,12 @@ def test_negative_and_astronomical_budgets_are_a_422_naming_the_budget(client: A
     assert body["errors"][0]["field"] == "body.budget"
 
 
-def test_tiny_positive_budget_is_an_answer_or_a_named_conflict(client: Any, auth: Any) -> None:
-    response = client.post("/v1/recommendations", headers=auth("allocator"), json={"budget": 1e-300})
+@pytest.mark.parametrize("budget", [1e-300, 1e-307, 5e-324])
+def test_tiny_positive_budget_is_an_answer_or_a_named_conflict(client: Any, auth: Any, budget: float) -> None:
+    response = client.post("/v1/recommendations", headers=auth("allocator"), json={"budget": budget})
     assert response.status_code in (200, 422), response.text
     if response.status_code == 200:
-        assert abs(sum(a["recommended_funding"] for a in response.json()["allocations"]) - 1e-300) < 1.0
+        assert abs(sum(a["recommended_funding"] for a in response.json()["allocations"]) - budget) < 1.0
 
 
 HOSTILE_IDENTIFIERS = [
