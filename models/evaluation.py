@@ -24,8 +24,10 @@ from features.build import (
     EPISODE_FEATURES,
     PROGRAM_CATEGORICALS,
     episode_features,
+    period_outcomes,
     program_period_features,
 )
+from models.conformal_cells import calibrate_intervals, served_forecast_cells
 from models.reach import ReachModel
 from models.suite import fit_suite, targets
 
@@ -173,12 +175,22 @@ def evaluate_holdout(programs: pd.DataFrame, episodes: pd.DataFrame, params: dic
                   for name in MODEL_NAMES},
         prior_rates={name: float(train_y[name].mean()) for name in MODEL_NAMES},
     )
-    return holdout_report(held, suite.reach, program_period_features(programs, episodes), split.test_periods)
+    report = holdout_report(held, suite.reach, program_period_features(programs, episodes), split.test_periods)
+    outcomes = period_outcomes(episodes)
+    cells = served_forecast_cells(suite, programs, episodes, outcomes, split.test_periods, seed)
+    return report | interval_report(cells, programs, outcomes)
+
+
+def interval_report(cells: pd.DataFrame, programs: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, Any]:
+    """The interval calibration from held-out cells and its figures (cells, spreads, quantiles) as metrics."""
+    calibration = calibrate_intervals(cells, programs, outcomes)
+    figures = {f"interval_{k}": v for k, v in calibration.to_dict().items() if np.isfinite(v)}
+    return {"intervals": calibration, "interval_cells": cells, "interval_metrics": figures}
 
 
 def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFrame,
                    test_periods: tuple[str, ...]) -> dict[str, Any]:
-    """Metrics beside both baselines, count errors and the conformal interval, slices and reliability tables."""
+    """Metrics beside both baselines, count errors, slices and reliability tables."""
     metrics: dict[str, float] = {}
     for name in MODEL_NAMES:
         y_test, p = held.outcomes[name], held.forecasts[name]
@@ -194,8 +206,6 @@ def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFram
                                             / counts["realised_episodes"].clip(lower=1)).mean())
     metrics["ri_count_mape"] = float(((counts["forecast_ri"] - counts["realised_ri"]).abs()
                                       / counts["realised_ri"].clip(lower=1)).mean())
-    ratio = np.log((counts["realised_ri"] + 1.0) / (counts["forecast_ri"] + 1.0))
-    interval = (float(np.quantile(ratio, 0.05)), float(np.quantile(ratio, 0.95)))
 
     rows = []
     for column in SLICE_COLUMNS:
@@ -206,7 +216,7 @@ def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFram
                 m = binary_metrics(held.outcomes[name][idx], held.forecasts[name][idx])
                 rows.append({"slice": column, "value": value, "model": name, "n": len(idx), **m})
     return {
-        "metrics": metrics, "interval_log_ratio": interval, "slices": pd.DataFrame(rows), "counts": counts,
+        "metrics": metrics, "slices": pd.DataFrame(rows), "counts": counts,
         "reliability": {name: reliability_table(held.outcomes[name], held.forecasts[name]) for name in MODEL_NAMES},
         "test_periods": test_periods,
     }

@@ -114,14 +114,15 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
 
             step("evaluating on the temporal holdout")
             holdout = engine.evaluate(chosen, settings.seed)
-            metrics: dict[str, float] = dict(holdout["metrics"])
+            metrics: dict[str, float] = dict(holdout["metrics"]) | holdout["interval_metrics"]
             log.text(holdout["slices"].to_csv(index=False), "evaluation/slices.csv")
             log.text(holdout["counts"].to_csv(index=False), "evaluation/holdout_counts.csv")
+            log.text(holdout["interval_cells"].to_csv(index=False), "evaluation/interval_cells.csv")
             log.figure(calibration_figure(holdout["reliability"]), "plots/calibration.png")
 
             step("fitting on all periods")
             suite, forecaster = engine.fit(chosen, settings.seed)
-            forecaster.interval_log_ratio = holdout["interval_log_ratio"]
+            forecaster.intervals = holdout["intervals"]
 
             step("computing programme curves")
             bundle = make_bundle(forecaster, suite, engine.programs, None, outcomes=engine.outcomes,
