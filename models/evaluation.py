@@ -60,6 +60,26 @@ def temporal_split(programs: pd.DataFrame, episodes: pd.DataFrame, holdout_perio
     return HoldoutSplit(train_p, train_e, test_x, test_e, test_periods)
 
 
+def before_holdout(programs: pd.DataFrame, episodes: pd.DataFrame,
+                   holdout_periods: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables without the gate's holdout periods (the last `holdout_periods`): what tuning may look at."""
+    periods = sorted(programs["period"].unique())
+    if len(periods) <= holdout_periods:
+        raise ValueError(f"need more than {holdout_periods} periods to keep a holdout apart; found {len(periods)}")
+    kept = set(periods[:-holdout_periods])
+    return (programs[programs["period"].isin(kept)].reset_index(drop=True),
+            episodes[episodes["period"].isin(kept)].reset_index(drop=True))
+
+
+def validation_split(programs: pd.DataFrame, episodes: pd.DataFrame, holdout_periods: int = 2,
+                     validation_periods: int = 1) -> HoldoutSplit:
+    """Tuning's split: the gate's holdout (the last `holdout_periods`) is set aside untouched, and the
+    `validation_periods` before it are scored, with everything earlier to fit on. Tuning then never sees the
+    periods whose score decides promotion."""
+    kept_programs, kept_episodes = before_holdout(programs, episodes, holdout_periods)
+    return temporal_split(kept_programs, kept_episodes, validation_periods)
+
+
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)

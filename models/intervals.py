@@ -77,8 +77,9 @@ def conformal_quantiles(scores: np.ndarray, level: float) -> tuple[float, float]
     ordered = np.sort(np.asarray(scores, dtype=float))
     n = len(ordered)
     tail = (1 - level) / 2
-    high_rank = math.ceil((n + 1) * (1 - tail))
-    low_rank = math.floor((n + 1) * tail)
+    # 1e-9 absorbs float error in (1 - level) / 2 (0.1 / 2 is 0.04999...), which would cost a whole rank
+    high_rank = math.ceil((n + 1) * (1 - tail) - 1e-9)
+    low_rank = math.floor((n + 1) * tail + 1e-9)
     high = float(ordered[high_rank - 1]) if high_rank <= n else math.inf
     low = float(ordered[low_rank - 1]) if low_rank >= 1 else -math.inf
     return low, high
