@@ -9,7 +9,7 @@ evaluation calibrates the intervals, then every period is fitted), and score aga
      referrals times the world's log-normal demand swing, episodes binomial on reach, reliable improvements
      binomial on the truth's rate per episode), `--draws` per programme-level;
    sharpness = median half-width / forecast, per band, at each multiple;
-2. reliability of P(plan beats status quo): random constraint sets (budget 0.85-1.15x current spend, max change
+2. reliability of P(plan beats status quo): random constraint sets (budget 0.95-1.05x current spend, max change
    5-50 %, some programmes locked) are optimised; stated probabilities are binned and set beside how often the
    truth says the plan beat the status quo (expected reliable improvements, plan > current funding);
 3. the `risk_averse` objective's stated lower bound (sum of programme lower bounds) against the plan's truth.
@@ -104,7 +104,8 @@ def coverage_rows(forecaster: Forecaster, truth: Truth, rng: np.random.Generator
     return pd.DataFrame(rows)
 
 
-def plan_rows(bundle: Any, truth: Truth, rng: np.random.Generator, sets: int) -> pd.DataFrame:
+def plan_rows(bundle: Any, truth: Truth, rng: np.random.Generator, sets: int,
+              budget_range: tuple[float, float]) -> pd.DataFrame:
     curves = outcome_curves(bundle)
     current = {c.program_id: c.current_funding for c in curves}
     status_quo = truth.value(current)
@@ -112,7 +113,7 @@ def plan_rows(bundle: Any, truth: Truth, rng: np.random.Generator, sets: int) ->
     rows = []
     for _ in range(sets):
         locked = {p: ProgramBounds(locked=True) for p in current if rng.random() < 0.2}
-        constraints = Constraints(budget=total * rng.uniform(0.85, 1.15), budget_mode="exact",
+        constraints = Constraints(budget=total * rng.uniform(*budget_range), budget_mode="exact",
                                   max_change=float(rng.uniform(0.05, 0.5)), programs=locked)
         for kind in ("reliable_improvements", "risk_averse"):
             try:
@@ -137,12 +138,12 @@ def reliability_table(plans: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_world(regime: str, preset: str, episodes: int, seed: int, params: dict[str, Any] | None, draws: int,
-              sets: int) -> WorldResult:
+              sets: int, budget_range: tuple[float, float]) -> WorldResult:
     plan = build_world(regime, preset, episodes, seed)
     forecaster, bundle = train_like_carealloc(plan, params, seed)
     truth = Truth(plan)
     rng = np.random.default_rng([seed, 16])
-    return WorldResult(coverage_rows(forecaster, truth, rng, draws), plan_rows(bundle, truth, rng, sets),
+    return WorldResult(coverage_rows(forecaster, truth, rng, draws), plan_rows(bundle, truth, rng, sets, budget_range),
                        forecaster.intervals.to_dict())
 
 
@@ -178,6 +179,8 @@ def main() -> None:
     parser.add_argument("--preset", default="mental-health")
     parser.add_argument("--draws", type=int, default=50, help="realised next periods per programme-level")
     parser.add_argument("--constraint-sets", type=int, default=40, help="random constraint sets per world")
+    parser.add_argument("--budget-range", type=float, nargs=2, default=[0.95, 1.05],
+                        help="budget as a multiple of current spend, drawn uniformly per constraint set")
     parser.add_argument("--default-params", action="store_true",
                         help="train with the project's default LightGBM parameters (slower) instead of FAST_PARAMS")
     args = parser.parse_args()
@@ -186,7 +189,8 @@ def main() -> None:
         coverage, plans = [], []
         for seed in args.seeds:
             started = time.perf_counter()
-            result = run_world(regime, args.preset, args.episodes, seed, params, args.draws, args.constraint_sets)
+            result = run_world(regime, args.preset, args.episodes, seed, params, args.draws, args.constraint_sets,
+                               tuple(args.budget_range))
             coverage.append(result.coverage)
             plans.append(result.plans)
             c = result.calibration
