@@ -24,8 +24,10 @@ from features.build import (
     EPISODE_FEATURES,
     PROGRAM_CATEGORICALS,
     episode_features,
+    period_outcomes,
     program_period_features,
 )
+from models.conformal_cells import calibrate_intervals, served_forecast_cells
 from models.reach import ReachModel
 from models.suite import fit_suite, targets
 
@@ -56,6 +58,26 @@ def temporal_split(programs: pd.DataFrame, episodes: pd.DataFrame, holdout_perio
     # full tables is the same as building them at the time.
     test_x = episode_features(programs, episodes).loc[test_rows.to_numpy()].reset_index(drop=True)
     return HoldoutSplit(train_p, train_e, test_x, test_e, test_periods)
+
+
+def before_holdout(programs: pd.DataFrame, episodes: pd.DataFrame,
+                   holdout_periods: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables without the gate's holdout periods (the last `holdout_periods`): what tuning may look at."""
+    periods = sorted(programs["period"].unique())
+    if len(periods) <= holdout_periods:
+        raise ValueError(f"need more than {holdout_periods} periods to keep a holdout apart; found {len(periods)}")
+    kept = set(periods[:-holdout_periods])
+    return (programs[programs["period"].isin(kept)].reset_index(drop=True),
+            episodes[episodes["period"].isin(kept)].reset_index(drop=True))
+
+
+def validation_split(programs: pd.DataFrame, episodes: pd.DataFrame, holdout_periods: int = 2,
+                     validation_periods: int = 1) -> HoldoutSplit:
+    """Tuning's split: the gate's holdout (the last `holdout_periods`) is set aside untouched, and the
+    `validation_periods` before it are scored, with everything earlier to fit on. Tuning then never sees the
+    periods whose score decides promotion."""
+    kept_programs, kept_episodes = before_holdout(programs, episodes, holdout_periods)
+    return temporal_split(kept_programs, kept_episodes, validation_periods)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
@@ -173,12 +195,22 @@ def evaluate_holdout(programs: pd.DataFrame, episodes: pd.DataFrame, params: dic
                   for name in MODEL_NAMES},
         prior_rates={name: float(train_y[name].mean()) for name in MODEL_NAMES},
     )
-    return holdout_report(held, suite.reach, program_period_features(programs, episodes), split.test_periods)
+    report = holdout_report(held, suite.reach, program_period_features(programs, episodes), split.test_periods)
+    outcomes = period_outcomes(episodes)
+    cells = served_forecast_cells(suite, programs, episodes, outcomes, split.test_periods, seed)
+    return report | interval_report(cells, programs, outcomes)
+
+
+def interval_report(cells: pd.DataFrame, programs: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, Any]:
+    """The interval calibration from held-out cells and its figures (cells, spreads, quantiles) as metrics."""
+    calibration = calibrate_intervals(cells, programs, outcomes)
+    figures = {f"interval_{k}": v for k, v in calibration.to_dict().items() if np.isfinite(v)}
+    return {"intervals": calibration, "interval_cells": cells, "interval_metrics": figures}
 
 
 def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFrame,
                    test_periods: tuple[str, ...]) -> dict[str, Any]:
-    """Metrics beside both baselines, count errors and the conformal interval, slices and reliability tables."""
+    """Metrics beside both baselines, count errors, slices and reliability tables."""
     metrics: dict[str, float] = {}
     for name in MODEL_NAMES:
         y_test, p = held.outcomes[name], held.forecasts[name]
@@ -194,8 +226,6 @@ def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFram
                                             / counts["realised_episodes"].clip(lower=1)).mean())
     metrics["ri_count_mape"] = float(((counts["forecast_ri"] - counts["realised_ri"]).abs()
                                       / counts["realised_ri"].clip(lower=1)).mean())
-    ratio = np.log((counts["realised_ri"] + 1.0) / (counts["forecast_ri"] + 1.0))
-    interval = (float(np.quantile(ratio, 0.05)), float(np.quantile(ratio, 0.95)))
 
     rows = []
     for column in SLICE_COLUMNS:
@@ -206,7 +236,7 @@ def holdout_report(held: HeldOutForecasts, reach: ReachModel, cells: pd.DataFram
                 m = binary_metrics(held.outcomes[name][idx], held.forecasts[name][idx])
                 rows.append({"slice": column, "value": value, "model": name, "n": len(idx), **m})
     return {
-        "metrics": metrics, "interval_log_ratio": interval, "slices": pd.DataFrame(rows), "counts": counts,
+        "metrics": metrics, "slices": pd.DataFrame(rows), "counts": counts,
         "reliability": {name: reliability_table(held.outcomes[name], held.forecasts[name]) for name in MODEL_NAMES},
         "test_periods": test_periods,
     }

@@ -7,8 +7,10 @@ For programme p at next-period funding F:
 The patient mix is the programme's most recent episodes, moved to the next period; funding enters only through
 `features.build.funding_features`, the same function that built the training columns.
 
-Intervals are split-conformal: the spread of realised / forecast reliable improvements over held-out later
-programme-periods, widened in proportion to how far F lies outside the programme's observed funding range.
+Intervals are split-conformal and normalised by the expected count (`models.intervals`): the expected band
+(`reliable_improvements_lower/upper`, what decisions use) and the band for the realised count
+(`reliable_improvements_realised_lower/upper`), both clipped to 0 .. referrals and wider outside the programme's
+observed funding range.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from features.build import (
     program_history,
 )
 from models.classifier import FundingAwareClassifier
+from models.intervals import UNCALIBRATED, IntervalCalibration, bands, extrapolation_distance
 from models.reach import ReachModel
 
 QALY_PER_RELIABLE_IMPROVEMENT = 0.075
 """QALYs gained per reliable improvement: midpoint of 0.05-0.10 per recovery (CoBalT 0.057/12 months; [D])."""
-EXTRAPOLATION_WIDENING = 2.0
-"""Interval half-width (log scale) grows by this factor per unit of log-distance outside the observed range."""
 COHORT_SIZE = 200
 
 
@@ -57,8 +58,8 @@ class Forecaster:
     reach: ReachModel
     programs: dict[str, ProgramState]
     cohorts: dict[str, pd.DataFrame] = field(repr=False)
-    interval_log_ratio: tuple[float, float] = (-0.2, 0.2)
-    """5 % and 95 % quantiles of log(realised / forecast) reliable improvements on held-out programme-periods."""
+    intervals: IntervalCalibration = UNCALIBRATED
+    """Conformal calibration from held-out programme-periods (`models.conformal_cells`); training sets it."""
 
     def curve(self, program_id: str, funding: np.ndarray) -> pd.DataFrame:
         state = self.programs[program_id]
@@ -78,15 +79,15 @@ class Forecaster:
                                  .to_numpy()[:: len(cohort)]})
         episodes = state.next_referrals * self.reach.predict(reach_in)
         ri = episodes * p_ri
-        outside = np.maximum(0.0, np.maximum(np.log(np.maximum(funding, 1.0) / max(state.observed_max, 1.0)),
-                                             np.log(max(state.observed_min, 1.0) / np.maximum(funding, 1.0))))
-        widen = 1.0 + EXTRAPOLATION_WIDENING * outside
-        low, high = self.interval_log_ratio
+        outside = extrapolation_distance(funding, state.observed_min, state.observed_max)
+        band = bands(ri, state.next_referrals, outside, self.intervals)
         return pd.DataFrame({
             "program_id": program_id, "funding": funding, "episodes": episodes,
             "reliable_improvements": ri,
-            "reliable_improvements_lower": ri * np.exp(low * widen),
-            "reliable_improvements_upper": ri * np.exp(high * widen),
+            "reliable_improvements_lower": band["expected_lower"],
+            "reliable_improvements_upper": band["expected_upper"],
+            "reliable_improvements_realised_lower": band["realised_lower"],
+            "reliable_improvements_realised_upper": band["realised_upper"],
             "dropouts": episodes * p_drop,
             "qalys": ri * QALY_PER_RELIABLE_IMPROVEMENT,
             "cost": funding,

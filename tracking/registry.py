@@ -109,6 +109,10 @@ class ModelRegistry:
         """The metrics the run that produced a version logged (empty when the version names no run)."""
         return dict(self.client.get_run(run_id).data.metrics) if run_id else {}
 
+    def run_params(self, run_id: str | None) -> dict[str, str]:
+        """The params the run that produced a version logged, as MLflow stores them (text)."""
+        return dict(self.client.get_run(run_id).data.params) if run_id else {}
+
     def download(self, version: str, target: Path) -> None:
         """The version's model directory into `target` (which must not exist yet)."""
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.name}/{version}", dst_path=str(target))

@@ -53,7 +53,15 @@ from features.tables import (
     read_raw,
 )
 from models.classifier import FundingAwareClassifier
-from models.evaluation import HeldOutForecasts, holdout_report, logistic_baseline, logistic_input, slice_labels
+from models.conformal_cells import served_forecast_cells
+from models.evaluation import (
+    HeldOutForecasts,
+    holdout_report,
+    interval_report,
+    logistic_baseline,
+    logistic_input,
+    slice_labels,
+)
 from models.forecast import COHORT_SIZE, Forecaster, build_forecaster
 from models.suite import ModelSuite, chosen_params, episode_share, fit_reach, targets
 
@@ -278,7 +286,21 @@ class DaskEngine:
             prior_rates={"response": float(train_outcomes["ri"].sum() / rows),
                          "dropout": float(train_outcomes["dropped"].sum() / rows)},
         )
-        return holdout_report(held, suite.reach, program_period_features(programs, outcomes=outcomes), test_periods)
+        report = holdout_report(held, suite.reach, program_period_features(programs, outcomes=outcomes),
+                                test_periods)
+        # The interval cells need each test period's two earlier periods of patient mix: a per-programme sample.
+        periods_before = [p for p in periods[-holdout_periods - 2:] if p != periods[-1]]
+        sample = self._recent_sample(periods_before)
+        cells = served_forecast_cells(suite, programs, sample, outcomes, test_periods, seed)
+        return report | interval_report(cells, programs, outcomes)
+
+    def _recent_sample(self, periods: list[str]) -> pd.DataFrame:
+        """About 2 x COHORT_SIZE episodes per programme from `periods`, picked by hashed id (reproducible)."""
+        data = self.data
+        recent = data.outcomes[data.outcomes["period"].isin(periods)].groupby("program_id")["n"].sum()
+        share = (len(periods) * COHORT_SIZE / recent.clip(lower=1.0)).clip(upper=1.0).to_dict()
+        episodes = data.episodes[data.episodes["period"].isin(periods)]
+        return episodes.map_partitions(_cohort_sample, share, meta=episodes._meta).compute().reset_index(drop=True)
 
     def fit(self, params: dict[str, Any] | None, seed: int) -> tuple[ModelSuite, Forecaster]:
         """Fit on all periods; the forecaster's patient mix comes from a per-programme sample of recent episodes."""
@@ -286,12 +308,8 @@ class DaskEngine:
         suite = fit_suite_distributed(self.client, data.programs, data.outcomes, data.episodes, params, seed,
                                       self.sample_rows)
         periods = sorted(data.programs["period"].unique())
-        recent_periods = periods[-2:]
-        recent = data.outcomes[data.outcomes["period"].isin(recent_periods)].groupby("program_id")["n"].sum()
-        share = (2.0 * COHORT_SIZE / recent.clip(lower=1.0)).clip(upper=1.0).to_dict()
-        episodes = data.episodes[data.episodes["period"].isin(recent_periods)]
-        sample = episodes.map_partitions(_cohort_sample, share, meta=episodes._meta).compute()
-        forecaster = build_forecaster(data.programs, sample.reset_index(drop=True), suite.response, suite.dropout,
+        sample = self._recent_sample(periods[-2:])
+        forecaster = build_forecaster(data.programs, sample, suite.response, suite.dropout,
                                       suite.reach, seed=seed, outcomes=data.outcomes)
         return suite, forecaster
 

@@ -1,5 +1,8 @@
 """The retraining job: validate -> evaluate on a temporal holdout -> fit on all data -> log -> register -> gate.
 
+The gate scores the champion's configuration on this run's holdout too (`training.gate`), so both scores in
+its decision come from the same, newest periods.
+
 The modelling lives in `models/`, MLflow I/O in `tracking/`; this module orders the steps. Registration is the
 last step, after every figure and metric is logged, so a run killed midway leaves no half-registered model and the
 champion untouched.
@@ -20,7 +23,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from core.settings import Settings
 from features.instruments import INSTRUMENTS
 from models.bundle import CareAllocBundle, make_bundle
-from models.suite import DEFAULT_PARAMS
+from models.suite import DEFAULT_PARAMS, chosen_params
 from tracking.registry import ModelRegistry, register_bundle
 from tracking.runs import configure, library_versions, provenance_tags, run
 from training.engines import open_engine
@@ -29,8 +32,9 @@ from training.plots import calibration_figure, outcome_curves_figure, shap_summa
 from training.truth import TruthReference
 
 SHAP_SAMPLE = 2000
-MODEL_DESCRIPTION = ("carealloc bundle: LightGBM response and dropout models, the fixed-effects reach model and "
-                     "each programme's outcome curves over funding, served by alias (@champion).")
+MODEL_DESCRIPTION = ("carealloc bundle: LightGBM response and dropout models, the reach model (complementary "
+                     "log-log in log funding per referral, fitted within programme) and each programme's outcome "
+                     "curves over funding with conformal 90 % intervals, served by alias (@champion).")
 
 
 @dataclass(frozen=True)
@@ -114,14 +118,15 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
 
             step("evaluating on the temporal holdout")
             holdout = engine.evaluate(chosen, settings.seed)
-            metrics: dict[str, float] = dict(holdout["metrics"])
+            metrics: dict[str, float] = dict(holdout["metrics"]) | holdout["interval_metrics"]
             log.text(holdout["slices"].to_csv(index=False), "evaluation/slices.csv")
             log.text(holdout["counts"].to_csv(index=False), "evaluation/holdout_counts.csv")
+            log.text(holdout["interval_cells"].to_csv(index=False), "evaluation/interval_cells.csv")
             log.figure(calibration_figure(holdout["reliability"]), "plots/calibration.png")
 
             step("fitting on all periods")
             suite, forecaster = engine.fit(chosen, settings.seed)
-            forecaster.interval_log_ratio = holdout["interval_log_ratio"]
+            forecaster.intervals = holdout["intervals"]
 
             step("computing programme curves")
             bundle = make_bundle(forecaster, suite, engine.programs, None, outcomes=engine.outcomes,
@@ -148,7 +153,15 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
 
             step("applying the promotion gate")
             registry = ModelRegistry(settings.resolved_tracking_uri, settings.model_name)
-            gate = apply_gate(registry, version, metrics[SCORE], settings.gate_tolerance)
+
+            def rescore(champion_params: dict[str, Any]) -> float:
+                """The champion's configuration fitted and scored on this run's holdout (the same split)."""
+                if chosen_params(champion_params) == chosen_params(chosen):
+                    return metrics[SCORE]  # same configuration, same split and seed: the same fit
+                return float(engine.evaluate(champion_params, settings.seed)["metrics"][SCORE])
+
+            gate = apply_gate(registry, version, metrics[SCORE], settings.gate_tolerance, rescore,
+                              set(DEFAULT_PARAMS))
             log.tags({"gate.decision": "promoted" if gate.promoted else "kept champion",
                              "gate.reason": gate.reason, "model.version": version})
             registry.describe(version, (
@@ -156,6 +169,10 @@ def train(data_dir: Path, settings: Settings, params: dict[str, Any] | None = No
                 f"{engine.snapshot.sha256[:12]}) by run {log.run_id}; holdout score {metrics[SCORE]:.4f}; "
                 f"{'promoted to @champion' if gate.promoted else 'kept as @challenger'}: {gate.reason}."),
                 model_text=MODEL_DESCRIPTION)
+            gate_metrics = {"gate_challenger_holdout_score": metrics[SCORE]}
             if gate.champion_score is not None:
-                log.metrics({"champion_holdout_score": gate.champion_score})
+                gate_metrics["gate_champion_holdout_score"] = gate.champion_score
+            if gate.champion_metrics and SCORE in gate.champion_metrics:
+                gate_metrics["champion_stored_holdout_score"] = gate.champion_metrics[SCORE]
+            log.metrics(gate_metrics)
     return TrainResult(log.run_id, version, gate, metrics, chosen)

@@ -1,7 +1,10 @@
 """Hyper-parameter tuning with Optuna: a resumable, seeded, pruned search logged to MLflow as nested runs.
 
-The objective is the headline holdout score of `models.evaluation` (response + dropout log loss on the last
-periods, lower is better), so tuning optimises the same calibration-aware number the promotion gate compares.
+The objective is the headline score of `models.evaluation` (response + dropout log loss, lower is better), the
+same calibration-aware number the promotion gate compares, but on a validation split
+(`models.evaluation.validation_split`): the periods just before the gate's holdout, fitted on everything earlier.
+The gate's holdout periods are never seen by a trial, so the gate's score of a tuned configuration is not
+inflated by the search.
 The study lives in an Optuna journal file under `settings.tuning_dir` (the journal backend is what Optuna advises
 over SQLite when trials run in parallel); re-running with the same study name continues it. The best parameters
 go to `settings.best_params_path`, which the train job reads when present.
@@ -23,12 +26,12 @@ from core.settings import Settings
 from features.build import episode_features
 from features.tables import Tables, load_tables
 from models.classifier import FundingAwareClassifier
-from models.evaluation import binary_metrics, temporal_split
+from models.evaluation import binary_metrics, validation_split
 from models.suite import DEFAULT_PARAMS, episode_share, targets
 from tracking.runs import RunLog, configure, log_child_run, provenance_tags, run
 
 STORAGE_FILE = "optuna_journal.log"
-OBJECTIVE_METRIC = "holdout_score"
+OBJECTIVE_METRIC = "validation_score"
 VALID_METRIC = "response_valid_log_loss"
 # Optuna trial state -> MLflow run status of the nested run (the Optuna state is also kept as a tag).
 _RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
@@ -86,20 +89,23 @@ class _ReportValidLoss:
 
 @dataclass
 class HoldoutObjective:
-    """Optuna objective: the holdout score of `evaluate_holdout` for the trial's parameters, data prepared once.
+    """Optuna objective: the validation score (`validation_split`) for the trial's parameters, data prepared once.
 
     Built once per study (split, features and targets are computed here), then called once per trial.
+    `holdout_periods` are the gate's, set aside; `validation_periods` before them are scored.
     """
 
     tables: Tables = field(repr=False)
     seed: int = 0
     holdout_periods: int = 2
+    validation_periods: int = 1
     space: SearchSpace = field(default_factory=SearchSpace)
     report_every: int = 25
     lgbm_threads: int = 2
 
     def __post_init__(self) -> None:
-        split = temporal_split(self.tables.programs, self.tables.episodes, self.holdout_periods)
+        split = validation_split(self.tables.programs, self.tables.episodes, self.holdout_periods,
+                                 self.validation_periods)
         self.test_periods = split.test_periods
         self.train_x = episode_features(split.train_programs, split.train_episodes)
         self.test_x = split.test_features
@@ -205,6 +211,7 @@ def tune(data_dir: Path, settings: Settings, trials: int, *, timeout: float | No
             storage=storage, study_name=study_name, direction="minimize", load_if_exists=True,
             pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=75))
         _check_setup(study, {"data_sha256": tables.snapshot.sha256, "holdout_periods": holdout_periods,
+                             "validation_periods": objective.validation_periods,
                              "seed": settings.seed})
         # Offset the seed by the trials already run: a resumed study must not replay the same random start-up draws.
         done = len(study.trials)
@@ -215,10 +222,13 @@ def tune(data_dir: Path, settings: Settings, trials: int, *, timeout: float | No
         configure(settings)
         with run(f"tune {study_name} +{trials} trials", tags={**provenance_tags(), "study_name": study_name},
                  description=f"Optuna study {study_name}: {trials} more trials (after {done}) of the LightGBM "
-                             f"parameters, scored on the holdout periods {holdout_periods}; one nested run per "
+                             f"parameters, scored on validation periods {list(objective.test_periods)} (the "
+                             f"gate's last {holdout_periods} periods held out of every trial); one nested run per "
                              "trial.") as parent:
             parent.params({"trials": trials, "timeout": timeout, "n_jobs": n_jobs, "seed": settings.seed,
-                               "holdout_periods": holdout_periods, "study_storage": str(storage_path),
+                               "holdout_periods": holdout_periods,
+                               "validation_periods": ",".join(objective.test_periods),
+                               "study_storage": str(storage_path),
                                "trials_before": done, "data_sha256": tables.snapshot.sha256})
             study.optimize(objective, n_trials=trials, timeout=timeout, n_jobs=n_jobs, gc_after_trial=True,
                            callbacks=[_TrialLogger(parent)],

@@ -38,7 +38,9 @@ def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Se
 
     run = client.get_run(second.run_id)
     for key in ("response_auc", "response_log_loss", "response_ece", "dropout_brier", "response_prior_log_loss",
-                "response_logistic_auc", "holdout_score", "reach_episodes_mape", "truth_curve_relative_mae"):
+                "response_logistic_auc", "holdout_score", "reach_episodes_mape", "truth_curve_relative_mae",
+                "gate_challenger_holdout_score", "gate_champion_holdout_score", "interval_model_spread",
+                "interval_cells"):
         assert key in run.data.metrics, key
     assert run.data.tags["git_commit"] and run.data.tags["version.lightgbm"]
     assert run.info.run_name.startswith("train 20") and "data " in run.info.run_name
@@ -73,7 +75,8 @@ def test_worse_challenger_does_not_replace_the_champion(world_dir: Path, store: 
     client = MlflowClient()
     champion = client.get_model_version_by_alias(store.model_name, "champion").version
     decision = apply_gate(ModelRegistry(store.resolved_tracking_uri, store.model_name), result.model_version,
-                          result.metrics["holdout_score"] * 1.2, store.gate_tolerance)
+                          result.metrics["holdout_score"] * 1.2, store.gate_tolerance,
+                          lambda params: result.metrics["holdout_score"], set(FAST))
     assert not decision.promoted and "worse" in decision.reason
     assert str(client.get_model_version_by_alias(store.model_name, "champion").version) == str(champion)
     assert str(client.get_model_version_by_alias(store.model_name, "challenger").version) == result.model_version

@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import Settings
 from features.tables import Tables, load_tables
-from models.evaluation import evaluate_holdout
+from models.evaluation import before_holdout, evaluate_holdout
 from models.suite import DEFAULT_PARAMS
 from tests.conftest import write_csv_world
 from training.tune import HoldoutObjective, SearchSpace, TuningError, journal_storage, tune
@@ -39,11 +39,22 @@ def objective(tables: Tables) -> HoldoutObjective:
     return HoldoutObjective(tables, seed=0, space=TINY)
 
 
-def test_objective_is_the_holdout_score_of_evaluate_holdout(objective: HoldoutObjective, tables: Tables) -> None:
+def test_objective_is_the_validation_score_and_never_sees_the_gates_holdout(objective: HoldoutObjective,
+                                                                          tables: Tables) -> None:
+    periods = sorted(tables.programs["period"].unique())
+    gate_holdout = evaluate_holdout(tables.programs, tables.episodes, PARAMS, seed=0)["test_periods"]
+    assert gate_holdout == tuple(periods[-2:])
+    assert objective.test_periods == (periods[-3],)  # the period just before the gate's holdout
+    assert len(objective.test_x) > 0
+    kept_programs, kept_episodes = before_holdout(tables.programs, tables.episodes, 2)
+    assert not set(kept_episodes["period"]) & set(gate_holdout)
+
     score = objective(optuna.trial.FixedTrial(PARAMS))
-    expected = evaluate_holdout(tables.programs, tables.episodes, PARAMS, seed=0)["metrics"]["holdout_score"]
+    expected = evaluate_holdout(kept_programs, kept_episodes, PARAMS, seed=0, holdout_periods=1)["metrics"]
     assert math.isfinite(score)
-    assert score == pytest.approx(expected, abs=1e-9)
+    assert score == pytest.approx(expected["holdout_score"], abs=1e-9)
+    full = evaluate_holdout(tables.programs, tables.episodes, PARAMS, seed=0)["metrics"]["holdout_score"]
+    assert abs(score - full) > 1e-6  # not the gate's number
     assert objective(optuna.trial.FixedTrial(PARAMS)) == score
     other = objective(optuna.trial.FixedTrial({**PARAMS, "learning_rate": 0.2, "num_leaves": 15}))
     assert abs(other - score) > 1e-6
@@ -77,7 +88,7 @@ def test_tune_writes_best_params_logs_nested_runs_and_resumes(
     saved = json.loads(settings.best_params_path.read_text())
     assert set(saved["params"]) == set(TINY.names())
     assert TINY.contains(saved["params"])
-    assert saved["holdout_score"] == pytest.approx(first.best_score)
+    assert saved["validation_score"] == pytest.approx(first.best_score)
     assert saved["trial_number"] == first.best_trial_number
     assert first.n_trials_completed + first.n_pruned == 2
     assert (tmp_path / "mlflow.db").is_file()
@@ -87,7 +98,7 @@ def test_tune_writes_best_params_logs_nested_runs_and_resumes(
     parents = runs[runs["tags.mlflow.runName"].str.startswith("tune carealloc +2 trials")]
     assert list(parents["run_id"]) == [first.parent_run_id]
     assert "Optuna study carealloc: 2 more trials (after 0)" in parents["tags.mlflow.note.content"].iloc[0]
-    assert parents["metrics.best_holdout_score"].iloc[0] == pytest.approx(first.best_score)
+    assert parents["metrics.best_validation_score"].iloc[0] == pytest.approx(first.best_score)
     assert "tags.git_commit" in runs.columns
     assert _runs_of(first.parent_run_id, runs) == 2
     children = runs[runs["tags.mlflow.parentRunId"] == first.parent_run_id]
