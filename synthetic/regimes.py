@@ -54,8 +54,8 @@ class Regime:
 REGIME_PARAMS: dict[str, Regime] = {
     r.name: r for r in (
         Regime("smooth"),
-        # Good programmes funded at up to ~4 courses per referral (+2 SD quality), lean ones at ~0.35 [U].
-        Regime("saturated", quality_funding=2.0, generosity=1.0),
+        # Top-quartile programmes funded at 2+ courses per referral (reach ~0.95), lean ones at ~0.5 [U].
+        Regime("saturated", quality_funding=2.5, generosity=1.2),
         # 10-60 % of the capacity budget again as fixed cost [U].
         Regime("overhead", overhead_share=(0.1, 0.6)),
         # About half a course per referral gives ~18 weeks' wait (the NHS referral-to-treatment standard) and
