@@ -93,13 +93,16 @@ def _equal_percentage_change(problem: Problem) -> np.ndarray | None:
 
 def _spreadsheet_rule(problem: Problem) -> np.ndarray | None:
     """Start from an equal percentage change, then move money from the programme with the fewest reliable
-    improvements per dollar to the one with the most, each as far as its change limit allows, pairing the
-    next-worst with the next-best until the two ends meet."""
+    improvements per dollar last year to the one with the most, each as far as its change limit allows,
+    pairing the next-worst with the next-best until the two ends meet. Programmes without last year's figure
+    are ranked by the forecast at current funding."""
     start = _equal_percentage_change(problem)
     if start is None:
         return None
     current, gains = _improvements_at_current(problem)
-    per_dollar = np.divide(gains, current, out=np.zeros(problem.size), where=current > 0)
+    forecast = np.divide(gains, current, out=np.zeros(problem.size), where=current > 0)
+    observed = [c.last_year_improvements_per_dollar for c in problem.curves]
+    per_dollar = np.array([f if o is None else o for f, o in zip(forecast, observed, strict=True)])
     order = np.argsort(-per_dollar, kind="stable")  # best first
     funding = np.clip(start, problem.lo, problem.hi)
     best, worst = 0, problem.size - 1
@@ -140,7 +143,7 @@ def baseline_plans(problem: Problem) -> tuple[BaselinePlan, ...]:
         _plan(problem, "equal_percentage_change", _equal_percentage_change(problem),
               ["every programme's funding changed by the same percentage to meet the budget"]),
         _plan(problem, "spreadsheet_rule", _spreadsheet_rule(problem),
-              ["money moved from the fewest reliable improvements per dollar at current funding to the most, "
+              ["money moved from the fewest reliable improvements per dollar last year to the most, "
                "each programme as far as its change limit allows"]),
         _plan(
             problem,

@@ -1,8 +1,8 @@
 """Decision quality against the truth: how much of the truly achievable gain a recommendation captures.
 
 captured = (truth(recommendation) - truth(status quo)) / (truth(oracle) - truth(status quo)), with the budget equal
-to current total spend and every programme within +/-max_change (30 % unless stated) of its current funding. The oracle is the
-truth's own exact-on-a-grid optimum under the same bounds; baselines are scored by the same truth.
+to current total spend and every programme within +/-max_change (30 % unless stated) of its current funding. The
+oracle is the truth's own exact-on-a-grid optimum under the same bounds; baselines are scored by the same truth.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def score_against_truth(bundle: CareAllocBundle, truth: Truth, max_change: float
 
 
 def fresh_world_bundle(seed: int, episodes: int = 50_000, preset: str = "mental-health",
-                       params: dict[str, Any] | None = None, regime: str = "smooth") -> tuple[CareAllocBundle, WorldPlan]:
+                       params: dict[str, Any] | None = None,
+                       regime: str = "smooth") -> tuple[CareAllocBundle, WorldPlan]:
     """Simulate a world the models never saw and train on its history: (bundle, the world's plan)."""
     plan = build_plan(preset, episodes, seed, regime)
     programs, episode_table = validate_tables(*simulate_episodes(plan))

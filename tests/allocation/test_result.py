@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 
@@ -138,3 +139,16 @@ def test_equal_percentage_change_follows_the_budget(factories: types.ModuleType)
     result = optimize(curves, Constraints(budget=0.9 * 300_000.0, max_change=0.3))
     plan = next(b for b in result.baselines if b.name == "equal_percentage_change")
     assert plan.allocation == pytest.approx({"p0": 45_000.0, "p1": 90_000.0, "p2": 135_000.0})
+
+
+def test_spreadsheet_rule_ranks_by_last_years_figures_when_given(factories: types.ModuleType) -> None:
+    """Forecasts rank p1 above p0, last year's figures the other way round: the rule follows last year."""
+    curves = [factories.concave_curve("p0", 100_000.0, 10.0), factories.concave_curve("p1", 100_000.0, 30.0)]
+    curves = [dataclasses.replace(c, last_year_improvements_per_dollar=ratio)
+              for c, ratio in zip(curves, (3e-4, 1e-4), strict=True)]
+    result = optimize(curves, Constraints(budget=200_000.0, max_change=0.3))
+    plans = {b.name: b.allocation for b in result.baselines}
+    assert plans["spreadsheet_rule"] == pytest.approx({"p0": 130_000.0, "p1": 70_000.0})
+    assert plans["lowest_cost_per_improvement_first"] == pytest.approx({"p0": 70_000.0, "p1": 130_000.0})
+    with pytest.raises(ValueError, match="last_year_improvements_per_dollar must be finite"):
+        dataclasses.replace(curves[0], last_year_improvements_per_dollar=float("nan"))
