@@ -63,10 +63,17 @@ def _plan(problem: Problem, name: str, raw: np.ndarray | None, notes: list[str])
     return BaselinePlan(name, True, bool(problems), problem.value(fitted), allocation, tuple(notes))
 
 
-def _greedy_cost_per_improvement(problem: Problem) -> np.ndarray:
-    """Fill programmes to their upper limit, cheapest current cost per reliable improvement first."""
+def _improvements_at_current(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Current funding and the reliable improvements it buys (the forecast at current funding: the figure a
+    planner's spreadsheet holds for last year)."""
     current = np.array([c.current_funding for c in problem.curves])
     gains = GridPositions(problem.knots, current).values([c.metrics[REQUIRED_METRIC] for c in problem.curves])
+    return current, gains
+
+
+def _lowest_cost_per_improvement_first(problem: Problem) -> np.ndarray:
+    """Fill programmes to their upper limit, cheapest current cost per reliable improvement first."""
+    current, gains = _improvements_at_current(problem)
     costs = np.divide(current, gains, out=np.full(problem.size, np.inf), where=gains > 0)
     funding = problem.lo.copy()
     left = problem.budget - float(funding.sum())
@@ -75,6 +82,46 @@ def _greedy_cost_per_improvement(problem: Problem) -> np.ndarray:
         funding[i] += add
         left -= add
     return funding
+
+
+def _equal_percentage_change(problem: Problem) -> np.ndarray | None:
+    """Every programme changed by the same percentage so the budget is met (across-the-board rise or cut)."""
+    current = np.array([c.current_funding for c in problem.curves])
+    total = float(current.sum())
+    return None if total <= 0 else current * (problem.budget / total)
+
+
+def _spreadsheet_rule(problem: Problem) -> np.ndarray | None:
+    """Start from an equal percentage change, then move money from the programme with the fewest reliable
+    improvements per dollar last year to the one with the most, each as far as its change limit allows,
+    pairing the next-worst with the next-best until the two ends meet. Programmes without last year's figure
+    are ranked by the forecast at current funding."""
+    start = _equal_percentage_change(problem)
+    if start is None:
+        return None
+    current, gains = _improvements_at_current(problem)
+    forecast = np.divide(gains, current, out=np.zeros(problem.size), where=current > 0)
+    observed = [c.last_year_improvements_per_dollar for c in problem.curves]
+    per_dollar = np.array([f if o is None else o for f, o in zip(forecast, observed, strict=True)])
+    order = np.argsort(-per_dollar, kind="stable")  # best first
+    funding = np.clip(start, problem.lo, problem.hi)
+    best, worst = 0, problem.size - 1
+    while best < worst:
+        i, j = order[best], order[worst]
+        room, spare = float(problem.hi[i] - funding[i]), float(funding[j] - problem.lo[j])
+        amount = min(room, spare)
+        funding[i] += amount
+        funding[j] -= amount
+        if room <= spare:
+            best += 1
+        if spare <= room:
+            worst -= 1
+    return funding
+
+
+BASELINE_NAMES = ("status_quo", "equal_split", "proportional_to_referrals", "equal_percentage_change",
+                  "spreadsheet_rule", "lowest_cost_per_improvement_first")
+"""The rules of thumb every recommendation is compared with, in the order they are reported."""
 
 
 def baseline_plans(problem: Problem) -> tuple[BaselinePlan, ...]:
@@ -93,10 +140,15 @@ def baseline_plans(problem: Problem) -> tuple[BaselinePlan, ...]:
             if proportional is not None
             else ["no referral counts were given"],
         ),
+        _plan(problem, "equal_percentage_change", _equal_percentage_change(problem),
+              ["every programme's funding changed by the same percentage to meet the budget"]),
+        _plan(problem, "spreadsheet_rule", _spreadsheet_rule(problem),
+              ["money moved from the fewest reliable improvements per dollar last year to the most, "
+               "each programme as far as its change limit allows"]),
         _plan(
             problem,
-            "greedy_cost_per_improvement",
-            _greedy_cost_per_improvement(problem),
+            "lowest_cost_per_improvement_first",
+            _lowest_cost_per_improvement_first(problem),
             ["programmes filled to their limit, lowest current cost per reliable improvement first"],
         ),
     )

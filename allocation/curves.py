@@ -42,6 +42,9 @@ class OutcomeCurve:
     observed_max: float
     referrals: float = 0.0
     groups: Mapping[str, str] = field(default_factory=dict)
+    last_year_improvements_per_dollar: float | None = None
+    """Reliable improvements per unit of money over the last four observed periods (the spreadsheet rule's
+    figure); None when not known, and the rule then reads the forecast at current funding."""
 
     def __post_init__(self) -> None:
         pid = self.program_id
@@ -75,6 +78,12 @@ class OutcomeCurve:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"programme {pid}: {label} must be finite and >= 0, got {value}")
             object.__setattr__(self, label, value)
+        if self.last_year_improvements_per_dollar is not None:
+            ratio = float(self.last_year_improvements_per_dollar)
+            if not math.isfinite(ratio) or ratio < 0:
+                raise ValueError(f"programme {pid}: last_year_improvements_per_dollar must be finite and >= 0, "
+                                 f"got {ratio}")
+            object.__setattr__(self, "last_year_improvements_per_dollar", ratio)
         if self.observed_min > self.observed_max:
             raise ValueError(
                 f"programme {pid}: observed_min {self.observed_min:,.0f} exceeds observed_max {self.observed_max:,.0f}"

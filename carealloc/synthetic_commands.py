@@ -39,16 +39,23 @@ def simulate(
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format of the tables.")] = FileFormat.parquet,
     partitions: Annotated[int | None, typer.Option(
         min=1, max=10_000, help="Write episodes/ as this many Parquet parts, one at a time (bounded memory).")] = None,
+    regime: Annotated[str, typer.Option(
+        help="How money works in the world: smooth (calibrated), saturated, overhead, waits, dose_response or "
+             "demand_following (synthetic/regimes.py).")] = "smooth",
 ) -> None:
     """Write a synthetic world whose true funding response is known (truth.json)."""
     from features.tables import write_partitioned, write_tables
     from synthetic.contracts import CONTRACTS
     from synthetic.plan import build_plan
+    from synthetic.regimes import REGIMES
     from synthetic.simulate import programs_table, simulate_episode_partitions, simulate_episodes
     from synthetic.truth import Truth
 
+    if regime not in REGIMES:
+        errors.print(f"[bold red]--regime must be one of {', '.join(REGIMES)}; got {regime!r}[/]")
+        raise typer.Exit(2)
     started = time.perf_counter()
-    plan = build_plan(preset.value, episodes, seed)
+    plan = build_plan(preset.value, episodes, seed, regime)
     if partitions is not None:
         if fmt is not FileFormat.parquet:
             errors.print("[bold red]--partitions writes Parquet parts; drop --format csv[/]")
@@ -63,7 +70,7 @@ def simulate(
     (out / "contracts.json").write_text(json.dumps(CONTRACTS[preset.value], indent=2) + "\n", encoding="utf-8")
     layout = f" in {partitions} parts" if partitions is not None else ""
     console.print(f"wrote {len(programs):,} programme-periods and {written:,} episodes{layout} "
-                  f"({preset.value}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")
+                  f"({preset.value}, {regime}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")
 
 
 def truth_beside(data: Path) -> TruthReference | None:

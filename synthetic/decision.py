@@ -1,8 +1,8 @@
 """Decision quality against the truth: how much of the truly achievable gain a recommendation captures.
 
 captured = (truth(recommendation) - truth(status quo)) / (truth(oracle) - truth(status quo)), with the budget equal
-to current total spend and every programme within +/-30 % of its current funding (issue 4). The oracle is the
-truth's own exact-on-a-grid optimum under the same bounds; baselines are scored by the same truth.
+to current total spend and every programme within +/-max_change (30 % unless stated) of its current funding. The
+oracle is the truth's own exact-on-a-grid optimum under the same bounds; baselines are scored by the same truth.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from features.contract import validate_tables
 from models.bundle import CareAllocBundle, make_bundle
 from models.forecast import build_forecaster
 from models.suite import fit_suite
-from synthetic.plan import build_plan
+from synthetic.plan import WorldPlan, build_plan
 from synthetic.simulate import simulate_episodes
 from synthetic.truth import Truth
 from usecases.curves import outcome_curves
@@ -55,12 +55,20 @@ def score_against_truth(bundle: CareAllocBundle, truth: Truth, max_change: float
     return DecisionScore(truth.value(current), truth.value(result.allocation), oracle, baselines)
 
 
-def fresh_world_score(seed: int, episodes: int = 50_000, preset: str = "mental-health",
-                      params: dict[str, Any] | None = None) -> DecisionScore:
-    """Simulate a world the models never saw, train on its history, recommend, and score with its truth."""
-    plan = build_plan(preset, episodes, seed)
+def fresh_world_bundle(seed: int, episodes: int = 50_000, preset: str = "mental-health",
+                       params: dict[str, Any] | None = None,
+                       regime: str = "smooth") -> tuple[CareAllocBundle, WorldPlan]:
+    """Simulate a world the models never saw and train on its history: (bundle, the world's plan)."""
+    plan = build_plan(preset, episodes, seed, regime)
     programs, episode_table = validate_tables(*simulate_episodes(plan))
     suite = fit_suite(programs, episode_table, params, seed)
     forecaster = build_forecaster(programs, episode_table, suite.response, suite.dropout, suite.reach, seed=seed)
-    bundle = make_bundle(forecaster, suite, programs, episode_table)
-    return score_against_truth(bundle, Truth(plan))
+    return make_bundle(forecaster, suite, programs, episode_table), plan
+
+
+def fresh_world_score(seed: int, episodes: int = 50_000, preset: str = "mental-health",
+                      params: dict[str, Any] | None = None, regime: str = "smooth",
+                      max_change: float = 0.3, cohort_size: int = 3000) -> DecisionScore:
+    """Simulate a world the models never saw, train on its history, recommend, and score with its truth."""
+    bundle, plan = fresh_world_bundle(seed, episodes, preset, params, regime)
+    return score_against_truth(bundle, Truth(plan, cohort_size), max_change)

@@ -74,6 +74,13 @@ class ProgramArrays:
     severity_shift: np.ndarray
     suits_young_and_rural: np.ndarray
     rural: np.ndarray
+    overhead: np.ndarray
+    """Money spent before any capacity is bought (the overhead regime); 0 elsewhere."""
+    wait_scale: float = 3.0
+    max_wait: float = 26.0
+    wait_dropout_logit: float | None = None
+    """Logit at zero wait of leaving after the assessment session because of the wait; None: no such effect."""
+    wait_dropout_per_week: float = 0.0
 
     @classmethod
     def from_frame(cls, programs: pd.DataFrame, preset: Preset) -> ProgramArrays:
@@ -89,14 +96,17 @@ class ProgramArrays:
             severity_shift=np.array([m.severity_shift for m in mods], float),
             suits_young_and_rural=np.array([m.suits_young_and_rural for m in mods], bool),
             rural=(programs["region"] == "rural").to_numpy(bool),
+            overhead=np.zeros(len(programs)),
         )
 
 
 # ---- funding -> reach and intensity (programme level) ----
 
 def courses_per_referral(funding: np.ndarray, referrals: np.ndarray, unit_cost: np.ndarray,
-                         standard_sessions: np.ndarray) -> np.ndarray:
-    return np.asarray(funding, float) / (unit_cost * standard_sessions * np.maximum(referrals, 1e-9))
+                         standard_sessions: np.ndarray, overhead: np.ndarray | float = 0.0) -> np.ndarray:
+    """Standard courses bought per referral by the money left after the fixed overhead."""
+    net = np.maximum(np.asarray(funding, float) - overhead, 0.0)
+    return net / (unit_cost * standard_sessions * np.maximum(referrals, 1e-9))
 
 
 def reach_share(kappa: np.ndarray, reach_rate: np.ndarray) -> np.ndarray:
@@ -109,8 +119,15 @@ def session_cap(kappa: np.ndarray, reach_rate: np.ndarray, standard_sessions: np
     return np.clip(kappa * standard_sessions / reach, 1.0, float(MAX_SESSIONS))
 
 
-def wait_weeks(kappa: np.ndarray) -> np.ndarray:
-    return np.clip(2.0 + 3.0 / np.maximum(kappa, 1e-9), 2.0, 26.0)
+def wait_weeks(kappa: np.ndarray, scale: float = 3.0, max_wait: float = 26.0) -> np.ndarray:
+    return np.clip(2.0 + scale / np.maximum(kappa, 1e-9), 2.0, max_wait)
+
+
+def wait_dropout(programs: ProgramArrays, wait: np.ndarray) -> np.ndarray:
+    """P(leaving after the assessment session because of the wait), a competing risk beside the session hazard."""
+    if programs.wait_dropout_logit is None:
+        return np.zeros_like(np.asarray(wait, float))
+    return expit(programs.wait_dropout_logit + programs.wait_dropout_per_week * np.asarray(wait, float))
 
 
 # ---- patients ----

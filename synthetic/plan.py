@@ -16,6 +16,7 @@ import pandas as pd
 
 from synthetic.mechanism import ProgramArrays, courses_per_referral, reach_share
 from synthetic.presets import PRESETS, Preset
+from synthetic.regimes import regime_params
 
 DEMAND_SPREAD = 0.9
 """SD of log demand across programmes: programme size varies independently of cost-effectiveness."""
@@ -49,6 +50,8 @@ class WorldPlan:
     referrals: np.ndarray  # (n_programs, n_periods), realised
     next_referrals: np.ndarray  # expected referrals in the next period
     arrays: ProgramArrays
+    regime: str = "smooth"
+    """One of `synthetic.regimes.REGIMES`; the mechanism's regime parameters are in `arrays`."""
     pilot: PilotChange | None = None
     """Set by `with_pilot`; None for every ordinary world (whose files stay byte-identical by seed)."""
 
@@ -89,11 +92,18 @@ def _layout(preset: Preset, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
+def build_plan(preset_name: str, episodes: int, seed: int, regime: str = "smooth") -> WorldPlan:
+    """The world of (preset, size, seed) under one of `synthetic.regimes.REGIMES` ("smooth" is the calibrated one).
+
+    The smooth world's random draws come first and in the same order in every regime; what a regime adds
+    (overheads, per-programme dose response) comes from its own stream, so the same seed gives the same
+    programmes, patients and demand throughout and only the regime's mechanism differs.
+    """
     if preset_name not in PRESETS:
         raise ValueError(f"unknown preset {preset_name!r}; expected one of {sorted(PRESETS)}")
     if episodes < 1:
         raise ValueError("episodes must be at least 1")
+    rules = regime_params(regime)
     preset = PRESETS[preset_name]
     rng = np.random.default_rng(seed)
     programs = _layout(preset, rng)
@@ -102,17 +112,32 @@ def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
     base_cost = np.array([preset.modalities[m].unit_cost for m in programs["modality"]])
     programs["unit_cost"] = np.round(base_cost * np.exp(rng.normal(0.0, 0.08, n)), 2)
     arrays = ProgramArrays.from_frame(programs, preset)
+    extra = np.random.default_rng([seed, 5])
+    if rules.dose_spread > 0:
+        spread = rules.dose_spread
+        arrays = replace(arrays, effect_rate=arrays.effect_rate * np.exp(extra.normal(-spread**2 / 2, spread, n)))
 
     weight = np.exp(rng.normal(0.0, DEMAND_SPREAD, n))
     trend = 1.0 + 0.015 * np.arange(-1, t + 1)  # index 0 is the period before the data starts
-    demand = weight[:, None] * trend[None, :] * np.exp(rng.normal(0.0, 0.12, (n, t + 2)))
+    shock = rng.normal(0.0, rules.demand_noise, (n, t + 2))
+    if rules.demand_persistence > 0:  # AR(1): a spike lasts a few periods
+        for k in range(1, t + 2):
+            shock[:, k] += rules.demand_persistence * shock[:, k - 1]
+    demand = weight[:, None] * trend[None, :] * np.exp(shock)
     # Confounding: funding per referral follows hidden quality, and is set from last period's demand.
-    generosity = 0.85 * np.exp(0.8 * programs["quality"].to_numpy() + rng.normal(0.0, 0.15, n))
+    generosity = rules.generosity * np.exp(rules.quality_funding * programs["quality"].to_numpy()
+                                           + rng.normal(0.0, 0.15, n))
     course_cost = arrays.unit_cost * arrays.standard_sessions
     funding = (generosity * course_cost)[:, None] * demand[:, :t] * np.exp(rng.normal(0.0, 0.2, (n, t)))
+    if rules.spike_response > 0:  # reverse causality: budgets over-react to last period's referral spike
+        funding = funding * np.exp(rules.spike_response * shock[:, :t])
     kappa = funding / (course_cost[:, None] * demand[:, 1 : t + 1])
     expected_episodes = float((demand[:, 1 : t + 1] * reach_share(kappa, arrays.reach_rate[:, None])).sum())
     scale = episodes / expected_episodes
+    overhead = extra.uniform(*rules.overhead_share, n) * funding.mean(axis=1)
+    arrays = replace(arrays, overhead=scale * overhead, wait_scale=rules.wait_scale, max_wait=rules.max_wait,
+                     wait_dropout_logit=rules.wait_dropout_logit,
+                     wait_dropout_per_week=rules.wait_dropout_per_week)
 
     referrals = rng.poisson(scale * demand[:, 1 : t + 1]).astype(np.int64)
     programs["demand"] = scale * weight
@@ -120,14 +145,15 @@ def build_plan(preset_name: str, episodes: int, seed: int) -> WorldPlan:
         preset=preset, seed=seed, target_episodes=episodes, programs=programs,
         periods=period_labels(preset.first_period, t + 1)[:t],
         next_period=period_labels(preset.first_period, t + 1)[t],
-        funding=np.round(scale * funding), referrals=referrals,
-        next_referrals=scale * weight * trend[t + 1], arrays=arrays,
+        funding=np.round(scale * (funding + overhead[:, None])), referrals=referrals,
+        next_referrals=scale * weight * trend[t + 1] * np.exp(rules.demand_persistence * shock[:, t]),
+        arrays=arrays, regime=regime,
     )
 
 
 def kappa_of(plan: WorldPlan, funding: np.ndarray, referrals: np.ndarray) -> np.ndarray:
     a = plan.arrays
-    return courses_per_referral(funding, referrals, a.unit_cost, a.standard_sessions)
+    return courses_per_referral(funding, referrals, a.unit_cost, a.standard_sessions, a.overhead)
 
 
 def with_pilot(plan: WorldPlan, change: PilotChange) -> WorldPlan:

@@ -25,6 +25,7 @@ from synthetic.mechanism import (
     score_from_severity,
     session_cap,
     severity_path,
+    wait_dropout,
     wait_weeks,
 )
 from synthetic.plan import WorldPlan
@@ -43,7 +44,8 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
     hazard = dropout_hazard(programs, cohort, severity)
     good = good_enough_session(severity, inst)
 
-    entered = rng.random(n) < entry_probability(programs, cohort, wait_weeks(kappa))
+    wait = wait_weeks(kappa, programs.wait_scale, programs.max_wait)
+    entered = rng.random(n) < entry_probability(programs, cohort, wait)
     cap = session_cap(kappa, programs.reach_rate[program], programs.standard_sessions[program])
     cap_int = np.floor(cap).astype(np.int64)
     cap_int = np.minimum(cap_int + (rng.random(n) < cap - cap_int), MAX_SESSIONS)
@@ -51,6 +53,8 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
 
     leaves = rng.random((n, MAX_SESSIONS + 1)) < hazard  # leaves after session k (column 0 never)
     leaves[:, 0] = False
+    if programs.wait_dropout_logit is not None:  # drawn only where the regime has it: smooth streams stay the same
+        leaves[:, 1] |= rng.random(n) < wait_dropout(programs, wait)
     first_leave = np.where(leaves.any(axis=1), np.argmax(leaves, axis=1), MAX_SESSIONS + 1)
     dropped = entered & (first_leave < planned_stop)
     stop = np.where(entered, np.minimum(first_leave, planned_stop), 0)
@@ -74,7 +78,8 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
 def _offered(plan: WorldPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Funding level per programme-period and how many of its referrals were offered treatment."""
     a = plan.arrays
-    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None])
+    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None],
+                                 a.overhead[:, None])
     return kappa, rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
 
 

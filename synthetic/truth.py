@@ -36,6 +36,7 @@ from synthetic.mechanism import (
     session_cap,
     severity_path,
     utility,
+    wait_dropout,
     wait_weeks,
 )
 from synthetic.plan import WorldPlan, build_plan
@@ -56,6 +57,7 @@ class _ProgramCohort:
     qaly_dropped: np.ndarray
     ri_at: np.ndarray  # P(reliable improvement | stops as planned at k)
     qaly_at: np.ndarray
+    ri_after_assessment: np.ndarray  # expected reliable improvement of leaving right after session 1
 
 
 class Truth:
@@ -74,6 +76,7 @@ class Truth:
             current_funding=self.plan.current_funding, next_referrals=self.plan.next_referrals)
         path.write_text(json.dumps({
             "preset": self.plan.preset.name, "episodes": self.plan.target_episodes, "seed": self.plan.seed,
+            "regime": self.plan.regime,
             "cohort_size": self.cohort_size, "next_period": self.plan.next_period,
             "programs": json.loads(programs.to_json(orient="records")),
         }, indent=1))
@@ -86,7 +89,8 @@ class Truth:
             raise FileNotFoundError(f"{path} not found: the truth exists only for folders written by "
                                     "`carealloc simulate`")
         recipe = json.loads(path.read_text())
-        return cls(build_plan(recipe["preset"], recipe["episodes"], recipe["seed"]), recipe["cohort_size"])
+        plan = build_plan(recipe["preset"], recipe["episodes"], recipe["seed"], recipe.get("regime", "smooth"))
+        return cls(plan, recipe["cohort_size"])
 
     # ---- exact expectations ----
     @cached_property
@@ -113,21 +117,30 @@ class Truth:
             ri_dropped=np.cumsum(leave * preset.final_when_dropped * ri_at, axis=1),
             sessions_dropped=np.cumsum(leave * sessions, axis=1),
             qaly_dropped=np.cumsum(leave * qaly_at, axis=1),
-            ri_at=ri_at, qaly_at=qaly_at,
+            ri_at=ri_at, qaly_at=qaly_at, ri_after_assessment=preset.final_when_dropped * ri_at[:, 1],
         )
 
-    def _per_started(self, pc: _ProgramCohort, cap: np.ndarray) -> dict[str, np.ndarray]:
-        """Expected outcomes per started patient, shape (len(cap), n); cap is an integer session cap."""
+    def _per_started(self, pc: _ProgramCohort, cap: np.ndarray, leave_early: np.ndarray) -> dict[str, np.ndarray]:
+        """Expected outcomes per started patient, shape (len(cap), n); cap is an integer session cap.
+
+        `leave_early` (one per cap) is the wait's competing risk of leaving after session 1: independent of the
+        session hazard, it scales every later survival by (1 - leave_early), so the outcome is a mixture of the
+        ordinary path and leaving after session 1 wherever the planned stop is later than session 1.
+        """
         stop = np.minimum(pc.good[None, :], cap[:, None])  # planned stop session
         rows = np.arange(pc.good.size)[None, :]
         before = stop - 1
         at_stop = pc.survive[rows, stop]
-        return {
+        plain = {
             "reliable_improvements": pc.ri_dropped[rows, before] + at_stop * pc.ri_at[rows, stop],
             "dropouts": 1.0 - at_stop,
             "sessions": pc.sessions_dropped[rows, before] + at_stop * stop,
             "qalys": pc.qaly_dropped[rows, before] + at_stop * pc.qaly_at[rows, stop],
         }
+        d = np.where(stop >= 2, leave_early[:, None], 0.0)
+        early = {"reliable_improvements": pc.ri_after_assessment[None, :], "dropouts": 1.0, "sessions": 1.0,
+                 "qalys": pc.qaly_at[None, :, 1]}
+        return {k: (1.0 - d) * v + d * early[k] for k, v in plain.items()}
 
     def curve(self, program_id: str, funding: np.ndarray) -> pd.DataFrame:
         """Expected next-period outcomes of one programme at each funding level."""
@@ -135,16 +148,18 @@ class Truth:
         a, pc = self.plan.arrays, self._cohorts[i]
         funding = np.asarray(funding, dtype=float)
         referrals = float(self.plan.next_referrals[i])
-        kappa = courses_per_referral(funding, np.full_like(funding, referrals), a.unit_cost[i], a.standard_sessions[i])
+        kappa = courses_per_referral(funding, np.full_like(funding, referrals), a.unit_cost[i], a.standard_sessions[i],
+                                     a.overhead[i])
         offered = referrals * reach_share(kappa, a.reach_rate[i])
         cap = session_cap(kappa, a.reach_rate[i], a.standard_sessions[i])
         low = np.floor(cap).astype(np.int64)
         high = np.minimum(low + 1, MAX_SESSIONS)
         frac = (cap - low)[:, None]
-        lo, hi = self._per_started(pc, low), self._per_started(pc, high)
+        wait = wait_weeks(kappa, a.wait_scale, a.max_wait)
+        leave_early = wait_dropout(a, wait)
+        lo, hi = self._per_started(pc, low, leave_early), self._per_started(pc, high, leave_early)
         cohort = pc.patients
-        start = np.stack([entry_probability(a, cohort, np.full(self.cohort_size, w))
-                          for w in wait_weeks(kappa)])
+        start = np.stack([entry_probability(a, cohort, np.full(self.cohort_size, w)) for w in wait])
         per = {k: (1 - frac) * lo[k] + frac * hi[k] for k in lo}
         mean = {k: (start * v).mean(axis=1) for k, v in per.items()}
         return pd.DataFrame({

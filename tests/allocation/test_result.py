@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 
@@ -60,7 +61,8 @@ def test_programme_rows(result: AllocationResult) -> None:
 
 def test_plan_beats_or_matches_every_feasible_baseline(result: AllocationResult) -> None:
     names = [b.name for b in result.baselines]
-    assert names == ["status_quo", "equal_split", "proportional_to_referrals", "greedy_cost_per_improvement"]
+    assert names == ["status_quo", "equal_split", "proportional_to_referrals", "equal_percentage_change",
+                     "spreadsheet_rule", "lowest_cost_per_improvement_first"]
     for baseline in result.baselines:
         if baseline.feasible:
             assert baseline.objective_value is not None and baseline.allocation is not None
@@ -116,3 +118,37 @@ def test_weighted_objective_value_uses_dropouts_avoided(factories: types.ModuleT
     objective = Objective(kind="weighted", weights={"dropouts": 1.0})
     evaluation = evaluate(curves, {"a": 100_000.0}, objective)
     assert evaluation.objective_value == pytest.approx(-float(curves[0].value("dropouts", 100_000.0)))
+
+
+def test_spreadsheet_rule_moves_money_from_worst_to_best_per_dollar(factories: types.ModuleType) -> None:
+    """Four programmes of equal funding whose improvements per dollar rank p3 > p2 > p1 > p0: the rule takes
+    p0 and p1 down to their change limit and gives that money to p3 and p2; equal percentage keeps the split."""
+    curves = [factories.concave_curve(f"p{i}", 100_000.0, 10.0 + 10.0 * i) for i in range(4)]
+    result = optimize(curves, Constraints(budget=400_000.0, max_change=0.3))
+    plans = {b.name: b for b in result.baselines}
+    spreadsheet = plans["spreadsheet_rule"].allocation
+    assert spreadsheet is not None and not plans["spreadsheet_rule"].adjusted
+    assert spreadsheet == pytest.approx({"p0": 70_000.0, "p1": 70_000.0, "p2": 130_000.0, "p3": 130_000.0})
+    assert plans["equal_percentage_change"].allocation == pytest.approx({f"p{i}": 100_000.0 for i in range(4)})
+    cheapest = plans["lowest_cost_per_improvement_first"].allocation
+    assert cheapest == pytest.approx({"p0": 70_000.0, "p1": 70_000.0, "p2": 130_000.0, "p3": 130_000.0})
+
+
+def test_equal_percentage_change_follows_the_budget(factories: types.ModuleType) -> None:
+    curves = [factories.concave_curve(f"p{i}", 50_000.0 * (i + 1), 20.0) for i in range(3)]
+    result = optimize(curves, Constraints(budget=0.9 * 300_000.0, max_change=0.3))
+    plan = next(b for b in result.baselines if b.name == "equal_percentage_change")
+    assert plan.allocation == pytest.approx({"p0": 45_000.0, "p1": 90_000.0, "p2": 135_000.0})
+
+
+def test_spreadsheet_rule_ranks_by_last_years_figures_when_given(factories: types.ModuleType) -> None:
+    """Forecasts rank p1 above p0, last year's figures the other way round: the rule follows last year."""
+    curves = [factories.concave_curve("p0", 100_000.0, 10.0), factories.concave_curve("p1", 100_000.0, 30.0)]
+    curves = [dataclasses.replace(c, last_year_improvements_per_dollar=ratio)
+              for c, ratio in zip(curves, (3e-4, 1e-4), strict=True)]
+    result = optimize(curves, Constraints(budget=200_000.0, max_change=0.3))
+    plans = {b.name: b.allocation for b in result.baselines}
+    assert plans["spreadsheet_rule"] == pytest.approx({"p0": 130_000.0, "p1": 70_000.0})
+    assert plans["lowest_cost_per_improvement_first"] == pytest.approx({"p0": 70_000.0, "p1": 130_000.0})
+    with pytest.raises(ValueError, match="last_year_improvements_per_dollar must be finite"):
+        dataclasses.replace(curves[0], last_year_improvements_per_dollar=float("nan"))

@@ -112,7 +112,7 @@ def test_budget_scaling_stops_early_on_the_same_split(curves: list[OutcomeCurve]
         problem = build_problem(curves, constraints, Objective())
         for raw in (rng.uniform(0, 3e5, problem.size), np.full(problem.size, problem.budget / problem.size)):
             assert same_bits(_scaled_to_budget(problem, raw), _scaled_by_full_bisection(problem, raw))
-        assert [b.name for b in baseline_plans(problem)][-1] == "greedy_cost_per_improvement"
+        assert [b.name for b in baseline_plans(problem)][-1] == "lowest_cost_per_improvement_first"
 
 
 def test_plain_keeps_its_conversions() -> None:
