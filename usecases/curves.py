@@ -5,7 +5,6 @@ from __future__ import annotations
 from allocation.curves import OutcomeCurve
 from models.bundle import CURVE_METRICS, CareAllocBundle
 
-
 LAST_YEAR_PERIODS = 4
 """Quarters in the year a planner's spreadsheet looks back over."""
 
