@@ -22,7 +22,6 @@ tuning and the demo 0-100. Printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from models.evaluation import evaluate_holdout
 from models.forecast import Forecaster, build_forecaster
 from models.suite import fit_suite
 from synthetic.plan import build_plan
+from synthetic.regimes import REGIMES
 from synthetic.simulate import simulate_episodes
 from synthetic.truth import Truth
 from usecases.confidence import probability_beats_status_quo
@@ -56,12 +56,6 @@ class WorldResult:
     calibration: dict[str, float]
 
 
-def build_world(regime: str, preset: str, episodes: int, seed: int) -> Any:
-    if regime == "smooth":
-        return build_plan(preset, episodes, seed)
-    if "regime" not in inspect.signature(build_plan).parameters:
-        raise SystemExit(f"regime {regime!r}: this synthetic world has no regimes (build_plan takes no `regime`)")
-    return build_plan(preset, episodes, seed, regime=regime)  # type: ignore[call-arg]
 
 
 def train_like_carealloc(plan: Any, params: dict[str, Any] | None, seed: int) -> tuple[Forecaster, Any]:
@@ -139,7 +133,7 @@ def reliability_table(plans: pd.DataFrame) -> pd.DataFrame:
 
 def run_world(regime: str, preset: str, episodes: int, seed: int, params: dict[str, Any] | None, draws: int,
               sets: int, budget_range: tuple[float, float]) -> WorldResult:
-    plan = build_world(regime, preset, episodes, seed)
+    plan = build_plan(preset, episodes, seed, regime)
     forecaster, bundle = train_like_carealloc(plan, params, seed)
     truth = Truth(plan)
     rng = np.random.default_rng([seed, 16])
@@ -173,7 +167,7 @@ def print_plans(regime: str, plans: pd.DataFrame) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regimes", default="smooth", help="comma-separated world regimes")
+    parser.add_argument("--regimes", default=",".join(REGIMES), help="comma-separated world regimes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[9001, 9002, 9003])
     parser.add_argument("--episodes", type=int, default=20_000)
     parser.add_argument("--preset", default="mental-health")
