@@ -28,8 +28,6 @@ from allocation.feasibility import linear_rows
 from allocation.problem import OFF_FUNDING, Problem
 
 TIME_LIMIT_SECONDS = 2.0
-# A stepped cell gets one binary per unit; more levels than this means the step is far finer than a decision unit.
-MAX_UNIT_LEVELS = 1_000
 MIP_STATUS_INFEASIBLE = 2
 
 
@@ -56,10 +54,7 @@ def _pieces(problem: Problem, i: int) -> _Pieces:
     lo, hi, viable = float(problem.lo[i]), float(problem.hi[i]), float(problem.viable[i])
     step = float(problem.unit_step[i])
     if math.isfinite(step):
-        first, last = round(lo / step), round(hi / step)
-        if last - first + 1 > MAX_UNIT_LEVELS:
-            raise ValueError(f"programme {problem.ids[i]}: step {step:,.0f} gives {last - first + 1:,} whole "
-                             f"{problem.unit_label[i]} levels (at most {MAX_UNIT_LEVELS:,}); use a larger step")
+        first, last = round(lo / step), round(hi / step)  # at most MAX_UNIT_LEVELS apart (`build_problem`)
         levels = np.arange(first, last + 1, dtype=float) * step
         if viable > 0:
             levels = np.concatenate([[0.0], levels[levels >= viable - 1e-9 * viable]])

@@ -19,7 +19,7 @@ import numpy as np
 from allocation.constraints import BudgetMode, Constraints
 from allocation.curves import OutcomeCurve
 from allocation.objectives import Objective
-from allocation.units import DecisionUnit, ResourceLimit
+from allocation.units import MAX_UNIT_LEVELS, DecisionUnit, ResourceLimit
 
 # Plans may miss the budget by at most this much money (the issue allows one currency unit).
 BUDGET_TOLERANCE = 0.5
@@ -317,6 +317,11 @@ def _unit_limits(pid: str, unit: DecisionUnit | None, lo: float, lo_why: str, hi
     if unit.step is None:
         return lo, lo_why, hi, hi_why, math.nan, viable, conflicts
     step = unit.step
+    if (hi - lo) / step + 1 > MAX_UNIT_LEVELS:
+        conflicts.append(f"programme {pid}: step {step:,.2f} cuts its range {money(lo)} to {money(hi)} into more "
+                         f"than {MAX_UNIT_LEVELS:,} whole {unit.unit}; use a step of at least "
+                         f"{(hi - lo) / (MAX_UNIT_LEVELS - 1):,.2f}")
+        return lo, lo_why, hi, hi_why, step, viable, conflicts
     if not locked and step > hi - lo + 1e-9 * max(1.0, hi):
         conflicts.append(f"programme {pid}: step {money(step)} (one {unit.unit}) is larger than its range "
                          f"{money(lo)} ({lo_why}) to {money(hi)} ({hi_why})")

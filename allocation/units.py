@@ -23,6 +23,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# A stepped cell gets one binary per unit level; more levels than this means the step is no decision unit.
+MAX_UNIT_LEVELS = 1_000
+
 
 @dataclass(frozen=True)
 class DecisionUnit:
