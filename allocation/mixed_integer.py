@@ -4,7 +4,10 @@ cells and resource rows. A mixed-integer programme solved by HiGHS.
 Piecewise-linear curves are modelled with the incremental formulation: segment fills delta_k in [0, 1]
 that must be used in order (delta_{k+1} <= z_k <= delta_k with binary z_k), which represents a
 non-concave curve exactly, not an approximation on a grid. Concave stretches need no binaries, since
-the solver fills their steepest segment first anyway.
+the solver fills their steepest segment first anyway, so a binary is needed only where a segment is steeper than
+the one before it; elsewhere a plain row delta_{k+1} <= delta_k keeps the fills in order (a fill pattern out of
+order inside a stretch that never gets steeper is never better than the ordered one with the same money, so the
+optimum is a true point of the curve).
 
 A stepped cell's segments join its whole-unit levels (0 or its first level, then one unit apart), each fill is
 binary and fills are used in order, so its funding is exactly a whole number of units and its value the curve's
@@ -61,16 +64,23 @@ def _pieces(problem: Problem, i: int) -> _Pieces:
         values = np.interp(levels, knots, scores)
         return _Pieces(float(levels[0]), float(values[0]), np.diff(levels), np.diff(values), "stepped")
     if viable > 0:
-        xs, ys = section(knots, scores, viable, hi)
+        xs, ys = _merged(*section(knots, scores, viable, hi))
         at_zero = float(np.interp(0.0, knots, scores))
         return _Pieces(0.0, at_zero, np.concatenate([[viable], np.diff(xs)]),
                        np.concatenate([[ys[0] - at_zero], np.diff(ys)]), "viable")
-    xs, ys = section(knots, scores, lo, hi)
+    xs, ys = _merged(*section(knots, scores, lo, hi))
     return _Pieces(float(xs[0]), float(ys[0]), np.diff(xs), np.diff(ys), "plain")
 
 
-def _concave(widths: np.ndarray, gains: np.ndarray) -> bool:
-    return len(widths) < 2 or not bool(np.any(np.diff(gains / widths) > 1e-15))
+def _merged(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curve's points without those on a straight line through their neighbours (fewer columns, same curve)."""
+    if len(xs) < 3:
+        return xs, ys
+    dx, dy = np.diff(xs), np.diff(ys)
+    bend = np.abs(dy[1:] * dx[:-1] - dy[:-1] * dx[1:]) > 1e-12 * (np.abs(dy[1:] * dx[:-1]) + np.abs(dy[:-1] * dx[1:])
+                                                                   + 1e-300)
+    keep = np.concatenate([[True], bend, [True]])
+    return xs[keep], ys[keep]
 
 
 class _Rows:
@@ -117,6 +127,7 @@ def _solve(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None
     integral = np.zeros(fills, dtype=bool)
     order = _Rows()
     binaries: list[tuple[int, int]] = []  # (earlier fill, later fill) pairs ordered through a binary z
+    slopes = np.divide(gains, widths, out=np.zeros_like(gains), where=widths > 0)
     for i, cell in enumerate(cells):
         first, count = int(offsets[i]), len(cell.widths)
         if cell.kind == "stepped":
@@ -127,12 +138,14 @@ def _solve(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None
         run_start = first
         if cell.kind == "viable":
             integral[first] = True
-            for k in range(1, count):
-                order.at_most(first + k, first)
+            if count > 1:
+                order.at_most(first + 1, first)
             run_start = first + 1
-        run = first + count - run_start
-        if run > 1 and not _concave(widths[run_start : first + count], gains[run_start : first + count]):
-            binaries.extend((run_start + k, run_start + k + 1) for k in range(run - 1))
+        for k in range(run_start, first + count - 1):
+            if slopes[k + 1] > slopes[k] + 1e-15:  # steeper after: only a binary keeps the fills in order
+                binaries.append((k, k + 1))
+            else:  # not steeper: the solver fills the earlier one first anyway, a plain row keeps it in order
+                order.at_most(k + 1, k)
     total = fills + len(binaries)
     for b, (earlier, later) in enumerate(binaries):  # delta_later <= z_b <= delta_earlier
         order.at_most(later, fills + b)
