@@ -11,10 +11,12 @@ from allocation.maxplus import compile_kernels
 from allocation.objectives import Objective
 from allocation.result import AllocationResult, PlanEvaluation
 from allocation.solver import evaluate, optimize
+from allocation.units import DecisionUnit, ResourceLimit
 
 __all__ = [
     "AllocationResult",
     "Constraints",
+    "DecisionUnit",
     "GridPositions",
     "GroupShare",
     "InfeasibleConstraintsError",
@@ -22,6 +24,7 @@ __all__ = [
     "OutcomeCurve",
     "PlanEvaluation",
     "ProgramBounds",
+    "ResourceLimit",
     "SolverFailedError",
     "compile_kernels",
     "evaluate",

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from allocation.units import DecisionUnit, ResourceLimit
+
 BudgetMode = Literal["exact", "at_most"]
 
 
@@ -68,7 +70,11 @@ class GroupShare:
 
 @dataclass(frozen=True)
 class Constraints:
-    """Budget plus policy rules; ``max_change`` is a phasing limit as a fraction of current funding."""
+    """Budget plus policy rules; ``max_change`` is a phasing limit as a fraction of current funding.
+
+    ``units`` funds named cells in whole units and/or makes them off-or-viable; ``resources`` are linear limits
+    over cells (staff hours, supervisor ratios); both are explained in `allocation.units`.
+    """
 
     budget: float
     budget_mode: BudgetMode = "exact"
@@ -76,6 +82,8 @@ class Constraints:
     programs: Mapping[str, ProgramBounds] = field(default_factory=dict)
     groups: Sequence[GroupShare] = ()
     within_observed_range: bool = False
+    units: Mapping[str, DecisionUnit] = field(default_factory=dict)
+    resources: Sequence[ResourceLimit] = ()
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.budget) or self.budget <= 0:
@@ -90,6 +98,17 @@ class Constraints:
         for group in self.groups:
             if not isinstance(group, GroupShare):
                 raise ValueError(f"groups must hold GroupShare items, got {type(group).__name__}")
+        for pid, unit in self.units.items():
+            if not isinstance(unit, DecisionUnit):
+                raise ValueError(f"units[{pid!r}] must be a DecisionUnit, got {type(unit).__name__}")
+        names = [r.name for r in self.resources]
+        for resource in self.resources:
+            if not isinstance(resource, ResourceLimit):
+                raise ValueError(f"resources must hold ResourceLimit items, got {type(resource).__name__}")
+        if len(set(names)) < len(names):
+            raise ValueError(f"resource names must be unique, got {', '.join(sorted(names))}")
         object.__setattr__(self, "budget", float(self.budget))
+        object.__setattr__(self, "units", dict(self.units))
+        object.__setattr__(self, "resources", tuple(self.resources))
         object.__setattr__(self, "programs", dict(self.programs))
         object.__setattr__(self, "groups", tuple(self.groups))

@@ -30,6 +30,8 @@ def programme_flags(problem: Problem, funding: np.ndarray) -> list[tuple[str, ..
         own: list[str] = []
         if x < curve.observed_min - BUDGET_TOLERANCE or x > curve.observed_max + BUDGET_TOLERANCE:
             own.append("outside_observed_range")
+        if problem.viable[i] > 0 and x <= BUDGET_TOLERANCE:
+            own.append("off")
         if problem.locked[i]:
             own.append("locked")
         else:
@@ -64,4 +66,7 @@ def active_constraints(problem: Problem, funding: np.ndarray) -> list[str]:
             notes.append(f"group share {group.label}: at its floor of {group.min_share:.0%} ({money(group.floor)})")
         if group.cap is not None and _near(amount, group.cap):
             notes.append(f"group share {group.label}: at its cap of {group.max_share:.0%} ({money(group.cap)})")
+    for row in problem.resources:
+        if row.used(funding) >= row.available - 1e-6 * row.scale:
+            notes.append(f"resource {row.name}: all {row.available:,.1f} available used")
     return notes

@@ -16,7 +16,8 @@ from allocation.problem import FEASIBILITY_TOLERANCE, Problem, money
 
 
 def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Budget and group rows as A_ub x <= b_ub and A_eq x = b_eq (in money units)."""
+    """Budget, group and resource rows as A_ub x <= b_ub and A_eq x = b_eq (in money units; a resource row is
+    rescaled to the budget's size, so dividing every row by the budget brings it near one as well)."""
     n = problem.size
     ub_rows: list[np.ndarray] = []
     ub_rhs: list[float] = []
@@ -32,6 +33,10 @@ def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
         if group.cap is not None:
             ub_rows.append(mask)
             ub_rhs.append(group.cap)
+    for row in problem.resources:
+        factor = max(problem.budget, 1.0) / row.scale
+        ub_rows.append(row.usage * factor)
+        ub_rhs.append(row.available * factor)
     a_ub = np.array(ub_rows, dtype=float).reshape(len(ub_rows), n)
     b_ub = np.array(ub_rhs, dtype=float)
     if problem.mode == "exact":
@@ -82,11 +87,26 @@ def _named_conflicts(problem: Problem) -> list[str]:
                 f"group {group.label} cap of {group.max_share:.0%} of the budget ({money(group.cap)}) "
                 f"is below its programmes' minimums, which add up to {money(members_lo)}"
             )
+    conflicts.extend(_resource_conflicts(problem))
     for column, floors in sorted(floors_by_column.items()):
         if floors > budget + slack:
             conflicts.append(
                 f"group floors on {column} add up to {money(floors)}, more than the budget of {money(budget)}"
             )
+    return conflicts
+
+
+def _resource_conflicts(problem: Problem) -> list[str]:
+    """Resource limits that even the least use every cell's limits allow exceeds (cells taken one at a time,
+    a cell that may be off counting as 0)."""
+    conflicts = []
+    for row in problem.resources:
+        least = np.minimum(row.usage * problem.lo, row.usage * problem.hi)
+        least = np.where(problem.viable > 0, np.minimum(least, 0.0), least)
+        needed = float(least.sum())
+        if needed > row.available + 1e-6 * row.scale:
+            conflicts.append(f"resource {row.name}: the cells' limits need at least {needed:,.1f} of it but only "
+                             f"{row.available:,.1f} is available")
     return conflicts
 
 

@@ -1,4 +1,4 @@
-"""The optimisation problem in standard form: one box per programme, a budget row and group rows.
+"""The optimisation problem in standard form: one box per programme, a budget row, group rows and resource rows.
 
 Every rule in `Constraints` is folded into per-programme lower/upper limits (remembering which rule set
 each limit, for explanations) and linear group rows, so the solvers, the feasibility check and the
@@ -8,6 +8,8 @@ explanations all read the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +19,7 @@ import numpy as np
 from allocation.constraints import BudgetMode, Constraints
 from allocation.curves import OutcomeCurve
 from allocation.objectives import Objective
+from allocation.units import MAX_UNIT_LEVELS, DecisionUnit, ResourceLimit
 
 # Plans may miss the budget by at most this much money (the issue allows one currency unit).
 BUDGET_TOLERANCE = 0.5
@@ -42,6 +45,24 @@ class GroupRow:
     cap: float | None
     min_share: float | None
     max_share: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class ResourceRow:
+    """A resource limit turned into money: usage @ funding <= available (usage per money, per unit folded in).
+
+    ``scale`` is the largest use one cell can make of it (or ``available`` if larger): rows are divided by it
+    before a solver sees them, so staff hours and money reach HiGHS as numbers near one, and our re-check allows
+    float rounding relative to it.
+    """
+
+    name: str
+    usage: np.ndarray
+    available: float
+    scale: float
+
+    def used(self, funding: np.ndarray) -> float:
+        return float(self.usage @ funding)
 
 
 @dataclass
@@ -72,6 +93,19 @@ class Problem:
     constraints: Constraints
     objective: Objective
     program_conflicts: tuple[str, ...]
+    unit_step: np.ndarray  # money per whole unit; NaN where the cell takes any amount
+    unit_label: tuple[str, ...]
+    viable: np.ndarray  # off (0) or at least this much; 0 where the cell has no such rule or cannot be off
+    resources: tuple[ResourceRow, ...]
+
+    @cached_property
+    def stepped(self) -> np.ndarray:
+        return np.isfinite(self.unit_step)
+
+    @property
+    def discrete(self) -> bool:
+        """Whole units or off-or-viable cells: only the mixed-integer programme solves these exactly."""
+        return bool(self.stepped.any() or (self.viable > 0).any())
 
     @cached_property
     def ids(self) -> tuple[str, ...]:
@@ -125,8 +159,9 @@ class Problem:
 
     @property
     def one_column(self) -> bool:
-        """Every group rule is on one grouping column (or there are none): the cells then carry all of them."""
-        return len({g.column for g in self.groups}) <= 1
+        """Every group rule is on one grouping column (or there are none) and no resource row crosses the cells:
+        the disjoint cells then carry every linear rule."""
+        return len({g.column for g in self.groups}) <= 1 and not self.resources
 
     def at_budget(self, budget: float) -> Problem:
         """The same problem with another budget: only the budget row and the groups' money limits change
@@ -175,6 +210,7 @@ class Problem:
                 problems.append(f"programme {pid} gets {money(funding[i])}, below its limit {money(self.lo[i])}")
             if above[i]:
                 problems.append(f"programme {pid} gets {money(funding[i])}, above its limit {money(self.hi[i])}")
+        problems.extend(self.unit_violations(funding))
         for group in self.groups:
             amount = float(np.sum(funding[group.members]))
             if group.floor is not None and amount < group.floor - BUDGET_TOLERANCE:
@@ -182,6 +218,36 @@ class Problem:
             if group.cap is not None and amount > group.cap + BUDGET_TOLERANCE:
                 problems.append(f"group {group.label} gets {money(amount)}, above its cap {money(group.cap)}")
         return problems
+
+    def unit_violations(self, funding: np.ndarray) -> list[str]:
+        """Whole units, off-or-viable cells and resource rows (vectorised: checked for every candidate plan)."""
+        problems: list[str] = []
+        stepped = self.stepped
+        if stepped.any():
+            steps = self.unit_step[stepped]
+            off_lattice = np.abs(funding[stepped] - np.round(funding[stepped] / steps) * steps) > 1e-6 * steps
+            for i in np.flatnonzero(stepped)[off_lattice].tolist():
+                problems.append(f"programme {self.ids[i]} gets {money(funding[i])}, not a whole number of "
+                                f"{self.unit_label[i]} at {money(self.unit_step[i])} each")
+        gap = (funding > OFF_FUNDING) & (funding < self.viable - 1e-6 * np.maximum(1.0, self.viable))
+        for i in np.flatnonzero(gap).tolist():
+            problems.append(f"programme {self.ids[i]} gets {money(funding[i])}: neither off (0) nor its "
+                            f"min_viable {money(self.viable[i])}")
+        for row in self.resources:
+            used = row.used(funding)
+            if used > row.available + 1e-6 * row.scale:
+                problems.append(f"resource {row.name}: the plan uses {used:,.1f}, more than the "
+                                f"{row.available:,.1f} available")
+        return problems
+
+    def units(self, funding: np.ndarray) -> list[int | None]:
+        """Whole units per cell (None where the cell takes any amount)."""
+        return [round(float(x) / s) if math.isfinite(s) else None
+                for x, s in zip(funding.tolist(), self.unit_step.tolist(), strict=True)]
+
+
+# Funding up to this counts as "off" for a min_viable cell (float rounding of a zero).
+OFF_FUNDING = 1e-6
 
 
 def _share_of(share: float | None, budget: float) -> float | None:
@@ -228,21 +294,102 @@ def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[floa
     return lo, lo_why, hi, hi_why, False, conflicts
 
 
+def _unit_limits(pid: str, unit: DecisionUnit | None, lo: float, lo_why: str, hi: float, hi_why: str,
+                 locked: bool) -> tuple[float, str, float, str, float, float, list[str]]:
+    """A cell's limits moved onto its decision units: (lo, why, hi, why, step or NaN, viable threshold, conflicts).
+
+    A stepped cell's limits become the first and last whole unit inside them; min_viable either stays a
+    threshold (when the cell may be off: its lower limit is 0) or raises the lower limit.
+    """
+    if unit is None:
+        return lo, lo_why, hi, hi_why, math.nan, 0.0, []
+    conflicts: list[str] = []
+    viable = 0.0
+    if unit.min_viable is not None and unit.min_viable > 0:
+        if unit.min_viable > hi + 1e-9 * max(1.0, hi):
+            conflicts.append(f"programme {pid}: min_viable {money(unit.min_viable)} is above its upper limit "
+                             f"{money(hi)} ({hi_why})")
+        elif lo > 0 or locked:
+            if unit.min_viable > lo:
+                lo, lo_why = unit.min_viable, "min_viable (the cell cannot be off)"
+        else:
+            viable = unit.min_viable
+    if unit.step is None:
+        return lo, lo_why, hi, hi_why, math.nan, viable, conflicts
+    step = unit.step
+    if (hi - lo) / step + 1 > MAX_UNIT_LEVELS:
+        conflicts.append(f"programme {pid}: step {step:,.2f} cuts its range {money(lo)} to {money(hi)} into more "
+                         f"than {MAX_UNIT_LEVELS:,} whole {unit.unit}; use a step of at least "
+                         f"{(hi - lo) / (MAX_UNIT_LEVELS - 1):,.2f}")
+        return lo, lo_why, hi, hi_why, step, viable, conflicts
+    if not locked and step > hi - lo + 1e-9 * max(1.0, hi):
+        conflicts.append(f"programme {pid}: step {money(step)} (one {unit.unit}) is larger than its range "
+                         f"{money(lo)} ({lo_why}) to {money(hi)} ({hi_why})")
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    if viable > 0:
+        viable = math.ceil(viable / step - 1e-9) * step
+    if first > last and not conflicts:
+        conflicts.append(f"programme {pid}: no whole number of {unit.unit} at {money(step)} each lies between "
+                         f"{money(lo)} ({lo_why}) and {money(hi)} ({hi_why})")
+    if first > last:
+        return lo, lo_why, hi, hi_why, step, viable, conflicts
+    if viable > last * step:
+        conflicts.append(f"programme {pid}: min_viable rounds up to {money(viable)} (whole {unit.unit}), above its "
+                         f"upper limit {money(last * step)}")
+    new_lo, new_hi = first * step, last * step
+    lo_why = lo_why if abs(new_lo - lo) <= 1e-9 * max(1.0, lo) else f"{lo_why}, rounded up to whole {unit.unit}"
+    hi_why = hi_why if abs(new_hi - hi) <= 1e-9 * max(1.0, hi) else f"{hi_why}, rounded down to whole {unit.unit}"
+    return new_lo, lo_why, new_hi, hi_why, step, viable, conflicts
+
+
+def _resource_rows(resources: Sequence[ResourceLimit], ids: Sequence[str], steps: np.ndarray,
+                   hi: np.ndarray) -> tuple[ResourceRow, ...]:
+    index = {pid: i for i, pid in enumerate(ids)}
+    rows = []
+    for resource in resources:
+        unknown = sorted((set(resource.per_unit) | set(resource.per_money)) - set(index))
+        if unknown:
+            raise ValueError(f"resource {resource.name} names unknown programme(s): {', '.join(unknown)}")
+        usage = np.zeros(len(ids))
+        for pid, amount in resource.per_money.items():
+            usage[index[pid]] += amount
+        for pid, amount in resource.per_unit.items():
+            step = steps[index[pid]]
+            if not math.isfinite(step):
+                raise ValueError(f"resource {resource.name}: per_unit usage given for programme {pid}, which has "
+                                 "no step (give it a step or use per_money)")
+            usage[index[pid]] += amount / step
+        usage.flags.writeable = False
+        scale = max(abs(resource.available), float(np.max(np.abs(usage) * hi)), 1e-12)
+        rows.append(ResourceRow(resource.name, usage, resource.available, scale))
+    return tuple(rows)
+
+
 def build_problem(curves: Sequence[OutcomeCurve], constraints: Constraints, objective: Objective) -> Problem:
     """Validate inputs and compile them; per-programme contradictions are kept for the feasibility report."""
     if not curves:
         raise ValueError("at least one outcome curve is needed")
     ordered = tuple(sorted(curves, key=lambda c: c.program_id))
     ids = [c.program_id for c in ordered]
-    duplicates = sorted({pid for pid in ids if ids.count(pid) > 1})
+    duplicates = sorted(pid for pid, count in Counter(ids).items() if count > 1)
     if duplicates:
         raise ValueError(f"duplicate program_id(s): {', '.join(duplicates)}")
     unknown = sorted(set(constraints.programs) - set(ids))
     if unknown:
         raise ValueError(f"bounds given for unknown programme(s): {', '.join(unknown)}")
+    unknown = sorted(set(constraints.units) - set(ids))
+    if unknown:
+        raise ValueError(f"decision units given for unknown programme(s): {', '.join(unknown)}")
 
     scores = tuple(objective.score_grid(c) for c in ordered)
-    limits = [_program_limits(c, constraints) for c in ordered]
+    limits = []
+    for curve in ordered:
+        lo, lo_why, hi, hi_why, locked, conflicts = _program_limits(curve, constraints)
+        unit = constraints.units.get(curve.program_id)
+        lo, lo_why, hi, hi_why, step, viable, more = _unit_limits(curve.program_id, unit, lo, lo_why, hi, hi_why,
+                                                                   locked)
+        label = "unit" if unit is None else unit.unit
+        limits.append((lo, lo_why, hi, hi_why, locked, conflicts + more, step, viable, label))
     budget = constraints.budget
     groups = []
     for share in constraints.groups:
@@ -274,5 +421,12 @@ def build_problem(curves: Sequence[OutcomeCurve], constraints: Constraints, obje
         constraints=constraints,
         objective=objective,
         program_conflicts=tuple(msg for item in limits for msg in item[5]),
+        unit_step=np.array([item[6] for item in limits], dtype=float),
+        unit_label=tuple(item[8] for item in limits),
+        viable=np.array([item[7] for item in limits], dtype=float),
+        resources=(),
     )
+    if constraints.resources:
+        rows = _resource_rows(constraints.resources, problem.ids, problem.unit_step, problem.hi)
+        problem = dataclasses.replace(problem, resources=rows)
     return problem

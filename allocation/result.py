@@ -83,6 +83,17 @@ class ProgrammeAllocation:
     metrics_recommended: Mapping[str, float]
     marginal_gain_per_1000: float | None  # None when 1,000 more would leave the forecast grid
     flags: tuple[str, ...]
+    units: int | None = None  # whole units funded, for a cell with a step
+    unit: str | None = None  # what one unit is ("FTE")
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """How much of a resource limit (staff hours, a supervisor ratio) the plan uses."""
+
+    name: str
+    used: float
+    available: float
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,7 @@ class AllocationResult:
     budget_curve: tuple[BudgetPoint, ...]
     baselines: tuple[BaselinePlan, ...]
     solver: SolverInfo
+    resources: tuple[ResourceUse, ...] = ()
 
     @property
     def allocation(self) -> dict[str, float]:

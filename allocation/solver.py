@@ -6,6 +6,8 @@ priced DP (`lagrange.py`) if the MIP hits its time limit -> repair onto the cons
 left a gap -> polish on a local concave surrogate (`polish.py`) ->
 keep the better plan after re-checking every constraint ourselves -> certify against the DP value and the
 concave-envelope upper bound -> explanations, budget curve, shadow price and baselines.
+Whole units, off-or-viable cells and resource rows (`units.py`) go straight to the mixed-integer programme,
+which is exact for them; no grid, repair or polish could keep funding on whole units.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from allocation.evaluation import evaluate_plan
 from allocation.explain import MARGINAL_UNIT, active_constraints, marginal_gains, programme_flags
 from allocation.feasibility import ensure_feasible, verified
 from allocation.lagrange import solve_with_prices
-from allocation.mixed_integer import solve_mixed_integer
+from allocation.mixed_integer import TIME_LIMIT_SECONDS, mixed_integer_status, solve_mixed_integer
 from allocation.objectives import Objective
 from allocation.polish import MAX_ROUNDS, polish
-from allocation.problem import Problem, build_problem
+from allocation.problem import Problem, build_problem, money
 from allocation.reference import DEFAULT_GRID_STEPS, GridTables, plan_at_budget, solve_grid
 from allocation.result import (
     AllocationResult,
@@ -38,6 +40,7 @@ from allocation.result import (
     OptimalityGap,
     PlanEvaluation,
     ProgrammeAllocation,
+    ResourceUse,
     SolverInfo,
 )
 
@@ -45,6 +48,8 @@ __all__ = ["InfeasibleConstraintsError", "evaluate", "optimize"]
 
 BUDGET_CURVE_FRACTIONS = (0.8, 0.9, 1.0, 1.1, 1.2)
 BUDGET_CURVE_GRID_STEPS = 400
+# Whole units on 4,096 cells can take HiGHS seconds to prove; past this it returns its best plan and dual bound.
+UNITS_TIME_LIMIT_SECONDS = 20.0
 SHADOW_PRICE_FRACTION = 0.01
 
 
@@ -72,9 +77,44 @@ def _best(problem: Problem, plans: list[np.ndarray | None]) -> np.ndarray | None
     return best
 
 
+def _units_infeasible(problem: Problem) -> InfeasibleConstraintsError:
+    rules = []
+    if problem.stepped.any():
+        rules.append(f"whole units in {int(problem.stepped.sum())} cell(s)")
+    if (problem.viable > 0).any():
+        rules.append(f"min_viable in {int((problem.viable > 0).sum())} cell(s)")
+    rules += [f"resource {row.name} ({row.available:,.1f} available)" for row in problem.resources]
+    message = (f"no plan meets {', '.join(rules)} together with the budget of {money(problem.budget)}, "
+               "although divisible funding could")
+    if problem.mode == "exact" and problem.stepped.all():
+        message += "; every cell is funded in whole units, so an exact budget must be a sum of whole units " \
+                   "(use budget_mode 'at_most')"
+    return InfeasibleConstraintsError([message])
+
+
+def _solve_units(problem: Problem, time_limit: float) -> _Solved:
+    """Whole units, off-or-viable cells or resource rows: the mixed-integer programme alone, certified by its own
+    proof of optimality or, when it stops at ``time_limit``, its dual bound."""
+    plan, infeasible = mixed_integer_status(problem, time_limit)
+    if plan is None:
+        if infeasible:
+            raise _units_infeasible(problem)
+        raise SolverFailedError(f"the mixed-integer programme found no plan within {time_limit:g} s")
+    funding = plan.funding if problem.discrete else verified(problem, plan.funding)
+    if funding is None or problem.violations(funding):
+        broken = problem.violations(plan.funding)
+        raise SolverFailedError("the mixed-integer plan failed the constraint re-check: " + "; ".join(broken[:3]))
+    value = problem.value(funding)
+    return _Solved(funding=funding, value=value, reference="mixed_integer", reference_value=value,
+                   reference_exact=plan.proven_optimal, dual_bound=plan.dual_bound, step=0.0, rounds=0,
+                   polish_improved=False, shadow_price=None, tables=None)
+
+
 def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bool, polish_rounds: int,
-           reach_budget: float | None = None) -> _Solved:
+           reach_budget: float | None = None, time_limit: float = UNITS_TIME_LIMIT_SECONDS) -> _Solved:
     """Best verified plan: exact grid DP (or MIP across grouping columns), repaired if needed, polished."""
+    if problem.discrete or problem.resources:
+        return _solve_units(problem, time_limit)
     extra = max(MARGINAL_UNIT, SHADOW_PRICE_FRACTION * problem.budget) if price_budget else 0.0
     grid = solve_grid(problem, step, steps, extra_money=extra, reach_budget=reach_budget)
     dp_plan = verified(problem, grid.funding)
@@ -128,7 +168,8 @@ def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None)
         return polish(other, plan, tables.step, max_rounds=1).value
     try:
         ensure_feasible(other)
-        return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1).value
+        return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1,
+                      time_limit=TIME_LIMIT_SECONDS).value
     except (InfeasibleConstraintsError, SolverFailedError):  # a what-if point never sinks the recommendation
         return None
 
@@ -189,6 +230,7 @@ def optimize(
     gains = marginal_gains(problem, funding)
     flags = programme_flags(problem, funding)
     lower, upper = problem.lo.tolist(), problem.hi.tolist()
+    units = problem.units(funding)
     rows = []
     for i, curve in enumerate(problem.curves):
         pid = curve.program_id
@@ -209,6 +251,8 @@ def optimize(
                 metrics_recommended={k: v for k, v in plan.per_programme[pid].items() if k != "objective"},
                 marginal_gain_per_1000=gains[i],
                 flags=flags[i],
+                units=units[i],
+                unit=None if units[i] is None else problem.unit_label[i],
             )
         )
     return AllocationResult(
@@ -224,6 +268,7 @@ def optimize(
         optimality_gap=gap,
         budget_curve=curve_points,
         baselines=baseline_plans(problem),
+        resources=tuple(ResourceUse(row.name, row.used(funding), row.available) for row in problem.resources),
         solver=SolverInfo(
             method=f"{solved.reference}+envelope_polish" if solved.polish_improved else solved.reference,
             iterations=solved.rounds,

@@ -1,13 +1,17 @@
-"""Solver timings for 50 programmes with every constraint type (prints figures; asserts nothing).
+"""Solver timings: 50 programmes with every divisible-money rule, and clinic x category cells (256, 1,024, 4,096)
+with every rule kind including whole units, min_viable and staff-hour rows (prints figures; asserts nothing).
 
-Run: .venv/bin/python benchmarks/bench_allocation.py
+Run: .venv/bin/python benchmarks/bench_allocation.py [--sizes 50,256,1024,4096] [--repeats 3]
 "core" is the time optimize() spends finding and certifying the plan (DP + repair + polish + envelope
-bound, as reported in result.solver.seconds); "full" adds the explanations, baselines and the budget
-curve (four extra coarse re-solves).
+bound, or the mixed-integer programme and envelope bound, as reported in result.solver.seconds); "full" adds the
+explanations, baselines and the budget curve (four extra re-solves). For the cell sizes, "loss" compares with an
+independent mixed-integer formulation (`benchmarks/unit_reference.py`) as a share of the achievable uplift (the
+reference's value minus the plan-all-at-lower-limits value).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -15,18 +19,22 @@ import numpy as np
 
 from allocation.constraints import Constraints, GroupShare, ProgramBounds
 from allocation.curves import OutcomeCurve
+from allocation.objectives import Objective
+from allocation.problem import build_problem
 from allocation.result import AllocationResult
 from allocation.solver import optimize
+from allocation.units import DecisionUnit, ResourceLimit
+from benchmarks.unit_reference import solve_reference
 
 PROGRAMMES = 50
 REPEATS = 30
 
 
-def make_curves(seed: int) -> list[OutcomeCurve]:
+def make_curves(seed: int, programmes: int = PROGRAMMES) -> list[OutcomeCurve]:
     """A third S-shaped, a third step-shaped (tree-like), a third concave; 25-point grids over 0..2x current."""
     rng = np.random.default_rng(seed)
     curves = []
-    for i in range(PROGRAMMES):
+    for i in range(programmes):
         current = float(rng.uniform(50_000, 150_000))
         funding = np.linspace(0.0, 2.0 * current, 25)
         if i % 3 == 0:
@@ -81,6 +89,95 @@ def make_constraints(curves: list[OutcomeCurve], *, two_columns: bool, mode: str
     )
 
 
+CATEGORIES = ("staffing", "training", "technology", "marketing")
+HOURS_PER_FTE = 1_600.0
+HOURS_PER_COHORT = 120.0  # therapist hours a training cohort takes out of clinic time
+IT_HOURS_PER_MONEY = 0.01  # IT-support hours per unit of technology money, shared across the network
+
+
+def make_cells(cells: int, seed: int) -> tuple[list[OutcomeCurve], Constraints]:
+    """Clinics x 4 budget categories with every rule kind: whole FTEs (a clinic's loaded salary: a sixth of its
+    current staffing money) and training cohorts (a tenth), off-or-viable technology (min_viable 80 % of current),
+    therapist hours per clinic (per unit) and network IT-support hours (per money), +-50 % change limits on staffing
+    and marketing, a locked and a no-decrease cell, tier and category shares (two grouping columns), at most the
+    budget."""
+    clinics = cells // len(CATEGORIES)
+    curves = make_curves(seed, clinics * len(CATEGORIES))
+    cells_out: list[OutcomeCurve] = []
+    units: dict[str, DecisionUnit] = {}
+    programs: dict[str, ProgramBounds] = {}
+    hours: list[ResourceLimit] = []
+    it_hours: dict[str, float] = {}
+    it_current = 0.0
+    for i, curve in enumerate(curves):
+        clinic, category = divmod(i, len(CATEGORIES))
+        name, kind = f"K{clinic:04d}", CATEGORIES[category]
+        pid = f"{name}-{kind}"
+        current = curve.current_funding
+        cells_out.append(OutcomeCurve(pid, curve.funding, curve.metrics, current, curve.observed_min,
+                                      curve.observed_max, curve.referrals,
+                                      groups={"clinic": name, "category": kind, "tier": ("A", "B", "C")[clinic % 3]}))
+        if kind in ("staffing", "marketing"):
+            programs[pid] = ProgramBounds(min=0.5 * current, max=1.5 * current)
+        if kind == "staffing":
+            units[pid] = DecisionUnit(step=round(current / 6, -2), unit="FTE")
+            staffing = pid
+        elif kind == "training":
+            units[pid] = DecisionUnit(step=round(current / 10, -2), unit="cohort")
+            hours.append(ResourceLimit(f"therapist-hours-{name}", available=1.05 * (6 * HOURS_PER_FTE + 10 * HOURS_PER_COHORT),
+                                       per_unit={staffing: HOURS_PER_FTE, pid: HOURS_PER_COHORT}))
+        elif kind == "technology":
+            units[pid] = DecisionUnit(min_viable=0.8 * current, unit="licence")
+            it_hours[pid] = IT_HOURS_PER_MONEY
+            it_current += current
+    it = ResourceLimit("it-support-hours", available=0.9 * IT_HOURS_PER_MONEY * it_current, per_money=it_hours)
+    programs[cells_out[3].program_id] = ProgramBounds(locked=True)
+    programs[cells_out[7].program_id] = ProgramBounds(no_decrease=True)
+    constraints = Constraints(
+        budget=sum(c.current_funding for c in cells_out), budget_mode="at_most", units=units,
+        resources=(*hours, it), programs=programs,
+        groups=(GroupShare("tier", "A", min_share=0.36), GroupShare("tier", "C", max_share=0.30),
+                GroupShare("category", "marketing", max_share=0.22)),
+    )
+    return cells_out, constraints
+
+
+def run_cells(cells: int, repeats: int) -> None:
+    core: list[float] = []
+    full: list[float] = []
+    reference_times: list[float] = []
+    losses: list[float] = []
+    statuses: list[str] = []
+    for seed in range(repeats):
+        curves, constraints = make_cells(cells, seed)
+        started = time.perf_counter()
+        result = optimize(curves, constraints)
+        full.append(1000 * (time.perf_counter() - started))
+        core.append(1000 * result.solver.seconds)
+        reference = solve_reference(curves, constraints)
+        floor = build_problem(curves, constraints, Objective())
+        at_lower = floor.value(floor.lo)
+        if reference is None:
+            statuses.append("reference found no plan")
+            continue
+        reference_times.append(1000 * reference.seconds)
+        uplift = max(reference.value - at_lower, 1e-12)
+        losses.append((reference.value - result.objective_value) / uplift)
+        gap = result.optimality_gap
+        statuses.append(f"exact={gap.reference_exact} bound_gap={gap.bound_relative:.1e} "
+                        f"reference_proven={reference.proven_optimal}")
+    units = sum(1 for c in curves if constraints.units.get(c.program_id) and constraints.units[c.program_id].step)
+    print(f"{cells} clinic x category cells ({units} in whole units, {len(constraints.resources)} resource rows, "
+          f"3 shares on 2 columns, at_most budget), {repeats} seeds")
+    print(f"  core solve   median {statistics.median(core):8.1f} ms   max {max(core):8.1f} ms")
+    print(f"  full result  median {statistics.median(full):8.1f} ms   max {max(full):8.1f} ms")
+    if reference_times:
+        print(f"  reference    median {statistics.median(reference_times):8.1f} ms")
+        print(f"  loss vs reference (share of uplift): max {max(losses):.2e}  median {statistics.median(losses):.2e}")
+    for status in statuses:
+        print(f"    {status}")
+
+
 def run(label: str, *, two_columns: bool, mode: str = "exact") -> None:
     core: list[float] = []
     full: list[float] = []
@@ -109,10 +206,21 @@ def run(label: str, *, two_columns: bool, mode: str = "exact") -> None:
 
 
 def main() -> None:
-    print(f"{PROGRAMMES} programmes, {REPEATS} runs each (5 seeded curve sets), numpy {np.__version__}")
-    run("exact budget, locked/no_decrease/min/max, max_change 50%, observed range, 3 region shares", two_columns=False)
-    run("same + a modality share (second grouping column)", two_columns=True)
-    run("same as first, budget_mode=at_most", two_columns=False, mode="at_most")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50,256,1024,4096",
+                        help="comma-separated sizes; 50 runs the divisible-money programmes, others clinic x category cells")
+    parser.add_argument("--repeats", type=int, default=3, help="seeded problems per cell size (medians over them)")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    if PROGRAMMES in sizes:
+        print(f"{PROGRAMMES} programmes, {REPEATS} runs each (5 seeded curve sets), numpy {np.__version__}")
+        run("exact budget, locked/no_decrease/min/max, max_change 50%, observed range, 3 region shares",
+            two_columns=False)
+        run("same + a modality share (second grouping column)", two_columns=True)
+        run("same as first, budget_mode=at_most", two_columns=False, mode="at_most")
+    for size in sizes:
+        if size != PROGRAMMES:
+            run_cells(size, args.repeats)
 
 
 if __name__ == "__main__":

@@ -182,7 +182,26 @@ class ProvenancePublic(Public):
     forecast_period: str
 
 
-class AllocationPublic(Public):
+# --- decision units (whole FTEs, licence packs) and resource limits in the answer ---------------------------------
+class AllocationUnitsPublic(Public):
+    units: int | None = Field(None, description="Whole units funded, for a cell with a step.")
+    unit: str | None = Field(None, description="What one unit is, e.g. FTE.")
+    units_label: str | None = Field(None, description="Units and their name, e.g. '3 FTE'.")
+
+
+class ResourceUsePublic(Public):
+    name: str
+    used: float
+    available: float
+
+
+class ResourcesPublic(Public):
+    resources: list[ResourceUsePublic] = Field(default_factory=list,
+                                               description="Use of each resource limit by the plan.")
+# --- end of decision units -------------------------------------------------------------------------------------------
+
+
+class AllocationPublic(AllocationUnitsPublic):
     program_id: str
     current_funding: float
     recommended_funding: float
@@ -214,7 +233,7 @@ class BudgetPointPublic(Public):
     objective_value: Amount
 
 
-class RecommendationPublic(Versioned):
+class RecommendationPublic(ResourcesPublic, Versioned):
     objective: dict[str, Any]
     objective_value: float
     budget: float

@@ -7,12 +7,23 @@ per programme, the chance the plan beats the status quo, and which models and da
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from allocation import Constraints, GroupShare, Objective, OutcomeCurve, ProgramBounds, evaluate, optimize
+from allocation import (
+    Constraints,
+    DecisionUnit,
+    GroupShare,
+    Objective,
+    OutcomeCurve,
+    ProgramBounds,
+    ResourceLimit,
+    evaluate,
+    optimize,
+)
 from core.identifiers import Identifier
 from models.bundle import CareAllocBundle
 from usecases.confidence import probability_beats_status_quo
@@ -27,6 +38,14 @@ class ProgramLimits(BaseModel):
     max: Money | None = None
     locked: bool = False
     no_decrease: bool = False
+    step: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = Field(
+        None, description="Fund this cell in whole units of this much money (one FTE at its loaded salary, a "
+                          "licence pack, a training cohort): funding = units x step, units counted from zero.")
+    unit: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z][A-Za-z0-9 ._/-]*$")] = Field(
+        "unit", description="What one step is called in the answer, e.g. FTE.")
+    min_viable: Money | None = Field(
+        None, description="The cell is either off (0) or funded at least this much (a plain minimum where other "
+                          "limits keep it above 0).")
 
     @field_validator("max")
     @classmethod
@@ -37,6 +56,54 @@ class ProgramLimits(BaseModel):
         if value is not None and low is not None and value < low:
             raise ValueError(f"max {value:,.0f} is below min {low:,.0f}; expected max >= min")
         return value
+
+    @field_validator("step")
+    @classmethod
+    def _step_fits(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low, high = info.data.get("min"), info.data.get("max")
+        if value is not None and high is not None and value > high - (low or 0.0) and not info.data.get("locked"):
+            raise ValueError(f"step {value:,.0f} is larger than the cell's range {low or 0:,.0f} to {high:,.0f} "
+                             "(min to max); expected a step no larger than max - min")
+        return value
+
+    @field_validator("min_viable")
+    @classmethod
+    def _viable_below_max(cls, value: float | None, info: ValidationInfo) -> float | None:
+        high = info.data.get("max")
+        if value is not None and high is not None and value > high:
+            raise ValueError(f"min_viable {value:,.0f} is above max {high:,.0f}; expected min_viable <= max")
+        return value
+
+    def decision_unit(self) -> DecisionUnit | None:
+        if self.step is None and self.min_viable is None:
+            return None
+        return DecisionUnit(step=self.step, unit=self.unit, min_viable=self.min_viable)
+
+
+Usage = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+
+
+class ResourceSpec(BaseModel):
+    """A limit shared by cells: sum of per_unit x units + per_money x funding <= available (usages may be
+    negative, so a supervisor ratio is therapists - 6 x supervisors <= 0)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "therapist-hours-clinic-01", "available": 12000, "per_unit": {"C01-staffing": 1600}}]})
+    name: Identifier = Field(max_length=100)
+    available: Annotated[float, Field(ge=-1e13, le=1e13, allow_inf_nan=False)]
+    per_unit: dict[Identifier, Usage] = Field(default_factory=dict, max_length=10_000,
+                                              description="Use per whole unit of a cell with a step.")
+    per_money: dict[Identifier, Usage] = Field(default_factory=dict, max_length=10_000,
+                                               description="Use per unit of money in a cell.")
+
+    @model_validator(mode="after")
+    def _some_usage(self) -> ResourceSpec:
+        if not self.per_unit and not self.per_money:
+            raise ValueError(f"resource {self.name}: give per_unit or per_money usage for at least one cell")
+        return self
+
+    def to_limit(self) -> ResourceLimit:
+        return ResourceLimit(self.name, self.available, dict(self.per_unit), dict(self.per_money))
 
 
 class GroupLimit(BaseModel):
@@ -87,9 +154,34 @@ class RecommendationRequest(BaseModel):
     programs: dict[Identifier, ProgramLimits] = Field(default_factory=dict, max_length=10_000)
     groups: list[GroupLimit] = Field(default_factory=list, max_length=100)
     within_observed_range: bool = False
+    resources: list[ResourceSpec] = Field(
+        default_factory=list, max_length=1_000,
+        description="Limits shared by cells (staff hours per clinic, supervisor ratios); see ResourceSpec.")
     scenarios: dict[Identifier, dict[Identifier, Money]] = Field(
         default_factory=dict, max_length=20,
         description="Named allocations to score beside the recommendation (unnamed programmes keep current funding).")
+
+    @model_validator(mode="after")
+    def _units_match_resources(self) -> RecommendationRequest:
+        """per_unit usage needs the cell's step (units are counted in it); duplicate names would be ambiguous."""
+        names = [r.name for r in self.resources]
+        repeated = sorted(n for n, count in Counter(names).items() if count > 1)
+        if repeated:
+            raise ValueError(f"resources: name(s) {', '.join(repeated)} given more than once; expected unique names")
+        for index, resource in enumerate(self.resources):
+            for pid in resource.per_unit:
+                limits = self.programs.get(pid)
+                if limits is None or limits.step is None:
+                    raise ValueError(f"resources[{index}].per_unit.{pid}: programme {pid} has no step "
+                                     f"(set programs.{pid}.step, or give its use per_money)")
+        return self
+
+    def cell_names(self) -> set[str]:
+        """Every programme the request names (limits, resource usage, scenarios)."""
+        names = set(self.programs).union(*self.scenarios.values())
+        for resource in self.resources:
+            names |= set(resource.per_unit) | set(resource.per_money)
+        return names
 
     def constraints(self, current_total: float) -> Constraints:
         return Constraints(
@@ -99,6 +191,8 @@ class RecommendationRequest(BaseModel):
                       for p, v in self.programs.items()},
             groups=tuple(GroupShare(g.column, g.value, g.min_share, g.max_share) for g in self.groups),
             within_observed_range=self.within_observed_range,
+            units={p: unit for p, v in self.programs.items() if (unit := v.decision_unit()) is not None},
+            resources=tuple(r.to_limit() for r in self.resources),
         )
 
     def allocation_objective(self) -> Objective:
@@ -124,7 +218,7 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest,
               curves: Sequence[OutcomeCurve] | None = None) -> dict[str, Any]:
     """The recommended split and its evidence; raises InfeasibleConstraintsError or UnknownProgramsError.
     `curves`: the bundle's `outcome_curves`, when the caller keeps them."""
-    _check_programs(bundle, set(request.programs).union(*request.scenarios.values()))
+    _check_programs(bundle, request.cell_names())
     curves = list(outcome_curves(bundle) if curves is None else curves)
     current_total = sum(c.current_funding for c in curves)
     result = optimize(curves, request.constraints(current_total), request.allocation_objective())
@@ -135,6 +229,8 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest,
             "value": recommended.get("reliable_improvements"),
             "lower": recommended.get("reliable_improvements_lower"),
             "upper": recommended.get("reliable_improvements_upper")}
+        if row.get("units") is not None:
+            row["units_label"] = f"{row['units']} {row['unit']}"
     for totals in body["totals"].values():
         improvements = totals.get("reliable_improvements") or 0.0
         totals["cost_per_reliable_improvement"] = totals["funding"] / improvements if improvements > 0 else None
