@@ -16,6 +16,7 @@ import statistics
 import time
 
 import numpy as np
+from unit_reference import solve_reference  # a sibling script: benchmarks/ is the script folder on sys.path
 
 from allocation.constraints import Constraints, GroupShare, ProgramBounds
 from allocation.curves import OutcomeCurve
@@ -24,7 +25,6 @@ from allocation.problem import build_problem
 from allocation.result import AllocationResult
 from allocation.solver import optimize
 from allocation.units import DecisionUnit, ResourceLimit
-from benchmarks.unit_reference import solve_reference
 
 PROGRAMMES = 50
 REPEATS = 30
@@ -124,7 +124,8 @@ def make_cells(cells: int, seed: int) -> tuple[list[OutcomeCurve], Constraints]:
             staffing = pid
         elif kind == "training":
             units[pid] = DecisionUnit(step=round(current / 10, -2), unit="cohort")
-            hours.append(ResourceLimit(f"therapist-hours-{name}", available=1.05 * (6 * HOURS_PER_FTE + 10 * HOURS_PER_COHORT),
+            available = 1.05 * (6 * HOURS_PER_FTE + 10 * HOURS_PER_COHORT)
+            hours.append(ResourceLimit(f"therapist-hours-{name}", available=available,
                                        per_unit={staffing: HOURS_PER_FTE, pid: HOURS_PER_COHORT}))
         elif kind == "technology":
             units[pid] = DecisionUnit(min_viable=0.8 * current, unit="licence")
@@ -208,7 +209,8 @@ def run(label: str, *, two_columns: bool, mode: str = "exact") -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,256,1024,4096",
-                        help="comma-separated sizes; 50 runs the divisible-money programmes, others clinic x category cells")
+                        help="comma-separated sizes; 50 runs the divisible-money programmes, others clinic x "
+                             "category cells")
     parser.add_argument("--repeats", type=int, default=3, help="seeded problems per cell size (medians over them)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]

@@ -124,7 +124,8 @@ def solve_reference(curves: Sequence[OutcomeCurve], constraints: Constraints, ob
     b, t = np.round(result.x[:m]), np.clip(result.x[m:], 0.0, 1.0)
     funding = np.bincount(owner, weights=x0 * b + dx * t, minlength=n)
     dual = getattr(result, "mip_dual_bound", None)
-    return ReferenceSolution(value=problem.value(funding), funding=dict(zip(problem.ids, funding.tolist(), strict=True)),
+    return ReferenceSolution(value=problem.value(funding),
+                             funding=dict(zip(problem.ids, funding.tolist(), strict=True)),
                              proven_optimal=result.status == 0,
                              dual_bound=None if dual is None or not np.isfinite(dual) else -float(dual),
                              seconds=seconds)
