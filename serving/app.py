@@ -42,6 +42,7 @@ from serving.routers import pilots as pilot_router
 from serving.security import Keyring, route_rules
 from serving.settings import ServiceSettings
 from serving.state import BundleHolder, LoadedBundle
+from serving.tally import RequestTally, flush_every
 
 
 class ChampionLoader(Protocol):
@@ -85,12 +86,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.keyring = keyring_from_settings(settings)
     app.state.offload = Offload(settings.resolved_compute_threads)  # per lifespan: closing it ends its threads
     app.state.risk_batcher = RiskBatcher(app.state.offload)
-    audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds)
+    audit = AuditStore(settings.resolved_audit_url, settings.audit_lock_timeout_seconds,
+                       settings.audit_retry_seconds)
     app.state.audit = await anyio.to_thread.run_sync(audit.create)
+    stop = threading.Event()
+    flusher = threading.Thread(target=flush_every, args=(app.state.tally, audit, settings.audit_tally_seconds, stop),
+                               name="audit-tally", daemon=True)
+    flusher.start()
     outcomes_url = settings.resolved_outcomes_url
     app.state.outcomes = await anyio.to_thread.run_sync(lambda: (KpiHistory(outcomes_url), PlanStore(outcomes_url)))
     holder: BundleHolder = app.state.holder
-    stop = threading.Event()
     try:
         _, loaded = await anyio.to_thread.run_sync(holder.load, app.state.startup_loader)
     except Exception as exc:
@@ -107,6 +112,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         holder.close()
         app.state.offload.close()
+        flusher.join()
+        app.state.tally.flush(app.state.audit)
         app.state.audit.close()
         for store in app.state.outcomes:
             store.close()
@@ -130,10 +137,14 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
         partial(ComputePool, workers=workers, log_level=settings.log_level) if workers else None)
     app.state.metrics = ServiceMetrics()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.anonymous_limiter = RateLimiter(settings.anonymous_rate_limit_per_minute,
+                                              settings.anonymous_rate_limit_burst)
+    app.state.tally = RequestTally()
     app.state.startup_loader = partial(source, allow_cache=True)
     app.state.reload_loader = partial(source, allow_cache=False)
     problems.install(app)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_seconds=settings.body_timeout_seconds)
     for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin, review,
                    reports):
         app.include_router(module.router)

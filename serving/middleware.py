@@ -1,16 +1,24 @@
-"""The guard every HTTP request passes: body size limit, strict JSON numbers, audit, metrics and the access log.
+"""The guard every HTTP request passes: authentication, body size and time limits, strict JSON numbers, audit,
+metrics and the access log.
 
 Order of work for one request:
-1. write the audit row (store down -> 503 before anything else happens);
-2. read the body up to `max_body_bytes` (413 beyond), hash it, refuse NaN/Infinity/overflowing numbers (422);
-3. run the app, holding its response back; an unexpected exception becomes a 500 problem without details;
-4. complete the audit row, and only then send the response (store down -> 503 instead of the answer), with the
+0. health probes are answered at once and counted per minute (serving/tally.py): they never wait on the store;
+1. authenticate from the headers alone (API key or session cookie), before any body is read, so every refusal
+   that follows is attributed to its key; an API request without a valid key is refused with 401 here (429 when
+   its client address is over the anonymous rate limit) and counted per minute instead of a row each;
+2. write the audit row (store down -> 503 with Retry-After before anything else happens);
+3. read the body up to `max_body_bytes` (413 beyond) within `body_timeout_seconds` (408 beyond), hash it,
+   refuse NaN/Infinity/overflowing numbers (422);
+4. run the app, holding its response back; an unexpected exception becomes a 500 problem without details;
+5. complete the audit row, and only then send the response (store down -> 503 instead of the answer), with the
    security headers of serving/headers.py;
-5. count it in /metrics and write one JSON log line (route template, status, timing, key id; no body).
+6. count it in /metrics and write one JSON log line (route template, status, timing, key id; no body).
+Role checks, per-key rate limits and CSRF tokens stay in serving/security.authorize, which runs in the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -19,16 +27,23 @@ import secrets
 import time
 from typing import Any
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.audit import AuditUnavailableError, Outcome
 from serving.context import SCOPE_KEY, RequestContext
 from serving.headers import with_security_headers
 from serving.logs import logger
+from serving.principal import Principal
 from serving.problems import MEDIA_TYPE, field_path, problem_body
+from serving.route_table import RouteTable
+from serving.security import HEADER
+from serving.sessions import COOKIE
 
 VERSION_HEADER = b"carealloc-model-version"
 DOC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+_KEY_HEADER = HEADER.lower().encode()
 
 
 class _NonFinite:
@@ -89,9 +104,11 @@ def json_problem(body: bytes) -> dict[str, Any] | None:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_seconds: float = 30.0):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_seconds = body_timeout_seconds
+        self._routes: RouteTable | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,7 +119,24 @@ class RequestGuard:
         context = RequestContext(request_id=secrets.token_hex(16))  # 128 random bits, as a uuid4 has
         scope[SCOPE_KEY] = context
         method = scope["method"]
+        path = scope.get("path", "")
+        if path in HEALTH_PATHS and method in ("GET", "HEAD"):
+            await self._answer_counted(scope, send, context, started, await self._run_app(scope, b"", receive,
+                                                                                          context))
+            return
+        if self._routes is None:  # every route is known once the app serves; built on the first request
+            self._routes = RouteTable(scope["app"].routes)
+        rule = self._routes.lookup(scope)
+        principal = _authenticate(state, scope)
+        if principal is not None:
+            context.key_id, context.role = principal.key_id, principal.role
+        else:
+            refusal = _anonymous_refusal(state, scope, rule.template, rule.protected and path.startswith("/v1/"))
+            if refusal is not None:
+                await self._answer_counted(scope, send, context, started, refusal, rule.template)
+                return
         try:
+            state.audit.admit()  # a store known to fail refuses at once, without queueing behind the writer
             row_id = await state.offload.audit(state.audit.begin, context.request_id, method)
         except AuditUnavailableError as exc:
             await self._refuse_unaudited(scope, send, context, started, exc)
@@ -127,12 +161,28 @@ class RequestGuard:
         except AuditUnavailableError as exc:
             await self._refuse_unaudited(scope, send, context, started, exc)
             return
+        await self._send(scope, send, context, messages, version)
+        self._record(state, context, method, endpoint, status, version, started)
+
+    @staticmethod
+    async def _send(scope: Scope, send: Send, context: RequestContext, messages: list[Message],
+                    version: str | None) -> None:
         headers = [*messages[0].get("headers", []), (VERSION_HEADER, (version or "none").encode()),
                    (b"x-request-id", context.request_id.encode())]
         messages[0]["headers"] = with_security_headers(headers, scope.get("path", ""))
         for message in messages:
             await send(message)
-        self._record(state, context, method, endpoint, status, version, started)
+
+    async def _answer_counted(self, scope: Scope, send: Send, context: RequestContext, started: float,
+                              messages: list[Message], template: str | None = None) -> None:
+        """Answer a request that carries no identity and changes nothing, counted in aggregate (no row)."""
+        state = scope["app"].state
+        status = int(messages[0]["status"])
+        endpoint = template or _endpoint(scope, status)
+        state.tally.count(scope["method"], endpoint, status)
+        version = context.model_version or _loaded_version(state)
+        await self._send(scope, send, context, messages, version)
+        self._record(state, context, scope["method"], endpoint, status, version, started)
 
     @staticmethod
     def _is_json(scope: Scope) -> bool:
@@ -149,17 +199,22 @@ class RequestGuard:
                 return b"", too_large
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return b"", too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        return b"", too_large
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            return b"", problem_body(408, "body-timeout", "Request Timeout",
+                                     f"the body did not arrive within {self.body_timeout_seconds:g} s")
         return b"".join(chunks), None
 
     async def _run_app(self, scope: Scope, body: bytes, receive: Receive, context: RequestContext) -> list[Message]:
@@ -195,7 +250,8 @@ class RequestGuard:
             "request_id": context.request_id, "error_type": str(exc), "event": "audit_unavailable"})
         body = problem_body(503, "audit-unavailable", "Service Unavailable",
                             "the request could not be recorded in the audit store, so it was not served")
-        messages = _problem_messages(body, retry_after=True)
+        retry_after = getattr(exc, "retry_after", 1)
+        messages = _problem_messages(body, retry_after=retry_after)
         messages[0]["headers"] = with_security_headers(messages[0]["headers"], scope.get("path", ""))
         for message in messages:
             await send(message)
@@ -216,11 +272,13 @@ class RequestGuard:
             "role": context.role, "model_version": version})
 
 
-def _problem_messages(body: dict[str, Any], retry_after: bool = False) -> list[Message]:
+def _problem_messages(body: dict[str, Any], retry_after: int | None = None,
+                      extra_headers: tuple[tuple[bytes, bytes], ...] = ()) -> list[Message]:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode())]
-    if retry_after:
-        headers.append((b"retry-after", b"5"))
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode()),
+               *extra_headers]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     return [{"type": "http.response.start", "status": body["status"], "headers": headers},
             {"type": "http.response.body", "body": payload, "more_body": False}]
 
@@ -238,3 +296,36 @@ def _loaded_version(state: Any) -> str | None:
     holder = getattr(state, "holder", None)
     current = holder.current if holder is not None else None
     return current.version if current is not None else None
+
+
+def _authenticate(state: Any, scope: Scope) -> Principal | None:
+    """The caller from the headers alone: the API key when one is sent, else the session cookie's sign-in."""
+    cookie = None
+    for name, value in scope.get("headers", ()):
+        if name == _KEY_HEADER:
+            keyring = getattr(state, "keyring", None)
+            return keyring.verify(value.decode("latin-1")) if keyring is not None else None
+        if name == b"cookie":
+            cookie = value.decode("latin-1")
+    sessions = getattr(state, "sessions", None)
+    if cookie is None or sessions is None:
+        return None
+    session = sessions.get(cookie_parser(cookie).get(COOKIE))
+    return session.principal if session is not None else None
+
+
+def _anonymous_refusal(state: Any, scope: Scope, template: str | None, needs_key: bool) -> list[Message] | None:
+    """429 when the client address is over the anonymous rate limit; else 401 when the route needs a key."""
+    client = scope.get("client")
+    wait = state.anonymous_limiter.take(f"client:{client[0] if client else 'unknown'}")
+    if wait is not None:
+        return _problem_messages(problem_body(429, "rate-limited", "Too Many Requests",
+                                              f"too many requests without a valid key; retry in {wait} s",
+                                              template),
+                                 retry_after=wait)
+    if not needs_key:
+        return None
+    sent_key = any(name == _KEY_HEADER for name, _ in scope.get("headers", ()))
+    detail = "the API key is not valid" if sent_key else f"send an API key in the {HEADER} header (or sign in)"
+    return _problem_messages(problem_body(401, "unauthenticated", "Unauthorized", detail, template),
+                             extra_headers=((b"www-authenticate", b"ApiKey"),))

@@ -67,8 +67,30 @@ class ServiceSettings(Settings):
                                          description="Sustained requests per minute per API key (429 beyond).")
     rate_limit_burst: int = Field(60, ge=1, le=100_000,
                                   description="Requests one key may send at once before the per-minute rate applies.")
-    audit_lock_timeout_seconds: float = Field(5.0, gt=0, le=60, description=(
-        "How long a request waits for a locked SQLite audit store before it is refused with 503."))
+    audit_lock_timeout_seconds: float = Field(1.0, gt=0, le=60, description=(
+        "How long a write waits for a locked SQLite audit store before its request is refused with 503 (a healthy "
+        "write takes about a millisecond)."))
+    audit_retry_seconds: float = Field(2.0, gt=0, le=300, description=(
+        "After a failed audit write, requests are refused with 503 at once (Retry-After) for this long, then one "
+        "is let through to try the store again."))
+    audit_tally_seconds: float = Field(60.0, gt=0, le=3_600, description=(
+        "How often the per-minute counts of health probes and anonymous refusals are written to the audit store."))
+    anonymous_rate_limit_per_minute: float = Field(600.0, gt=0, le=1_000_000, description=(
+        "Sustained requests per minute per client address without a valid key (429 beyond; health probes exempt)."
+        " Behind a reverse proxy every client shares its address unless uvicorn trusts its X-Forwarded-For."))
+    anonymous_rate_limit_burst: int = Field(120, ge=1, le=100_000,
+                                            description="Anonymous requests one client address may send at once.")
+    header_timeout_seconds: float = Field(10.0, gt=0, le=300, description=(
+        "A connection that has not sent a request's whole header block this long after it opened (or after its "
+        "first byte) is closed."))
+    body_timeout_seconds: float = Field(30.0, gt=0, le=600, description=(
+        "A request body that has not fully arrived this long after its headers gets a 408."))
+    max_header_bytes: int = Field(32_768, ge=1_024, le=1_048_576, description=(
+        "Request line plus headers; larger gets a 431 and the connection is closed."))
+    keep_alive_seconds: int = Field(5, ge=1, le=300,
+                                      description="An idle keep-alive connection is closed after this long.")
+    max_connections: int = Field(1_000, ge=1, le=100_000, description=(
+        "Open connections and requests in progress beyond this are answered 503 by uvicorn."))
     compute_workers: int = Field(0, ge=0, le=64, description=(
         "Worker processes for recommendations and scenarios, each holding the bundle; 0 runs them in the serving "
         "process (one core's worth under concurrent requests)."))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 
 from serving.context import request_context
@@ -16,9 +18,16 @@ async def healthz() -> HealthPublic:
     return HealthPublic()
 
 
-@router.get("/readyz", response_model=ReadyPublic, summary="A champion bundle is loaded (503 until then)",
-            responses={503: {"description": "No bundle loaded yet"}})
+@router.get("/readyz", response_model=ReadyPublic,
+            summary="A champion bundle is loaded and the audit store takes rows (503 otherwise)",
+            responses={503: {"description": "No bundle loaded yet, or the audit store is failing"}})
 async def readyz(request: Request) -> ReadyPublic:
+    """Answers from memory: the audit store's state is that of its last write, never a write of its own."""
+    audit = getattr(request.app.state, "audit", None)
+    if audit is not None and not audit.available:
+        wait = str(math.ceil(audit.breaker.retry_seconds))
+        raise ProblemError(503, "audit-unavailable", "the audit store is failing, so requests are refused: "
+                           f"{audit.breaker.reason}", headers={"Retry-After": wait})
     loaded = request.app.state.holder.current
     if loaded is None:
         error = request.app.state.holder.last_error

@@ -1,12 +1,12 @@
-"""Faults: a locked or full audit store (fail closed, nothing done), a corrupted or incompatible champion artifact
-(refused, the loaded one keeps serving), reloads while requests are in flight (none fails).
+"""Faults: a corrupted or incompatible champion artifact (refused, the loaded one keeps serving), reloads while
+requests are in flight (none fails).
 
-The registry being unreachable at start-up (the cached bundle is served) is tests/serving/test_registry.py.
+The registry being unreachable at start-up (the cached bundle is served) is tests/serving/test_registry.py; the
+audit store's faults are tests/hardening/test_audit_faults.py.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from functools import partial
 from pathlib import Path
@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import event
 
 from serving.registry import load_champion
 from serving.settings import ServiceSettings
@@ -31,51 +30,6 @@ def counting_loader(champion: Any) -> tuple[list[bool], Any]:
         return champion
 
     return loads, loader
-
-
-def test_locked_audit_store_fails_closed_then_recovers(make_client: Any, settings: ServiceSettings,
-                                                       champion: Any, auth: Any) -> None:
-    loads, loader = counting_loader(champion)
-    client = make_client(loader=loader, service_settings=settings.model_copy(
-        update={"audit_lock_timeout_seconds": 0.2}))
-    assert client.get("/healthz").status_code == 200
-    holder = sqlite3.connect(settings.data_dir / "audit.db", isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
-    try:
-        refused = [client.post("/v1/admin/reload", headers=auth("data_scientist")),
-                   client.get("/v1/programs", headers=auth("allocator")), client.get("/healthz")]
-        assert [r.status_code for r in refused] == [503, 503, 503]
-        assert all(r.json()["type"].endswith("audit-unavailable") and r.headers["retry-after"] for r in refused)
-        assert "programs" not in refused[1].text
-        assert loads == [True], "the reload ran although it could not be audited"
-    finally:
-        holder.rollback()
-        holder.close()
-    assert client.post("/v1/admin/reload", headers=auth("data_scientist")).status_code == 200
-    assert loads == [True, False]
-    assert all(r["status"] is not None for r in client.app.state.audit.rows())  # no half-written rows
-
-
-def test_full_audit_store_fails_closed(make_client: Any, champion: Any, auth: Any) -> None:
-    loads, loader = counting_loader(champion)
-    client = make_client(loader=loader)
-    engine = client.app.state.audit.engine
-    with engine.connect() as conn:
-        pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar() or 1)
-    engine.dispose()
-
-    @event.listens_for(engine, "connect")
-    def _no_room(dbapi_connection: Any, _record: Any) -> None:  # the file may not grow: "database or disk is full"
-        dbapi_connection.execute(f"PRAGMA max_page_count={pages + 1}")
-
-    statuses = [client.get("/healthz").status_code for _ in range(400)]
-    assert 503 in statuses, "the audit store never filled up"
-    first_full = statuses.index(503)
-    assert set(statuses[:first_full]) == {200} and set(statuses[first_full:]) == {503}
-    refused = client.post("/v1/admin/reload", headers=auth("data_scientist"))
-    assert refused.status_code == 503 and refused.json()["type"].endswith("audit-unavailable")
-    assert loads == [True], "the reload ran although it could not be audited"
-    assert len(client.app.state.audit.rows()) == first_full
 
 
 @pytest.fixture(scope="module")
