@@ -1,4 +1,9 @@
-"""Process entry points: `serve(settings)` for `carealloc serve`, `app_factory` for `uvicorn --factory`."""
+"""Process entry points: `serve(settings)` for `carealloc serve`, `app_factory` for `uvicorn --factory`.
+
+`serve` sets every connection limit from the settings (serving/http_protocol.py says which and why). Started as
+`uvicorn --factory serving.run:app_factory`, add `--http serving.http_protocol:GuardedHttpToolsProtocol` (header
+limits at their defaults) and `--timeout-keep-alive` / `--limit-concurrency` to have the same.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import os
 from fastapi import FastAPI
 
 from serving.app import create_app
+from serving.http_protocol import guarded_protocol
 from serving.logs import configure_logging
 from serving.settings import ServiceSettings
 
@@ -31,4 +37,5 @@ def serve(settings: ServiceSettings) -> None:
     configure_logging(settings.log_level)
     _registry_timeouts(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False, log_config=None,
-                server_header=False)
+                server_header=False, http=guarded_protocol(settings.header_timeout_seconds, settings.max_header_bytes),
+                timeout_keep_alive=settings.keep_alive_seconds, limit_concurrency=settings.max_connections)
