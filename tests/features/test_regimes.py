@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.outcomes import derive_outcomes
 from synthetic.mechanism import courses_per_referral, reach_share
 from synthetic.plan import build_plan
 from synthetic.regimes import REGIMES
-from synthetic.simulate import treat_offered
 from synthetic.truth import Truth
+from tests.features.simulator_agreement import assert_truth_matches_simulator
 
 
 def test_regimes_are_named_smooth_first_and_unknown_ones_are_refused() -> None:
@@ -38,22 +37,7 @@ def test_every_regime_keeps_the_programmes_and_smooth_is_the_default() -> None:
 
 @pytest.mark.parametrize("regime", ["waits", "overhead", "dose_response"])
 def test_truth_matches_the_simulator_in_hard_regimes(regime: str) -> None:
-    plan = build_plan("mental-health", 10_000, seed=4, regime=regime)
-    truth = Truth(plan)
-    a = plan.arrays
-    for i in (0, 3):
-        funding = truth.current_funding[truth.program_ids[i]] * 1.2
-        kappa = courses_per_referral(np.array([funding]), np.array([plan.next_referrals[i]]), a.unit_cost[i],
-                                     a.standard_sessions[i], a.overhead[i])[0]
-        n = 120_000
-        drawn = treat_offered(np.random.default_rng(0), plan.preset, a, np.full(n, i), np.full(n, kappa))
-        names = np.array(list(plan.preset.instruments))[drawn["instrument"]]
-        flags = derive_outcomes(pd.Series(names), pd.Series(drawn["baseline"]), pd.Series(drawn["final"]))
-        curve = truth.curve(truth.program_ids[i], np.array([funding])).iloc[0]
-        assert flags["reliable_improvement"].mean() == pytest.approx(
-            curve["reliable_improvements"] / curve["episodes"], abs=0.012)
-        assert drawn["dropped_out"].mean() == pytest.approx(curve["dropouts"] / curve["episodes"], abs=0.012)
-        assert drawn["sessions"].mean() == pytest.approx(curve["cost"] / curve["episodes"] / a.unit_cost[i], rel=0.03)
+    assert_truth_matches_simulator(regime)
 
 
 def test_overhead_buys_nothing_until_it_is_paid() -> None:

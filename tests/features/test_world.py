@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from features.outcomes import derive_outcomes
-from synthetic.mechanism import courses_per_referral
 from synthetic.plan import build_plan
-from synthetic.simulate import simulate_episodes, treat_offered
+from synthetic.simulate import simulate_episodes
 from synthetic.truth import Truth
+from tests.features.simulator_agreement import assert_truth_matches_simulator
 
 
 def test_same_seed_same_world_other_seed_other_world() -> None:
@@ -63,23 +63,7 @@ def test_historical_funding_is_confounded_with_quality() -> None:
 
 
 def test_truth_matches_the_simulator_it_summarises() -> None:
-    plan = build_plan("mental-health", 10_000, seed=4)
-    truth = Truth(plan)
-    a = plan.arrays
-    for i in (0, 3):
-        funding = truth.current_funding[truth.program_ids[i]] * 1.2
-        referrals = float(plan.next_referrals[i])
-        kappa = courses_per_referral(np.array([funding]), np.array([referrals]), a.unit_cost[i],
-                                     a.standard_sessions[i])[0]
-        n = 120_000
-        drawn = treat_offered(np.random.default_rng(0), plan.preset, a, np.full(n, i), np.full(n, kappa))
-        names = np.array(list(plan.preset.instruments))[drawn["instrument"]]
-        flags = derive_outcomes(pd.Series(names), pd.Series(drawn["baseline"]), pd.Series(drawn["final"]))
-        curve = truth.curve(truth.program_ids[i], np.array([funding])).iloc[0]
-        # The truth's cohort has 3,000 patients, so agreement is to within its sampling error.
-        assert flags["reliable_improvement"].mean() == pytest.approx(
-            curve["reliable_improvements"] / curve["episodes"], abs=0.012)
-        assert drawn["dropped_out"].mean() == pytest.approx(curve["dropouts"] / curve["episodes"], abs=0.012)
+    assert_truth_matches_simulator("smooth")
 
 
 def test_truth_curves_rise_with_diminishing_returns_and_round_trip(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -91,8 +92,9 @@ def test_tuned_parameters_are_picked_up(tmp_path: Path) -> None:
     assert resolve_params(settings, {"num_leaves": 9})["num_leaves"] == 9
 
 
-def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Settings, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def cli(store: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`carealloc` in-process, reading the trained store's champion (and no tracking URI from the environment)."""
     from typer.testing import CliRunner
 
     from carealloc.cli import app
@@ -100,9 +102,14 @@ def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Set
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("CAREALLOC_DATA_DIR", str(store.data_dir))
     runner = CliRunner()
+    return lambda args: runner.invoke(app, args)
+
+
+def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Settings, tmp_path: Path,
+                                                     cli: Any) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"max_change": 0.3, "objective": {"kind": "reliable_improvements"}}))
-    done = runner.invoke(app, ["recommend", "--constraints", str(request), "--data", str(world_dir), "--json"])
+    done = cli(["recommend", "--constraints", str(request), "--data", str(world_dir), "--json"])
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
     current = sum(a["current_funding"] for a in result["allocations"])
@@ -113,36 +120,28 @@ def test_cli_recommend_and_evaluate_use_the_champion(world_dir: Path, store: Set
         "reliable_improvements"] - 1e-6
 
     request.write_text(json.dumps({"budget": 1000, "programs": {"P001": {"min": 5000}}}))
-    infeasible = runner.invoke(app, ["recommend", "--constraints", str(request)])
+    infeasible = cli(["recommend", "--constraints", str(request)])
     assert infeasible.exit_code == 1 and "cannot all hold" in infeasible.output
     assert "5,000" in infeasible.output and "Traceback" not in infeasible.output
 
     request.write_text(json.dumps({"budget": -5, "max_chnage": 0.3}))
-    invalid = runner.invoke(app, ["recommend", "--constraints", str(request)])
+    invalid = cli(["recommend", "--constraints", str(request)])
     assert invalid.exit_code == 2 and "budget:" in invalid.output and "max_chnage:" in invalid.output
 
-    evaluated = runner.invoke(app, ["evaluate", "--data", str(world_dir)])
+    evaluated = cli(["evaluate", "--data", str(world_dir)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "truth_captured_share" in evaluated.output and "truth_curve_relative_mae" in evaluated.output
 
 
-def test_cli_report_plans_for_money_with_contracts(world_dir: Path, store: Settings, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from carealloc.cli import app
-
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("CAREALLOC_DATA_DIR", str(store.data_dir))
-    runner = CliRunner()
+def test_cli_report_plans_for_money_with_contracts(world_dir: Path, tmp_path: Path, cli: Any) -> None:
     contracts = tmp_path / "contracts.json"
     contracts.write_text(json.dumps({"contracts": [{
         "contract_id": "MCD-KEEP", "payer": "Medicaid", "population": {"payer": "medicaid"}, "metric": "retention",
         "target": 0.0, "tiers": [{"threshold": 0.0, "per_point": 200_000}], "min_sample": 1}]}))
     out = tmp_path / "report"
-    alone = runner.invoke(app, ["report", "--data", str(world_dir), "--out", str(out), "--value-per-improvement", "1"])
+    alone = cli(["report", "--data", str(world_dir), "--out", str(out), "--value-per-improvement", "1"])
     assert alone.exit_code == 2 and "needs --contracts" in alone.output
-    done = runner.invoke(app, ["report", "--data", str(world_dir), "--out", str(out), "--contracts", str(contracts),
+    done = cli(["report", "--data", str(world_dir), "--out", str(out), "--contracts", str(contracts),
                                "--value-per-improvement", "0"])
     assert done.exit_code == 0, done.output
     assert "locally, not globally, optimal" in done.stdout and "money value" in done.stdout
