@@ -35,6 +35,7 @@ def review(
     from features.tables import load_tables
     from records.kpi_history import KpiHistory, PeriodConflictError
     from records.plans import PlanStore
+    from records.reviews import ReviewLog
     from usecases.recommendation import RecommendationRequest
     from usecases.review import run_review
 
@@ -72,6 +73,11 @@ def review(
     finally:
         history.close()
         plans.close()
+    reviews = ReviewLog(settings.resolved_outcomes_url)
+    try:
+        reviews.save(outcome.period, outcome.model_version, outcome.figures())
+    finally:
+        reviews.close()
     _log_review(settings, outcome)
     if as_json:
         console.print_json(json.dumps(_as_dict(outcome), default=float))
@@ -115,20 +121,10 @@ def _log_review(settings: Settings, outcome: Any) -> None:
     from tracking.runs import configure, provenance_tags, run
 
     configure(settings)
-    metrics = {"kpi_figures_added": outcome.load.added, "kpi_figures_replaced": outcome.load.replaced,
-               "alerts": len(outcome.alerts)}
-    for kind in ("input_drift", "referral_volume", "outcome_shift", "calibration_drift"):
-        metrics[f"alerts_{kind}"] = sum(a.kind == kind for a in outcome.alerts)
-    if outcome.plan_score is not None:
-        for metric, share in outcome.plan_score.coverage.items():
-            metrics[f"plan_{metric}_inside_interval"] = share
-        for metric, totals in outcome.plan_score.totals.items():
-            metrics[f"plan_{metric}_actual_minus_forecast"] = totals["actual"] - totals["forecast"]
-            metrics[f"plan_{metric}_gain_over_status_quo"] = totals["gain_over_status_quo"]
     with run(f"review {outcome.period}") as log:
         log.tags({**provenance_tags(), "job": "review", "review.period": outcome.period,
                   "model.version": outcome.model_version})
-        log.metrics({k: float(v) for k, v in metrics.items()})
+        log.metrics(outcome.figures())
         log.dict(_as_dict(outcome), "review.json")
 
 

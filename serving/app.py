@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from records.kpi_history import KpiHistory
 from records.plans import PlanStore
+from records.reviews import ReviewLog
 from serving import api_docs, openapi, pages, problems
 from serving.audit import AuditStore
 from serving.compute import ComputePool
@@ -95,6 +96,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     flusher.start()
     outcomes_url = settings.resolved_outcomes_url
     app.state.outcomes = await anyio.to_thread.run_sync(lambda: (KpiHistory(outcomes_url), PlanStore(outcomes_url)))
+    app.state.reviews = await anyio.to_thread.run_sync(ReviewLog, outcomes_url)
+    app.state.metrics.watch_reviews(app.state.reviews)
     holder: BundleHolder = app.state.holder
     try:
         _, loaded = await anyio.to_thread.run_sync(holder.load, app.state.startup_loader)
@@ -115,7 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher.join()
         app.state.tally.flush(app.state.audit)
         app.state.audit.close()
-        for store in app.state.outcomes:
+        for store in (*app.state.outcomes, app.state.reviews):
             store.close()
 
 

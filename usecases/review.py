@@ -41,6 +41,23 @@ class Review:
     """Whether the model that proposes the next split was trained on data including the reviewed period."""
     notes: list[str] = field(default_factory=list)
 
+    def figures(self) -> dict[str, float]:
+        """The review in numbers, as MLflow logs them and Prometheus shows the latest (records/reviews.py)."""
+        figures: dict[str, float] = {"kpi_figures_added": self.load.added, "kpi_figures_replaced": self.load.replaced,
+                                     "alerts": len(self.alerts)}
+        for kind in ALERT_KINDS:
+            figures[f"alerts_{kind}"] = sum(a.kind == kind for a in self.alerts)
+        if self.plan_score is not None:
+            for metric, share in self.plan_score.coverage.items():
+                figures[f"plan_{metric}_inside_interval"] = share
+            for metric, totals in self.plan_score.totals.items():
+                figures[f"plan_{metric}_actual_minus_forecast"] = totals["actual"] - totals["forecast"]
+                figures[f"plan_{metric}_gain_over_status_quo"] = totals["gain_over_status_quo"]
+        return {name: float(value) for name, value in figures.items()}
+
+
+ALERT_KINDS = ("input_drift", "referral_volume", "outcome_shift", "calibration_drift")
+
 
 def calibration_drift(bundle: CareAllocBundle, episodes: pd.DataFrame, period: str) -> list[Alert]:
     """The risk models' mean forecast against the observed rates of the period (calibration in the large)."""

@@ -43,3 +43,32 @@ def test_review_routes_are_for_planners_and_refuse_bad_queries_by_name(client: A
     assert bad.status_code == 422 and "query.kpi" in bad.text
     missing = client.get("/v1/review/plans/not-a-plan", headers=auth("allocator"))
     assert missing.status_code == 404 and "no issued plan" in missing.json()["detail"]
+
+
+def test_the_latest_reviews_figures_reach_prometheus(client: Any, auth: Any, settings: Any, trained: Any,
+                                                     small_world: Any) -> None:
+    from records.plans import PlanStore
+    from records.reviews import ReviewLog
+    from usecases.review import run_review
+
+    scrape = {"headers": auth("data_scientist")}
+    assert "carealloc_review_figure" not in client.get("/metrics", **scrape).text  # no review yet
+    _, programs, episodes = small_world
+    url = settings.resolved_outcomes_url
+    history, plans, reviews = KpiHistory(url), PlanStore(url), ReviewLog(url)
+    try:
+        for period in sorted(programs["period"].astype(str).unique())[-2:]:
+            review = run_review(trained[2], programs, episodes, period, history=history, plans=plans,
+                                source="test", issued_by="test")
+            reviews.save(review.period, review.model_version, review.figures())
+    finally:
+        history.close()
+        plans.close()
+        reviews.close()
+    text = client.get("/metrics", **scrape).text
+    shown = {line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+             for line in text.splitlines() if line.startswith("carealloc_review_figure{")}
+    assert shown, text
+    assert all(f'period="{review.period}"' in labels for labels in shown)  # the latest review only
+    assert shown[f'name="alerts",period="{review.period}"'] == len(review.alerts)
+    assert "carealloc_review_timestamp_seconds " in text
