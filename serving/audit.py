@@ -84,9 +84,11 @@ _FINISH = update(audit_log).where(audit_log.c.id == bindparam("row_id")).values(
 class AuditUnavailableError(RuntimeError):
     """The audit row could not be written; the request must not be served (retry after `retry_after` s)."""
 
-    def __init__(self, reason: str, retry_after: int = 1):
+    def __init__(self, reason: str, retry_after: int = 1, *, untried: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
+        self.untried = untried
+        """Refused by the breaker without touching the store (the failure itself was already reported)."""
 
 
 TallyKey = tuple[datetime, str, str, int]
@@ -111,7 +113,7 @@ class _Breaker:
 
     def _refusal(self, now: float) -> AuditUnavailableError:
         wait = max(1, math.ceil((self._open_until or now) - now))
-        return AuditUnavailableError(f"audit store unavailable ({self.reason})", retry_after=wait)
+        return AuditUnavailableError(f"audit store unavailable ({self.reason})", retry_after=wait, untried=True)
 
     def admit(self, claim: bool = True) -> None:
         """Raise at once while open, unless it is time for the probe, which this call then becomes (`claim`) or

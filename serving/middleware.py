@@ -246,8 +246,9 @@ class RequestGuard:
 
     async def _refuse_unaudited(self, scope: Scope, send: Send, context: RequestContext, started: float,
                                 exc: Exception) -> None:
-        logger().error("audit store unavailable; request refused", extra={
-            "request_id": context.request_id, "error_type": str(exc), "event": "audit_unavailable"})
+        if not getattr(exc, "untried", False):  # one line per failed write; the refusals after it are in the access log
+            logger().error("audit store unavailable; requests refused", extra={
+                "request_id": context.request_id, "error_type": str(exc), "event": "audit_unavailable"})
         body = problem_body(503, "audit-unavailable", "Service Unavailable",
                             "the request could not be recorded in the audit store, so it was not served")
         retry_after = getattr(exc, "retry_after", 1)
