@@ -75,7 +75,8 @@ def review(
         plans.close()
     reviews = ReviewLog(settings.resolved_outcomes_url)
     try:
-        reviews.save(outcome.period, outcome.model_version, outcome.figures())
+        reviews.save(outcome.period, outcome.model_version, outcome.figures(), outcome.alert_rows(),
+                     outcome.proposal_plan_id)
     finally:
         reviews.close()
     _log_review(settings, outcome)
@@ -140,7 +141,6 @@ def _as_dict(outcome: Any) -> dict[str, Any]:
             "plan_id": score.plan_id, "coverage": score.coverage, "totals": score.totals,
             "attribution": score.attribution,
             "programmes": json.loads(score.programmes.to_json(orient="records"))},
-        "alerts": [{"kind": a.kind, "subject": a.subject, "what_moved": a.what_moved, "size": a.size,
-                    "statistic": a.statistic, "since": a.since, "action": a.action} for a in outcome.alerts],
+        "alerts": outcome.alert_rows(),
         "notes": outcome.notes, "proposal_plan_id": outcome.proposal_plan_id, "proposal": outcome.proposal,
     }

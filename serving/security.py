@@ -41,12 +41,14 @@ ACCESS: dict[str, frozenset[Role]] = {
     "GET /v1/review/kpis": _PLANNERS,
     "GET /v1/review/plans": _PLANNERS,
     "GET /v1/review/plans/{plan_id}": _PLANNERS,
+    "GET /v1/review/latest": _PLANNERS,
     # web pages (serving/pages): signed in with a session cookie; sign-in, sign-out and "/" are public
     "GET /pages/allocator": _PLANNERS,
     "POST /pages/allocator/allocation.csv": _PLANNERS,
     "GET /pages/clinician": frozenset({"clinician"}),
     "POST /pages/clinician/episodes": frozenset({"clinician"}),
     "GET /pages/models": frozenset({"data_scientist"}),
+    "GET /pages/outcomes": _PLANNERS,
 }
 PUBLIC |= frozenset({"GET /", "GET /signin", "POST /signin", "POST /signout"})
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()

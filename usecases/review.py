@@ -6,7 +6,7 @@ The CLI (`carealloc review`) calls this after an optional retrain through the tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,9 @@ class Review:
                 figures[f"plan_{metric}_actual_minus_forecast"] = totals["actual"] - totals["forecast"]
                 figures[f"plan_{metric}_gain_over_status_quo"] = totals["gain_over_status_quo"]
         return {name: float(value) for name, value in figures.items()}
+
+    def alert_rows(self) -> list[dict[str, Any]]:
+        return [asdict(alert) for alert in self.alerts]
 
 
 ALERT_KINDS = ("input_drift", "referral_volume", "outcome_shift", "calibration_drift")

@@ -26,8 +26,8 @@ class Page:
     path: str
 
 
-PAGES = (Page("allocator", "Allocation", "/pages/allocator"), Page("clinician", "Patients", "/pages/clinician"),
-         Page("models", "Models", "/pages/models"))
+PAGES = (Page("allocator", "Allocation", "/pages/allocator"), Page("outcomes", "Outcomes", "/pages/outcomes"),
+         Page("clinician", "Patients", "/pages/clinician"), Page("models", "Models", "/pages/models"))
 SIGN_IN = "/signin"
 
 

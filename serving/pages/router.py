@@ -95,6 +95,11 @@ def allocator_page(*, request: Request, session: SessionDep) -> HTMLResponse:
     return _render(request, "allocator.html", session)
 
 
+@router.get("/pages/outcomes", response_class=HTMLResponse)
+def outcomes_page(*, request: Request, session: SessionDep) -> HTMLResponse:
+    return _render(request, "outcomes.html", session)
+
+
 @router.get("/pages/clinician", response_class=HTMLResponse)
 def clinician_page(*, request: Request, session: SessionDep) -> HTMLResponse:
     programs = sorted(session.principal.programs) if session.principal.programs is not None else None

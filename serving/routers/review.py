@@ -1,5 +1,6 @@
-"""The quarterly cycle over HTTP: the KPI history and the plans the service issued (read), each plan scored against
-the period it forecast once that period's KPIs are in the history (`carealloc review` loads them)."""
+"""The quarterly cycle over HTTP: the KPI history, the plans the service issued (read), each plan scored against
+the period it forecast once that period's KPIs are in the history (`carealloc review` loads them), and the latest
+review's alerts and proposal."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.identifiers import Identifier
+from features.drift import Alert
 from features.kpi import KPI_NAMES
 from records.kpi_history import KpiHistory
 from records.plans import PlanStore
+from records.reviews import ReviewLog
 from serving.problems import ProblemError
 from serving.security import authorize
 from usecases.plan_scoring import score_plan
@@ -30,6 +33,16 @@ class KpiRow(BaseModel):
     lower: float | None
     upper: float | None
     n: int
+
+
+class ReviewPublic(BaseModel):
+    review_id: str
+    reviewed_at: str
+    period: str
+    model_version: str
+    figures: dict[str, float] = Field(description="Alert counts, plan coverage and gain, as /metrics shows them.")
+    alerts: list[Alert] = Field(description="What moved, by how much, since when and what to do.")
+    proposal_plan_id: str | None = Field(None, description="The plan proposed for the next quarter, if any.")
 
 
 class KpiHistoryPublic(BaseModel):
@@ -112,3 +125,16 @@ async def get_plan(request: Request, plan_id: Annotated[str, Field(max_length=36
                           score=score)
 
     return await run_in_threadpool(load)
+
+
+@router.get("/latest", response_model=ReviewPublic, summary="The latest quarterly review: figures, alerts, proposal",
+            responses={404: {"description": "No review has run yet"}})
+async def latest_review(request: Request) -> ReviewPublic:
+    reviews: ReviewLog = request.app.state.reviews
+    latest = await run_in_threadpool(reviews.latest)
+    if latest is None:
+        raise ProblemError(404, "no-review", "no review has run yet: `carealloc review --data DIR --period P` runs one")
+    return ReviewPublic(review_id=latest.review_id, reviewed_at=latest.reviewed_at.isoformat(), period=latest.period,
+                        model_version=latest.model_version, figures=latest.figures,
+                        alerts=[Alert(**a) for a in latest.alerts],
+                        proposal_plan_id=latest.proposal_plan_id)

@@ -65,11 +65,16 @@ def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
 
 
 @pytest.fixture(scope="module")
-def server(trained: Any, small_world: Any, keys: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_settings(keys: Any, tmp_path_factory: pytest.TempPathFactory) -> ServiceSettings:
     folder = tmp_path_factory.mktemp("pages")
-    settings = ServiceSettings(data_dir=folder, api_keys=tuple(record for _, record in keys.values()),
-                               audit_url=f"sqlite:///{folder / 'audit.db'}", tracking_uri="sqlite:///unused.db",
-                               mlflow_ui_url="http://127.0.0.1:5000")
+    return ServiceSettings(data_dir=folder, api_keys=tuple(record for _, record in keys.values()),
+                           audit_url=f"sqlite:///{folder / 'audit.db'}", tracking_uri="sqlite:///unused.db",
+                           mlflow_ui_url="http://127.0.0.1:5000")
+
+
+@pytest.fixture(scope="module")
+def server(trained: Any, small_world: Any, served_settings: ServiceSettings) -> Iterator[str]:
+    settings = served_settings
     loaded = _bundle_with_calibration(trained, small_world)
     app = create_app(settings, loader=lambda *, allow_cache: loaded)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -289,7 +294,7 @@ def test_roles_only_reach_their_pages(server: str, browser: WebDriver, keys: Any
     wait(browser).until(ec.url_to_be(f"{server}/signin?next=/pages/models"))
     sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
     links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
-    assert links == {"/pages/allocator"}
+    assert links == {"/pages/allocator", "/pages/outcomes"}
     browser.get(f"{server}/pages/clinician")
     heading = wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#forbidden h1")))
     assert "not available" in heading.text
@@ -313,9 +318,45 @@ def test_data_scientist_sees_versions_metrics_and_calibration(server: str, brows
     assert {k: shown[k] for k in SHOWN_METRICS} == {"response_auc": "0.63", "response_ece": "0.017",
                                                     "dropout_ece": "0.012", "holdout_score": "1.23"}
     links = {a.get_attribute("href").removeprefix(server) for a in rows(browser, "header nav a")}
-    assert links == {"/pages/allocator", "/pages/models"}
+    assert links == {"/pages/allocator", "/pages/outcomes", "/pages/models"}
     assert severe(browser) == []
     shoot(browser, "models")
+
+
+def test_allocator_follows_outcomes_against_the_plans_forecasts(server: str, browser: WebDriver, keys: Any,
+                                                                 served_settings: ServiceSettings, trained: Any,
+                                                                 small_world: Any) -> None:
+    from records.plans import PLANS, PlanStore
+    from tests.serving.test_review_api import _two_reviews
+    from usecases.recommendation import RecommendationRequest, recommend
+
+    _, programs, _ = small_world
+    plans = PlanStore(served_settings.resolved_outcomes_url)  # a plan issued for the last quarter, to draw over it
+    plan_id = plans.save(recommend(trained[2], RecommendationRequest(max_change=0.3)), {"max_change": 0.3},
+                         issued_by="test")
+    with plans.engine.begin() as connection:
+        connection.execute(PLANS.update().where(PLANS.c.plan_id == plan_id).values(
+            forecast_period=str(programs["period"].max())))
+    plans.close()
+    review = _two_reviews(served_settings, trained, small_world)
+    sign_in(browser, server, keys["allocator"][0], "/pages/outcomes")
+    wait(browser).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-outcomes-ready')"))
+    assert review.period in browser.find_element(By.ID, "review-line").text
+    programmes = set(trained[2].programs)
+    assert {f.get_attribute("data-program") for f in rows(browser, "#trends figure")} == programmes
+    assert len(rows(browser, "#trends figure svg")) == len(programmes)
+    assert len(rows(browser, "#trends .band")) == len(programmes)
+    assert len(rows(browser, "#trends .forecast-mark")) == len(programmes)  # the plan's forecast, once each
+    alerts = rows(browser, "#alerts-table tbody tr")
+    assert len(alerts) == max(1, len(review.alerts))
+    if review.proposal_plan_id:
+        assert len(rows(browser, "#proposal-table tbody tr")) == len(programmes)
+    Select(browser.find_element(By.ID, "kpi")).select_by_value("dropout_rate")
+    wait(browser).until(lambda d: "dropout" in d.execute_script(  # in the page: the charts are being replaced
+        "const svg = document.querySelector('#trends svg'); return svg ? svg.getAttribute('aria-label') : ''"))
+    assert severe(browser) == []
+    shoot(browser, "outcomes")
 
 
 @pytest.mark.parametrize(("page", "rendered"), [

@@ -45,14 +45,12 @@ def test_review_routes_are_for_planners_and_refuse_bad_queries_by_name(client: A
     assert missing.status_code == 404 and "no issued plan" in missing.json()["detail"]
 
 
-def test_the_latest_reviews_figures_reach_prometheus(client: Any, auth: Any, settings: Any, trained: Any,
-                                                     small_world: Any) -> None:
+def _two_reviews(settings: Any, trained: Any, small_world: Any) -> Any:
+    """Review the world's last two quarters into the service's outcomes database, as `carealloc review` does."""
     from records.plans import PlanStore
     from records.reviews import ReviewLog
     from usecases.review import run_review
 
-    scrape = {"headers": auth("data_scientist")}
-    assert "carealloc_review_figure" not in client.get("/metrics", **scrape).text  # no review yet
     _, programs, episodes = small_world
     url = settings.resolved_outcomes_url
     history, plans, reviews = KpiHistory(url), PlanStore(url), ReviewLog(url)
@@ -60,11 +58,20 @@ def test_the_latest_reviews_figures_reach_prometheus(client: Any, auth: Any, set
         for period in sorted(programs["period"].astype(str).unique())[-2:]:
             review = run_review(trained[2], programs, episodes, period, history=history, plans=plans,
                                 source="test", issued_by="test")
-            reviews.save(review.period, review.model_version, review.figures())
+            reviews.save(review.period, review.model_version, review.figures(), review.alert_rows(),
+                         review.proposal_plan_id)
     finally:
         history.close()
         plans.close()
         reviews.close()
+    return review
+
+
+def test_the_latest_reviews_figures_reach_prometheus(client: Any, auth: Any, settings: Any, trained: Any,
+                                                     small_world: Any) -> None:
+    scrape = {"headers": auth("data_scientist")}
+    assert "carealloc_review_figure" not in client.get("/metrics", **scrape).text  # no review yet
+    review = _two_reviews(settings, trained, small_world)
     text = client.get("/metrics", **scrape).text
     shown = {line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
              for line in text.splitlines() if line.startswith("carealloc_review_figure{")}
@@ -72,3 +79,23 @@ def test_the_latest_reviews_figures_reach_prometheus(client: Any, auth: Any, set
     assert all(f'period="{review.period}"' in labels for labels in shown)  # the latest review only
     assert shown[f'name="alerts",period="{review.period}"'] == len(review.alerts)
     assert "carealloc_review_timestamp_seconds " in text
+
+
+def test_the_latest_review_and_the_outcomes_page_are_for_planners(client: Any, auth: Any, settings: Any,
+                                                                  trained: Any, small_world: Any, keys: Any) -> None:
+    from tests.serving.test_pages import sign_in
+
+    none_yet = client.get("/v1/review/latest", headers=auth("allocator"))
+    assert none_yet.status_code == 404 and "carealloc review" in none_yet.json()["detail"]
+    review = _two_reviews(settings, trained, small_world)
+    latest = client.get("/v1/review/latest", headers=auth("data_scientist")).json()
+    assert latest["period"] == review.period and latest["proposal_plan_id"] == review.proposal_plan_id
+    assert [(a["kind"], a["subject"]) for a in latest["alerts"]] == [(a.kind, a.subject) for a in review.alerts]
+    assert latest["figures"]["alerts"] == len(review.alerts)
+    assert client.get("/v1/review/latest", headers=auth("clinician")).status_code == 403
+    sign_in(client, keys, "allocator")
+    page = client.get("/pages/outcomes")
+    assert page.status_code == 200 and "/static/outcomes.js" in page.text and 'href="/pages/outcomes"' in page.text
+    client.cookies.clear()
+    sign_in(client, keys, "clinician")
+    assert client.get("/pages/outcomes").status_code == 403

@@ -91,6 +91,55 @@
     });
   }
 
+  /* A KPI over periods: the measured value with its interval as a band, and where a plan forecast the period, its
+     forecast as a hollow square with the forecast interval as a whisker. spec: {label, unit, periods: [{period,
+     value, lower, upper, forecast, forecastLower, forecastUpper}], share (values are shares of 1)}. */
+  function trend(container, spec) {
+    remember(container, function () {
+      const c = canvas(container, 170, spec.label);
+      const m = { l: 58, r: 12, t: 12, b: 34 };
+      const pts = spec.periods;
+      const highs = pts.map(function (p) { return Math.max(p.upper || 0, p.value || 0, p.forecastUpper || 0); });
+      const ymax = spec.share ? Math.min(1, niceMax(Math.max.apply(null, highs))) : niceMax(Math.max.apply(null, highs));
+      const step = (c.width - m.l - m.r) / Math.max(1, pts.length - 1);
+      const x = function (i) { return pts.length === 1 ? (m.l + c.width - m.r) / 2 : m.l + step * i; };
+      const y = function (v) { return c.height - m.b - (c.height - m.t - m.b) * Math.min(v, ymax) / ymax; };
+      const measured = pts.map(function (p, i) { return [i, p]; }).filter(function (e) { return e[1].value !== null; });
+      if (measured.length) {
+        const band = measured.map(function (e) { return x(e[0]) + "," + y(e[1].upper === null ? e[1].value : e[1].upper); }).concat(
+          measured.slice().reverse().map(function (e) { return x(e[0]) + "," + y(e[1].lower === null ? e[1].value : e[1].lower); }));
+        c.svg.appendChild(svgEl("polygon", { class: "band", points: band.join(" ") }));
+        c.svg.appendChild(svgEl("polyline", { class: "line", points: measured.map(function (e) { return x(e[0]) + "," + y(e[1].value); }).join(" ") }));
+        measured.forEach(function (e) {
+          const dot = svgEl("circle", { class: "point-recommended", cx: x(e[0]), cy: y(e[1].value), r: 3 });
+          dot.appendChild(svgEl("title", {}, e[1].period + ": " + spec.format(e[1].value)));
+          c.svg.appendChild(dot);
+        });
+      }
+      pts.forEach(function (p, i) {
+        if (p.forecast === null || p.forecast === undefined) { return; }
+        c.svg.appendChild(svgEl("line", { class: "whisker", x1: x(i), x2: x(i), y1: y(p.forecastLower), y2: y(p.forecastUpper) }));
+        const mark = svgEl("rect", { class: "forecast-mark", x: x(i) - 4, y: y(p.forecast) - 4, width: 8, height: 8 });
+        mark.appendChild(svgEl("title", {}, p.period + " plan forecast: " + spec.format(p.forecast) + " (" +
+          spec.format(p.forecastLower) + "–" + spec.format(p.forecastUpper) + ")"));
+        c.svg.appendChild(mark);
+      });
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: m.l, x2: c.width - m.r, y1: c.height - m.b, y2: c.height - m.b }));
+      c.svg.appendChild(svgEl("line", { class: "axis", x1: m.l, x2: m.l, y1: m.t, y2: c.height - m.b }));
+      [0, 0.5, 1].forEach(function (f) {
+        c.svg.appendChild(svgEl("text", { x: m.l - 4, y: y(ymax * f) + 4, "text-anchor": "end" }, spec.format(ymax * f)));
+      });
+      const every = Math.max(1, Math.ceil(pts.length / Math.max(1, Math.floor((c.width - m.l - m.r) / 75))));
+      const last = pts.length - 1;
+      pts.forEach(function (p, i) {  // every few periods, and the last one when it does not crowd the one before
+        if ((i % every === 0 && (i === last || last - i >= every)) || i === last) {
+          const anchor = pts.length > 1 && i === last ? "end" : "middle";
+          c.svg.appendChild(svgEl("text", { x: x(i), y: c.height - 14, "text-anchor": anchor }, p.period));
+        }
+      });
+    });
+  }
+
   function fit(text, chars) { return text.length > chars ? text.slice(0, Math.max(1, chars - 1)) + "…" : text; }
 
   /* Signed contributions around zero (SHAP log-odds): red pushes the risk up, green pulls it down. */
@@ -149,5 +198,5 @@
     }, 150);
   });
 
-  window.Charts = { pairedBars: pairedBars, outcomeCurve: outcomeCurve, factorBars: factorBars, reliability: reliability };
+  window.Charts = { pairedBars: pairedBars, outcomeCurve: outcomeCurve, factorBars: factorBars, reliability: reliability, trend: trend };
 })();
