@@ -81,7 +81,12 @@ class ServiceSettings(Settings):
                                  description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
     session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "
                                                            "front (browsers then send it over https only).")
-    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description="Oldest sign-ins are dropped beyond this.")
+    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description=(
+        "Sessions held at once, a last resort behind max_sessions_per_key: beyond it the oldest session of the key "
+        "holding the most goes (a sign-in is refused with 503 rather than end the only session of another key)."))
+    max_sessions_per_key: int = Field(20, ge=1, le=1_000_000, description=(
+        "Sessions one key may hold at once (browsers, devices, people sharing it); a further sign-in with the key "
+        "ends its own oldest session, never another key's (capped at max_sessions)."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

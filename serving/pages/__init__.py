@@ -17,7 +17,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and the in-memory session store to `app` (nothing is read here)."""
     settings = app.state.settings
-    app.state.sessions = SessionStore(settings.session_minutes * 60, settings.max_sessions)
+    app.state.sessions = SessionStore(settings.session_minutes * 60, settings.max_sessions,
+                                      settings.max_sessions_per_key)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.add_exception_handler(SignInRequiredError, redirect_to_sign_in)

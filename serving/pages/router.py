@@ -23,7 +23,7 @@ from serving.pages.uploads import episodes_from_csv
 from serving.routers.recommendations import recommendation_result
 from serving.schemas import RecommendationCreate
 from serving.security import authorize, current_session
-from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionStore
+from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionsFullError, SessionStore
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -67,7 +67,13 @@ def sign_in(*, request: Request, settings: SettingsDep, api_key: Annotated[str, 
     context.key_id, context.role = principal.key_id, principal.role
     store: SessionStore = request.app.state.sessions
     store.close(request.cookies.get(COOKIE))  # a fresh id on every sign-in (no session fixation)
-    session = store.open(principal)
+    try:
+        session = store.open(principal)
+    except SessionsFullError:
+        response = _render(request, "signin.html", None, status_code=503, next=next,
+                           error="Too many people are signed in right now; try again in a few minutes.")
+        response.headers["Retry-After"] = "60"
+        return response
     response = RedirectResponse(home_for(principal, next), status_code=303)
     response.set_cookie(COOKIE, session.session_id, max_age=settings.session_minutes * 60, path="/",
                         httponly=True, samesite="strict", secure=settings.session_cookie_secure)

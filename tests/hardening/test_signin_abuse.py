@@ -1,0 +1,82 @@
+"""Sign-in abuse (issue 17, item 4): one key signing everyone else out, sign-in floods and login CSRF.
+
+The probe that found it: 10,050 sign-ins with one key in 38 s evicted an allocator's session (a global cap of
+10,000 sessions, oldest dropped first, and no sign-in rate limit), and `POST /signin` accepted a cross-site Origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from serving.principal import Principal
+from serving.sessions import COOKIE, SessionStore
+from tests.serving.test_pages import sign_in
+
+GENEROUS = {"signin_per_minute_per_key": 10_000, "signin_per_minute_per_client": 10_000}
+
+
+def _flood(client: Any, key: str, times: int) -> None:
+    """`times` sign-ins with one key and no cookie, as a script would send them (each opens a new session)."""
+    for _ in range(times):
+        client.cookies.clear()
+        assert client.post("/signin", data={"api_key": key}, follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("caps", [{"max_sessions": 50, "max_sessions_per_key": 5},
+                                  {"max_sessions": 10, "max_sessions_per_key": 10}], ids=["per-key", "global"])
+def test_one_key_signing_in_200_times_signs_no_one_else_out(make_client: Any, settings: Any, keys: Any,
+                                                             caps: dict[str, int]) -> None:
+    client = make_client(service_settings=settings.model_copy(update={**GENEROUS, **caps}))
+    sign_in(client, keys, "allocator")
+    allocator_cookie = client.cookies.get(COOKIE)
+    _flood(client, keys["data_scientist"][0], 200)
+    client.cookies.clear()
+    client.cookies.set(COOKIE, allocator_cookie)
+    assert client.get("/pages/allocator", follow_redirects=False).status_code == 200
+    store: SessionStore = client.app.state.sessions
+    assert store.sessions_of(keys["data_scientist"][1].key_id) == min(caps["max_sessions_per_key"],
+                                                                      caps["max_sessions"] - 1)
+
+
+def test_a_keys_own_oldest_session_goes_first() -> None:
+    store = SessionStore(lifetime_seconds=60, max_sessions=100, max_per_key=2)
+    one, two = Principal("aaaaaaaa", "allocator", None), Principal("bbbbbbbb", "clinician", None)
+    theirs = store.open(two)
+    first, second, third = (store.open(one) for _ in range(3))
+    assert store.get(first.session_id) is None and store.get(second.session_id) == second
+    assert store.get(third.session_id) == third and store.get(theirs.session_id) == theirs
+    assert (store.sessions_of("aaaaaaaa"), store.sessions_of("bbbbbbbb"), len(store)) == (2, 1, 3)
+    store.close(second.session_id)
+    store.close(third.session_id)
+    assert store.sessions_of("aaaaaaaa") == 0 and len(store) == 1
+
+
+def test_global_cap_takes_from_the_key_holding_most_and_refuses_rather_than_evicting_a_peer() -> None:
+    from serving.sessions import SessionsFullError
+
+    store = SessionStore(lifetime_seconds=60, max_sessions=3, max_per_key=3)
+    one, two, three = (Principal(c * 8, "allocator", None) for c in "abc")
+    a1, a2 = store.open(one), store.open(one)
+    b1 = store.open(two)
+    b2 = store.open(two)  # a and b hold two each: the opener's own oldest goes
+    assert store.get(b1.session_id) is None and {s.session_id for s in (a1, a2, b2)} == set(store._sessions)
+    store.open(three)  # a holds the most: its oldest goes, not b's
+    assert store.get(a1.session_id) is None and store.get(b2.session_id) == b2
+    store.close(a2.session_id)
+    store.open(Principal("eeeeeeee", "allocator", None))
+    with pytest.raises(SessionsFullError):  # three keys with one session each would have to give one up
+        store.open(Principal("dddddddd", "allocator", None))
+    assert len(store) == 3 and store.sessions_of("dddddddd") == 0
+
+
+def test_expired_sessions_do_not_count_against_the_caps() -> None:
+    now = [0.0]
+    store = SessionStore(lifetime_seconds=10, max_sessions=2, max_per_key=2, clock=lambda: now[0])
+    one, two = Principal("aaaaaaaa", "allocator", None), Principal("bbbbbbbb", "clinician", None)
+    store.open(one)
+    store.open(one)
+    now[0] = 11.0
+    fresh = store.open(two)
+    assert len(store) == 1 and store.sessions_of("aaaaaaaa") == 0 and store.get(fresh.session_id) == fresh
