@@ -87,6 +87,12 @@ class ServiceSettings(Settings):
     max_sessions_per_key: int = Field(20, ge=1, le=1_000_000, description=(
         "Sessions one key may hold at once (browsers, devices, people sharing it); a further sign-in with the key "
         "ends its own oldest session, never another key's (capped at max_sessions)."))
+    signin_per_minute_per_client: int = Field(30, ge=1, le=100_000, description=(
+        "Sign-in attempts one client address may make at once and then per minute, wrong keys included (429 "
+        "beyond). Behind a reverse proxy every user shares the proxy's address unless uvicorn trusts its "
+        "X-Forwarded-For."))
+    signin_per_minute_per_key: int = Field(10, ge=1, le=100_000, description=(
+        "Sign-ins one recognised key may make at once and then per minute, from any address (429 beyond)."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

@@ -56,24 +56,34 @@ def sign_in_form(*, request: Request, next: str | None = None) -> HTMLResponse:
     return _render(request, "signin.html", current_session(request), next=next or "", error=None)
 
 
+def _sign_in_refused(request: Request, status_code: int, next: str, error: str,
+                     retry_after: int | None = None) -> HTMLResponse:
+    response = _render(request, "signin.html", None, status_code=status_code, next=next, error=error)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @router.post("/signin", response_class=HTMLResponse)
 def sign_in(*, request: Request, settings: SettingsDep, api_key: Annotated[str, Form(max_length=200)] = "",
             next: Annotated[str, Form(max_length=200)] = "") -> Response:
     principal = request.app.state.keyring.verify(api_key.strip()) if api_key.strip() else None
+    if principal is not None:  # attributed in the audit record even when refused below
+        context = request_context(request)
+        context.key_id, context.role = principal.key_id, principal.role
+    wait = request.app.state.signin_throttle.wait(request, principal)
+    if wait is not None:
+        return _sign_in_refused(request, 429, next, f"Too many sign-in attempts; try again in {wait} s.", wait)
     if principal is None:
         error = "That API key is not valid." if api_key.strip() else "Enter your API key."
-        return _render(request, "signin.html", None, status_code=401, next=next, error=error)
-    context = request_context(request)
-    context.key_id, context.role = principal.key_id, principal.role
+        return _sign_in_refused(request, 401, next, error)
     store: SessionStore = request.app.state.sessions
     store.close(request.cookies.get(COOKIE))  # a fresh id on every sign-in (no session fixation)
     try:
         session = store.open(principal)
     except SessionsFullError:
-        response = _render(request, "signin.html", None, status_code=503, next=next,
-                           error="Too many people are signed in right now; try again in a few minutes.")
-        response.headers["Retry-After"] = "60"
-        return response
+        return _sign_in_refused(request, 503, next, "Too many people are signed in right now; try again in a "
+                                "few minutes.", retry_after=60)
     response = RedirectResponse(home_for(principal, next), status_code=303)
     response.set_cookie(COOKIE, session.session_id, max_age=settings.session_minutes * 60, path="/",
                         httponly=True, samesite="strict", secure=settings.session_cookie_secure)

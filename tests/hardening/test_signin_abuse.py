@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from serving.principal import Principal
 from serving.sessions import COOKIE, SessionStore
@@ -80,3 +81,47 @@ def test_expired_sessions_do_not_count_against_the_caps() -> None:
     now[0] = 11.0
     fresh = store.open(two)
     assert len(store) == 1 and store.sessions_of("aaaaaaaa") == 0 and store.get(fresh.session_id) == fresh
+
+
+def test_the_n_plus_first_sign_in_from_one_client_gets_429_bad_keys_included(make_client: Any, settings: Any,
+                                                                             keys: Any) -> None:
+    client = make_client(service_settings=settings.model_copy(update={"signin_per_minute_per_client": 3}))
+    answers = [client.post("/signin", data={"api_key": "ca_aaaaaaaaaaaa_wrong"}, follow_redirects=False)
+               for _ in range(3)]
+    answers.append(client.post("/signin", data={"api_key": keys["allocator"][0]}, follow_redirects=False))
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) >= 1 and refused.headers["content-type"].startswith("text/html")
+    assert "Too many sign-in attempts" in refused.text and COOKIE not in refused.headers.get("set-cookie", "")
+    assert len(client.app.state.sessions) == 0
+    elsewhere = TestClient(client.app, client=("203.0.113.9", 50_000))  # another address has its own bucket
+    assert elsewhere.post("/signin", data={"api_key": keys["allocator"][0]}, follow_redirects=False
+                          ).status_code == 303
+    rows = [r for r in client.app.state.audit.rows() if r["endpoint"] == "/signin"]
+    assert [r["status"] for r in rows] == [401, 401, 401, 429, 303]
+    assert rows[3]["key_id"] == keys["allocator"][1].key_id and rows[3]["role"] == "allocator"
+
+
+def test_sign_ins_are_limited_per_key(make_client: Any, settings: Any, keys: Any) -> None:
+    client = make_client(service_settings=settings.model_copy(update={"signin_per_minute_per_key": 2}))
+    answers = [client.post("/signin", data={"api_key": keys["allocator"][0]}, follow_redirects=False)
+               for _ in range(3)]
+    assert [a.status_code for a in answers] == [303, 303, 429] and int(answers[2].headers["retry-after"]) >= 1
+    assert client.post("/signin", data={"api_key": keys["clinician"][0]}, follow_redirects=False).status_code == 303
+    wrong_secret = f"ca_{keys['data_scientist'][1].key_id}_{'x' * 43}"  # spends nothing of that key's budget
+    for _ in range(3):
+        assert client.post("/signin", data={"api_key": wrong_secret}, follow_redirects=False).status_code == 401
+    assert client.post("/signin", data={"api_key": keys["data_scientist"][0]}, follow_redirects=False
+                       ).status_code == 303
+
+
+def test_client_buckets_do_not_grow_without_bound() -> None:
+    from serving.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0])
+    assert all(limiter.take(f"198.51.100.{i}") is None for i in range(5_000))  # 5,000 addresses, one try each
+    assert limiter.take("198.51.100.7") == 1  # still within its refill time: remembered and refused
+    now[0] = 2.0  # every bucket has refilled: forgetting them changes no answer
+    assert all(limiter.take(f"203.0.113.{i}") is None for i in range(3_200))
+    assert len(limiter) == 3_200
