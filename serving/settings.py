@@ -87,6 +87,9 @@ class ServiceSettings(Settings):
     max_sessions_per_key: int = Field(20, ge=1, le=1_000_000, description=(
         "Sessions one key may hold at once (browsers, devices, people sharing it); a further sign-in with the key "
         "ends its own oldest session, never another key's (capped at max_sessions)."))
+    public_origin: str | None = Field(None, max_length=300, pattern=r"^https?://[^/?#@\s]+$", description=(
+        "The origin browsers see (e.g. https://carealloc.example.org) when a reverse proxy rewrites Host or "
+        "terminates TLS; unsafe page requests must come from it. Default: the request's own scheme and Host."))
     signin_per_minute_per_client: int = Field(30, ge=1, le=100_000, description=(
         "Sign-in attempts one client address may make at once and then per minute, wrong keys included (429 "
         "beyond). Behind a reverse proxy every user shares the proxy's address unless uvicorn trusts its "

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from serving.pages.access import PageForbiddenError, SignInRequiredError, redirect_to_sign_in
-from serving.pages.router import forbidden_page, router
+from serving.pages.access import CrossOriginError, PageForbiddenError, SignInRequiredError, redirect_to_sign_in
+from serving.pages.router import cross_origin_refused, forbidden_page, router
 from serving.pages.throttle import SignInThrottle
 from serving.sessions import SessionStore
 
@@ -27,3 +27,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.add_exception_handler(SignInRequiredError, redirect_to_sign_in)
     app.add_exception_handler(PageForbiddenError, forbidden_page)
+    app.add_exception_handler(CrossOriginError, cross_origin_refused)

@@ -17,16 +17,27 @@ from fastapi.templating import Jinja2Templates
 
 from serving.context import request_context
 from serving.dependencies import LoadedDep, SettingsDep
-from serving.pages.access import SIGN_IN, PageForbiddenError, home_for, page_session, pages_for
+from serving.pages.access import (
+    SIGN_IN,
+    CrossOriginError,
+    PageForbiddenError,
+    home_for,
+    page_session,
+    pages_for,
+    same_origin_only,
+)
 from serving.pages.export import allocation_csv
 from serving.pages.uploads import episodes_from_csv
+from serving.problems import ProblemError, problem_response
 from serving.routers.recommendations import recommendation_result
 from serving.schemas import RecommendationCreate
 from serving.security import authorize, current_session
 from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionsFullError, SessionStore
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin_only)])
+FORM_PATHS = frozenset({SIGN_IN, "/signout"})
+"""Posted by the pages' HTML forms, so a refusal is a page; the other unsafe page routes are called by scripts."""
 SessionDep = Annotated[Session, Depends(page_session)]
 
 
@@ -43,6 +54,17 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageForbiddenError)
     return _render(request, "forbidden.html", current_session(request), status_code=403,
                    role=exc.principal.role, path=exc.path)
+
+
+def cross_origin_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CrossOriginError)
+    detail = f"This request was refused because {exc.reason}."
+    if request.url.path not in FORM_PATHS:
+        return problem_response(request, ProblemError(403, "cross-origin", detail))
+    session = current_session(request)
+    return _render(request, "forbidden.html", session, status_code=403, path=request.url.path,
+                   role=session.principal.role if session is not None else "",
+                   reason=f"{detail} Open the sign-in page of this service itself and try again there.")
 
 
 @router.get("/", response_class=RedirectResponse)

@@ -12,10 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.principal import Principal
-from serving.sessions import COOKIE, SessionStore
+from serving.sessions import COOKIE, CSRF_HEADER, SessionStore
 from tests.serving.test_pages import sign_in
 
 GENEROUS = {"signin_per_minute_per_key": 10_000, "signin_per_minute_per_client": 10_000}
+EVIL = "https://evil.example"
 
 
 def _flood(client: Any, key: str, times: int) -> None:
@@ -113,6 +114,60 @@ def test_sign_ins_are_limited_per_key(make_client: Any, settings: Any, keys: Any
         assert client.post("/signin", data={"api_key": wrong_secret}, follow_redirects=False).status_code == 401
     assert client.post("/signin", data={"api_key": keys["data_scientist"][0]}, follow_redirects=False
                        ).status_code == 303
+
+
+@pytest.mark.parametrize("headers", [{"Origin": EVIL}, {"Origin": "null"}, {"Referer": f"{EVIL}/login"},
+                                     {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://testserver:8080"},
+                                     {"Origin": "https://testserver"}],
+                         ids=["origin", "null", "referer", "sec-fetch-site", "port", "scheme"])
+def test_cross_site_sign_in_is_refused_and_opens_no_session(client: Any, keys: Any, headers: dict[str, str]
+                                                            ) -> None:
+    response = client.post("/signin", data={"api_key": keys["allocator"][0]}, headers=headers,
+                           follow_redirects=False)
+    assert response.status_code == 403 and "another site" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert COOKIE not in response.headers.get("set-cookie", "") and len(client.app.state.sessions) == 0
+    rows = client.app.state.audit.rows()
+    assert rows[-1]["endpoint"] == "/signin" and rows[-1]["status"] == 403
+
+
+@pytest.mark.parametrize("headers", [{}, {"Origin": "http://testserver"}, {"Referer": "http://testserver/signin"},
+                                     {"Origin": "http://TESTSERVER:80", "Sec-Fetch-Site": "same-origin"}])
+def test_same_origin_and_non_browser_sign_ins_work(client: Any, keys: Any, headers: dict[str, str]) -> None:
+    response = client.post("/signin", data={"api_key": keys["allocator"][0]}, headers=headers,
+                           follow_redirects=False)
+    assert response.status_code == 303 and COOKIE in response.headers["set-cookie"]
+
+
+def test_every_unsafe_page_request_checks_the_origin(client: Any, keys: Any, auth: Any) -> None:
+    token = sign_in(client, keys, "allocator")
+    evil = {"Origin": EVIL, CSRF_HEADER: token}
+    download = client.post("/pages/allocator/allocation.csv", json={"max_change": 0.3}, headers=evil)
+    assert download.status_code == 403 and download.json()["type"].endswith("cross-origin")
+    api_by_cookie = client.post("/v1/recommendations", json={"max_change": 0.3}, headers=evil)
+    assert api_by_cookie.status_code == 403 and api_by_cookie.json()["type"].endswith("cross-origin")
+    out = client.post("/signout", data={"csrf_token": token}, headers={"Origin": EVIL}, follow_redirects=False)
+    assert out.status_code == 403 and len(client.app.state.sessions) == 1
+    assert client.get("/pages/allocator", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # safe
+    same = client.post("/pages/allocator/allocation.csv", json={"max_change": 0.3},
+                       headers={"Origin": "http://testserver", CSRF_HEADER: token})
+    assert same.status_code == 200
+    client.cookies.clear()  # API keys are not cookies: another origin cannot make a browser send one
+    keyed = client.post("/v1/recommendations", json={"max_change": 0.3}, headers={**auth("allocator"),
+                                                                                    "Origin": EVIL})
+    assert keyed.status_code == 200
+
+
+def test_a_configured_public_origin_replaces_the_host_header(make_client: Any, settings: Any, keys: Any) -> None:
+    client = make_client(service_settings=settings.model_copy(update={
+        "public_origin": "https://carealloc.example.org"}))
+    behind_proxy = client.post("/signin", data={"api_key": keys["allocator"][0]}, follow_redirects=False,
+                               headers={"Origin": "https://carealloc.example.org"})
+    assert behind_proxy.status_code == 303
+    client.cookies.clear()
+    direct = client.post("/signin", data={"api_key": keys["allocator"][0]}, follow_redirects=False,
+                         headers={"Origin": "http://testserver"})
+    assert direct.status_code == 403
 
 
 def test_client_buckets_do_not_grow_without_bound() -> None:
