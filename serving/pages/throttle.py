@@ -6,7 +6,8 @@ sessions from many addresses; a wrong secret does not, so knowing a key id (it i
 to lock that key's holder out. Both allow `per_minute` sign-ins at once, then `per_minute` a minute.
 
 The client is the ASGI scope's address: behind a reverse proxy it is the proxy's unless uvicorn is told to trust
-its X-Forwarded-For (uvicorn's --forwarded-allow-ips), and then all users behind it share one bucket.
+its X-Forwarded-For (FORWARDED_ALLOW_IPS, default 127.0.0.1 and ::1); otherwise everyone behind it shares one
+bucket.
 """
 
 from __future__ import annotations

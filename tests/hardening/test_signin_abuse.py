@@ -73,6 +73,19 @@ def test_global_cap_takes_from_the_key_holding_most_and_refuses_rather_than_evic
     assert len(store) == 3 and store.sessions_of("dddddddd") == 0
 
 
+def test_a_sign_in_that_would_end_another_keys_only_session_is_a_503(make_client: Any, settings: Any,
+                                                                     keys: Any) -> None:
+    client = make_client(service_settings=settings.model_copy(update={"max_sessions": 1}))
+    sign_in(client, keys, "allocator")
+    allocator_cookie = client.cookies.get(COOKIE)
+    client.cookies.clear()
+    refused = client.post("/signin", data={"api_key": keys["clinician"][0]}, follow_redirects=False)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
+    assert "Too many people are signed in" in refused.text and COOKIE not in refused.headers.get("set-cookie", "")
+    client.cookies.set(COOKIE, allocator_cookie)
+    assert client.get("/pages/allocator", follow_redirects=False).status_code == 200
+
+
 def test_expired_sessions_do_not_count_against_the_caps() -> None:
     now = [0.0]
     store = SessionStore(lifetime_seconds=10, max_sessions=2, max_per_key=2, clock=lambda: now[0])
