@@ -1,7 +1,9 @@
 """Security headers on every response, added by the request guard so no route (or error path) can forget them.
 
-Pages and API answers load nothing from other origins (`default-src 'self'`), may not be framed, leak no referrer
-and are not stored by browsers or proxies (they can hold patient risk). The /docs and /redoc pages load
+Pages and API answers load nothing from other origins (`default-src 'self'`), may not be framed, give other
+origins no referrer and are not stored by browsers or proxies (they can hold patient risk). The referrer policy is
+`same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with a form's POST, and the
+sign-in form's Origin must be checked (serving/origin.py). The /docs and /redoc pages load
 Swagger UI / ReDoc from this service too (serving/api_docs.py); they alone may use inline styles. No CORS headers
 are sent at all: other origins cannot read responses.
 """
@@ -18,7 +20,7 @@ styles at run time, so only these two pages, which show the schema and never dat
 DOCS_PAGES = frozenset({"/docs", "/redoc"})
 ALWAYS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 
 from serving.context import request_context
 from serving.keys import PREFIX, hash_key
+from serving.origin import request_cross_origin_reason
 from serving.principal import Principal
 from serving.problems import ProblemError
 from serving.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Session, SessionStore
@@ -111,13 +112,19 @@ def current_session(request: Request) -> Session | None:
 
 
 def _cookie_principal(request: Request) -> Principal | None:
-    """A session cookie authenticates too, but unsafe methods must also carry the session's CSRF token."""
+    """A session cookie authenticates too, but unsafe methods must come from this service's pages (Origin) and
+    carry the session's CSRF token."""
     session = current_session(request)
     if session is None:
         return None
     context = request_context(request)  # attributed to the session's key even when refused below
     context.key_id, context.role = session.principal.key_id, session.principal.role
-    if request.method not in SAFE_METHODS and not session.csrf_matches(request.headers.get(CSRF_HEADER)):
+    if request.method in SAFE_METHODS:
+        return session.principal
+    cross_origin = request_cross_origin_reason(request)
+    if cross_origin is not None:
+        raise ProblemError(403, "cross-origin", f"a signed-in page's request was refused because {cross_origin}")
+    if not session.csrf_matches(request.headers.get(CSRF_HEADER)):
         raise ProblemError(403, "csrf-token-missing", f"requests from a signed-in page must carry the page's "
                            f"{CSRF_HEADER} header; reload the page and try again")
     return session.principal

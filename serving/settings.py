@@ -103,7 +103,21 @@ class ServiceSettings(Settings):
                                  description="Web pages: a sign-in lasts this long (in memory; a restart ends it).")
     session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "
                                                            "front (browsers then send it over https only).")
-    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description="Oldest sign-ins are dropped beyond this.")
+    max_sessions: int = Field(10_000, ge=1, le=1_000_000, description=(
+        "Sessions held at once, a last resort behind max_sessions_per_key: beyond it the oldest session of the key "
+        "holding the most goes (a sign-in is refused with 503 rather than end the only session of another key)."))
+    max_sessions_per_key: int = Field(20, ge=1, le=1_000_000, description=(
+        "Sessions one key may hold at once (browsers, devices, people sharing it); a further sign-in with the key "
+        "ends its own oldest session, never another key's (capped at max_sessions)."))
+    public_origin: str | None = Field(None, max_length=300, pattern=r"^https?://[^/?#@\s]+$", description=(
+        "The origin browsers see (e.g. https://carealloc.example.org) when a reverse proxy rewrites Host or "
+        "terminates TLS; unsafe page requests must come from it. Default: the request's own scheme and Host."))
+    signin_per_minute_per_client: int = Field(30, ge=1, le=100_000, description=(
+        "Sign-in attempts one client address may make at once and then per minute, wrong keys included (429 "
+        "beyond). Behind a reverse proxy every user shares the proxy's address unless uvicorn trusts its "
+        "X-Forwarded-For."))
+    signin_per_minute_per_key: int = Field(10, ge=1, le=100_000, description=(
+        "Sign-ins one recognised key may make at once and then per minute, from any address (429 beyond)."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

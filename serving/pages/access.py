@@ -2,7 +2,8 @@
 
 A JSON 401/403 means nothing to a person, so a page asked for without a sign-in redirects to the sign-in form
 (remembering where to come back to), and a page for another role renders a readable 403 page. Only page paths
-from PAGES are accepted as the place to return to, so the sign-in form cannot be used as an open redirect.
+from PAGES are accepted as the place to return to, so the sign-in form cannot be used as an open redirect. Every
+unsafe page request, the sign-in form's included, must come from this service's own pages (serving/origin.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from serving.context import request_context
+from serving.origin import request_cross_origin_reason
 from serving.principal import Principal
 from serving.security import ACCESS, current_session, rule_name
-from serving.sessions import Session
+from serving.sessions import SAFE_METHODS, Session
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,14 @@ class SignInRequiredError(Exception):
     def __init__(self, path: str):
         super().__init__(path)
         self.path = path
+
+
+class CrossOriginError(Exception):
+    """An unsafe page request sent by another site's page (serving/origin.py)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class PageForbiddenError(Exception):
@@ -68,6 +78,14 @@ def page_session(request: Request) -> Session:
     if not allowed or principal.role not in allowed:
         raise PageForbiddenError(principal, request.url.path)
     return session
+
+
+def same_origin_only(request: Request) -> None:
+    """Every unsafe page request, sign-in included, must come from this service's own pages (login CSRF)."""
+    if request.method not in SAFE_METHODS:
+        reason = request_cross_origin_reason(request)
+        if reason is not None:
+            raise CrossOriginError(reason)
 
 
 def redirect_to_sign_in(_request: Request, exc: Exception) -> Response:

@@ -17,16 +17,27 @@ from fastapi.templating import Jinja2Templates
 
 from serving.context import request_context
 from serving.dependencies import LoadedDep, SettingsDep
-from serving.pages.access import SIGN_IN, PageForbiddenError, home_for, page_session, pages_for
+from serving.pages.access import (
+    SIGN_IN,
+    CrossOriginError,
+    PageForbiddenError,
+    home_for,
+    page_session,
+    pages_for,
+    same_origin_only,
+)
 from serving.pages.export import allocation_csv
 from serving.pages.uploads import episodes_from_csv
+from serving.problems import ProblemError, problem_response
 from serving.routers.recommendations import recommendation_result
 from serving.schemas import RecommendationCreate
 from serving.security import authorize, current_session
-from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionStore
+from serving.sessions import COOKIE, CSRF_FIELD, Session, SessionsFullError, SessionStore
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin_only)])
+FORM_PATHS = frozenset({SIGN_IN, "/signout"})
+"""Posted by the pages' HTML forms, so a refusal is a page; the other unsafe page routes are called by scripts."""
 SessionDep = Annotated[Session, Depends(page_session)]
 
 
@@ -45,6 +56,17 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
                    role=exc.principal.role, path=exc.path)
 
 
+def cross_origin_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CrossOriginError)
+    detail = f"This request was refused because {exc.reason}."
+    if request.url.path not in FORM_PATHS:
+        return problem_response(request, ProblemError(403, "cross-origin", detail))
+    session = current_session(request)
+    return _render(request, "forbidden.html", session, status_code=403, path=request.url.path,
+                   role=session.principal.role if session is not None else "",
+                   reason=f"{detail} Open the sign-in page of this service itself and try again there.")
+
+
 @router.get("/", response_class=RedirectResponse)
 def root(*, request: Request) -> RedirectResponse:
     session = current_session(request)
@@ -56,18 +78,34 @@ def sign_in_form(*, request: Request, next: str | None = None) -> HTMLResponse:
     return _render(request, "signin.html", current_session(request), next=next or "", error=None)
 
 
+def _sign_in_refused(request: Request, status_code: int, next: str, error: str,
+                     retry_after: int | None = None) -> HTMLResponse:
+    response = _render(request, "signin.html", None, status_code=status_code, next=next, error=error)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @router.post("/signin", response_class=HTMLResponse)
 def sign_in(*, request: Request, settings: SettingsDep, api_key: Annotated[str, Form(max_length=200)] = "",
             next: Annotated[str, Form(max_length=200)] = "") -> Response:
     principal = request.app.state.keyring.verify(api_key.strip()) if api_key.strip() else None
+    if principal is not None:  # attributed in the audit record even when refused below
+        context = request_context(request)
+        context.key_id, context.role = principal.key_id, principal.role
+    wait = request.app.state.signin_throttle.wait(request, principal)
+    if wait is not None:
+        return _sign_in_refused(request, 429, next, f"Too many sign-in attempts; try again in {wait} s.", wait)
     if principal is None:
         error = "That API key is not valid." if api_key.strip() else "Enter your API key."
-        return _render(request, "signin.html", None, status_code=401, next=next, error=error)
-    context = request_context(request)
-    context.key_id, context.role = principal.key_id, principal.role
+        return _sign_in_refused(request, 401, next, error)
     store: SessionStore = request.app.state.sessions
     store.close(request.cookies.get(COOKIE))  # a fresh id on every sign-in (no session fixation)
-    session = store.open(principal)
+    try:
+        session = store.open(principal)
+    except SessionsFullError:
+        return _sign_in_refused(request, 503, next, "Too many people are signed in right now; try again in a "
+                                "few minutes.", retry_after=60)
     response = RedirectResponse(home_for(principal, next), status_code=303)
     response.set_cookie(COOKIE, session.session_id, max_age=settings.session_minutes * 60, path="/",
                         httponly=True, samesite="strict", secure=settings.session_cookie_secure)

@@ -16,7 +16,7 @@ def assert_secured(response: Any) -> None:
     assert headers["content-security-policy"].startswith("default-src 'self'"), response.request.url
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
     assert headers["x-frame-options"] == "DENY"
     assert headers["cache-control"] == "no-store"
     assert "access-control-allow-origin" not in headers
