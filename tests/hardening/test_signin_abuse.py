@@ -15,7 +15,9 @@ from serving.principal import Principal
 from serving.sessions import COOKIE, CSRF_HEADER, SessionStore
 from tests.serving.test_pages import sign_in
 
-GENEROUS = {"signin_per_minute_per_key": 10_000, "signin_per_minute_per_client": 10_000}
+GENEROUS = {"signin_per_minute_per_key": 10_000, "signin_per_minute_per_client": 10_000,
+            "anonymous_rate_limit_per_minute": 10_000, "anonymous_rate_limit_burst": 10_000}
+"""Limits high enough that a flood of sign-ins from one test client is refused by none of them."""
 EVIL = "https://evil.example"
 
 
