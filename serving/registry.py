@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from serving.logs import logger
 from serving.settings import ServiceSettings
 from serving.state import LoadedBundle
 
@@ -57,7 +58,8 @@ def _write_manifest(cache: Path, manifest: dict[str, object]) -> None:
 
 
 def load_from_registry(settings: ServiceSettings) -> LoadedBundle:
-    """The current @champion, by fixed version; cached on disk for the next start-up."""
+    """The current @champion, by fixed version; cached on disk for the next start-up. A cached copy that does not
+    load is downloaded again once; only when the registry's own copy fails too is the champion refused."""
     from tracking.registry import CHAMPION, ModelRegistry, load_bundle
 
     registry = ModelRegistry(settings.resolved_tracking_uri, settings.model_name)
@@ -65,13 +67,21 @@ def load_from_registry(settings: ServiceSettings) -> LoadedBundle:
     version = found.version
     cache = settings.resolved_bundle_cache_dir
     target = _model_dir(cache, settings.model_name, version)
-    if not (target / "MLmodel").is_file():
+    bundle = None
+    if (target / "MLmodel").is_file():  # downloaded before: reuse it unless it no longer loads
+        try:
+            bundle = load_bundle(str(target))
+        except Exception as exc:  # a damaged copy on this disk says nothing about the registry's: fetch it again
+            logger().warning("cached champion copy unusable; downloading it again",
+                             extra={"event": "cache_refetch", "model_version": version,
+                                    "error_type": type(exc).__name__})
+    if bundle is None:
         _download(registry, version, target)
-    try:
-        bundle = load_bundle(str(target))
-    except Exception as exc:  # unpickling, a missing flavour, not a carealloc bundle, a library mismatch...
-        shutil.rmtree(target, ignore_errors=True)  # never kept as a cached copy to fall back on
-        raise BundleRefusedError(f"champion v{version} could not be loaded ({type(exc).__name__})") from exc
+        try:
+            bundle = load_bundle(str(target))
+        except Exception as exc:  # unpickling, a missing flavour, not a carealloc bundle, a library mismatch...
+            shutil.rmtree(target, ignore_errors=True)  # never kept as a cached copy to fall back on
+            raise BundleRefusedError(f"champion v{version} could not be loaded ({type(exc).__name__})") from exc
     bundle.model_version = version
     aliases = found.aliases or (CHAMPION,)
     _write_manifest(cache, {"model_name": settings.model_name, "version": version, "aliases": list(aliases),

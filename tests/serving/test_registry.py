@@ -108,3 +108,18 @@ def test_no_registry_and_no_cache_means_not_ready(start: Any, tmp_path: Path, mo
                    registry_retry_seconds=3600)
     response = client.get("/readyz")
     assert response.status_code == 503 and "no cached bundle" in response.json()["detail"]
+
+
+def test_a_corrupted_cached_copy_is_downloaded_again_and_served_at_once(registry: str, start: Any,
+                                                                        settings: ServiceSettings) -> None:
+    cache = settings.data_dir / "cache"
+    assert start(tracking_uri=registry, bundle_cache_dir=cache).get("/readyz").json()["source"] == "registry"
+    pickled = cache / "carealloc" / "v1" / "python_model.pkl"
+    good = pickled.read_bytes()
+    pickled.write_bytes(b"\x80\x04not a pickle at all")  # a disk error, a half-finished copy
+
+    restarted = start(tracking_uri=registry, bundle_cache_dir=cache, registry_retry_seconds=3600)
+    ready = restarted.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["source"] == "registry" and ready.json()["model_version"] == "1"
+    assert pickled.read_bytes() == good, "the cache was not refreshed from the registry"
