@@ -82,6 +82,9 @@ class ServiceSettings(Settings):
     session_cookie_secure: bool = Field(False, description="Mark the session cookie Secure: set it when TLS is in "
                                                            "front (browsers then send it over https only).")
     max_sessions: int = Field(10_000, ge=1, le=1_000_000, description="Oldest sign-ins are dropped beyond this.")
+    metrics_public: bool = Field(False, description=(
+        "Serve /metrics without a key (for a scraper on a private network); otherwise it needs a data_scientist "
+        "key: it shows request volumes per route, patient risk scoring included."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 
