@@ -33,7 +33,7 @@ def register_copy_as_champion(uri: str) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from tracking.registry import CareAllocPyfunc, load_bundle
+    from tracking.registry import CareAllocPyfunc, load_bundle, record_digest
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -46,6 +46,7 @@ def register_copy_as_champion(uri: str) -> str:
         info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle),
                                        registered_model_name=MODEL_NAME, pip_requirements=["carealloc"])
     version = str(info.registered_model_version)
+    record_digest(client, MODEL_NAME, version)  # the service refuses a version without one
     client.set_registered_model_alias(MODEL_NAME, "champion", version)
     return version
 

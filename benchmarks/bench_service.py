@@ -54,7 +54,7 @@ def train_champion(uri: str, root: Path) -> None:
     from models.bundle import make_bundle
     from models.forecast import build_forecaster
     from models.suite import fit_suite
-    from tracking.registry import CareAllocPyfunc
+    from tracking.registry import CareAllocPyfunc, record_digest
 
     programs, episodes = world()
     started = time.perf_counter()
@@ -69,7 +69,9 @@ def train_champion(uri: str, root: Path) -> None:
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle),
                                        registered_model_name=MODEL_NAME, pip_requirements=["carealloc"])
-    MlflowClient(uri, uri).set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
+    client = MlflowClient(uri, uri)
+    record_digest(client, MODEL_NAME, str(info.registered_model_version))  # the service refuses a version without one
+    client.set_registered_model_alias(MODEL_NAME, "champion", str(info.registered_model_version))
 
 
 def free_port() -> int:

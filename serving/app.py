@@ -10,7 +10,7 @@ from functools import partial
 from typing import Protocol
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from records.kpi_history import KpiHistory
@@ -40,7 +40,7 @@ from serving.routers import (
     scenarios,
 )
 from serving.routers import pilots as pilot_router
-from serving.security import Keyring, route_rules
+from serving.security import Keyring, authorize, route_rules
 from serving.settings import ServiceSettings
 from serving.state import BundleHolder, LoadedBundle
 from serving.tally import RequestTally, flush_every
@@ -155,7 +155,9 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     pages.install(app)  # web pages, their /static files and the session store
     api_docs.install(app)  # /docs and /redoc without a CDN
 
-    @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None)
+    # per-route volumes (patient risk included): a data_scientist key unless the deployment makes them public
+    @app.get("/metrics", response_class=Response, include_in_schema=False, response_model=None,
+             dependencies=[] if settings.metrics_public else [Depends(authorize)])
     def metrics(request: Request) -> Response:
         registry: ServiceMetrics = request.app.state.metrics
         return Response(registry.render(), media_type=registry.content_type)

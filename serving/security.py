@@ -28,8 +28,11 @@ from serving.settings import ROLES, KeyRecord, Role
 HEADER = "X-API-Key"
 _EVERYONE: frozenset[Role] = frozenset(ROLES)
 _PLANNERS: frozenset[Role] = frozenset({"allocator", "data_scientist"})
-PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz"})
+METRICS = "GET /metrics"
+"""Public only with the metrics_public setting (create_app then registers it without authorize)."""
 ACCESS: dict[str, frozenset[Role]] = {
+    METRICS: frozenset({"data_scientist"}),
     "GET /v1/models": _EVERYONE,
     "GET /v1/programs": _EVERYONE,
     "POST /v1/forecasts": _PLANNERS,
@@ -91,18 +94,30 @@ def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
 
 
 def route_rules(routes: Sequence[BaseRoute]) -> dict[str, frozenset[Role] | None]:
-    """Every (method, path) of the app's API routes with its rule (None = public); KeyError for a missing rule."""
+    """Every (method, path) of the app's API routes with its rule (None = public); KeyError for a missing rule.
+    A route that does not depend on `authorize` (/metrics with metrics_public) is public, whatever ACCESS says."""
     found: dict[str, frozenset[Role] | None] = {}
     for route in api_routes(routes):
         for method in sorted(route.methods or ()):
             name = rule_name(method, route.path)
-            if name in PUBLIC:
+            if name in PUBLIC or (name == METRICS and not _authorized(route)):
                 found[name] = None
             elif name in ACCESS:
                 found[name] = ACCESS[name]
             else:
                 raise KeyError(f"route {name} has no access rule in serving.security.ACCESS")
     return found
+
+
+def _authorized(route: APIRoute) -> bool:
+    """Whether the route runs `authorize` (as a parameter or a route dependency)."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is authorize:
+            return True
+        pending.extend(dependency.dependencies)
+    return False
 
 
 def current_session(request: Request) -> Session | None:

@@ -118,6 +118,9 @@ class ServiceSettings(Settings):
         "X-Forwarded-For."))
     signin_per_minute_per_key: int = Field(10, ge=1, le=100_000, description=(
         "Sign-ins one recognised key may make at once and then per minute, from any address (429 beyond)."))
+    metrics_public: bool = Field(False, description=(
+        "Serve /metrics without a key (for a scraper on a private network); otherwise it needs a data_scientist "
+        "key: it shows request volumes per route, patient risk scoring included."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

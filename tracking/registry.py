@@ -3,10 +3,23 @@
 Logging the bundle as one pyfunc keeps the feature transform inside the model (serving never rebuilds feature
 columns by hand) and lets `mlflow models serve` or any pyfunc consumer score episodes too. A model is served by
 alias, resolved to a fixed version so every answer can name the version it came from.
+
+A pyfunc bundle is a cloudpickle: loading it runs whatever code the pickle names, so the service loads it only
+after its files match the SHA-256 digest registration recorded (`bundle_digest`, kept as the version's `DIGEST_TAG`
+tag). The threat model, honestly: the digest lives in the registry's metadata beside the alias, so it protects
+against a tampered or damaged artifact store (a bucket or share more people can write than the tracking database)
+and a damaged or swapped cached copy, not against someone who can write registry metadata: they can register a
+version of their own with its digest, or re-tag one. MLflow 3.17 offers nothing stronger that we found: no signing
+of model versions; `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false` refuses every pickled pyfunc (this one included)
+while still importing an MLmodel's `loader_module` from its `code/` folder; "models from code" swaps the pickle
+for a Python file run on load, the same trust in the artifact. Closing the gap needs a key the registry does not
+hold (an HMAC or signature the service checks), which is not built here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +39,9 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 """The newest trained version, whether or not the promotion gate let it replace the champion."""
 PIP_REQUIREMENTS = ["carealloc"]
+DIGEST_TAG = "carealloc.bundle_sha256"
+"""The model-version tag holding `bundle_digest` of the version's model directory, written at registration."""
+_WRITTEN_BY_DOWNLOAD = frozenset({"registered_model_meta"})  # MLflow adds it on download of models:/name/version
 
 
 class RegistryError(RuntimeError):
@@ -46,10 +62,31 @@ class RegisteredVersion:
     version: str
     run_id: str | None
     aliases: tuple[str, ...]
+    digest: str | None = None
+    """What `DIGEST_TAG` says; None when the version has none (registered before digests, or not by carealloc)."""
+
+
+def bundle_digest(model_dir: Path) -> str:
+    """SHA-256 over every file of a model directory (relative path and content, in path order), so a changed,
+    added or removed file -- the pickle, MLmodel, a `code/` folder -- changes it. The file MLflow itself writes
+    when downloading a registered version is left out: it is not in the artifact store and the loader never reads
+    it."""
+    whole = hashlib.sha256()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(model_dir).as_posix()
+        if name in _WRITTEN_BY_DOWNLOAD:
+            continue
+        content = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                content.update(block)
+        whole.update(f"{name}\0{content.hexdigest()}\n".encode())
+    return whole.hexdigest()
 
 
 def load_bundle(model_uri: str) -> CareAllocBundle:
-    """The bundle behind a pyfunc model URI such as models:/carealloc/3 or a local model directory."""
+    """The bundle behind a pyfunc model URI such as models:/carealloc/3 or a local model directory. Unpickles it:
+    only for a URI trusted as a whole (the service checks `bundle_digest` first, serving/registry.py)."""
     model = mlflow.pyfunc.load_model(model_uri)
     wrapped = model.unwrap_python_model()
     if not isinstance(wrapped, CareAllocPyfunc):
@@ -59,12 +96,23 @@ def load_bundle(model_uri: str) -> CareAllocBundle:
 
 def register_bundle(bundle: CareAllocBundle, name: str, example: pd.DataFrame) -> str:
     """Log the bundle to the active run as one pyfunc model with signature and input example, register it under
-    `name` and return the new version."""
+    `name`, record its digest and return the new version."""
     signature = infer_signature(example, bundle.risk(example))
     info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle), signature=signature,
                                    input_example=example, registered_model_name=name,
                                    pip_requirements=PIP_REQUIREMENTS)
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    record_digest(MlflowClient(), name, version)
+    return version
+
+
+def record_digest(client: MlflowClient, name: str, version: str) -> str:
+    """Download `name` `version` as the service will, tag the version with its `bundle_digest` and return it."""
+    with tempfile.TemporaryDirectory(prefix="carealloc-digest-") as folder:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=folder)
+        digest = bundle_digest(Path(folder))
+    client.set_model_version_tag(name, version, DIGEST_TAG, digest)
+    return digest
 
 
 class ModelRegistry:
@@ -83,7 +131,8 @@ class ModelRegistry:
             found = self.client.get_model_version_by_alias(self.name, alias)
         except MlflowException:
             return None
-        return RegisteredVersion(self.name, str(found.version), found.run_id, tuple(sorted(found.aliases or ())))
+        return RegisteredVersion(self.name, str(found.version), found.run_id, tuple(sorted(found.aliases or ())),
+                                 (found.tags or {}).get(DIGEST_TAG))
 
     def require(self, alias: str) -> RegisteredVersion:
         found = self.version(alias)
@@ -101,6 +150,11 @@ class ModelRegistry:
         self.client.update_model_version(self.name, version, description=text)
         if model_text and not self.client.get_registered_model(self.name).description:
             self.client.update_registered_model(self.name, description=model_text)
+
+    def record_digest(self, version: str) -> str:
+        """Tag `version` with the digest of its files as the artifact store holds them now (for versions registered
+        before digests: only after checking they are what was trained)."""
+        return record_digest(self.client, self.name, version)
 
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)

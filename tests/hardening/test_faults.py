@@ -17,7 +17,7 @@ import yaml
 
 from serving.registry import load_champion
 from serving.settings import ServiceSettings
-from tests.serving.conftest import provided
+from tests.serving.conftest import hostile_pickle, provided
 
 FORECAST = {"programs": [{"program_id": "P001", "multiples": [0.8, 1.0, 1.2]}]}
 
@@ -34,11 +34,13 @@ def counting_loader(champion: Any) -> tuple[list[bool], Any]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> dict[str, Any]:
-    """An MLflow store with v1 (good), v2 (python_model.pkl overwritten) and v3 (no python_function flavour)."""
+    """An MLflow store with v1 (good), v2 (python_model.pkl overwritten after registration), v3 (registered with
+    no python_function flavour), v4 (python_model.pkl replaced by one that runs code when unpickled, MLmodel as
+    registered) and v5 (no digest recorded)."""
     import mlflow
     from mlflow import MlflowClient
 
-    from tracking.registry import CareAllocPyfunc
+    from tracking.registry import CareAllocPyfunc, record_digest
 
     root = tmp_path_factory.mktemp("faulty-registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -47,7 +49,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> dict[str
     experiment = mlflow.create_experiment("faults", artifact_location=(root / "artifacts").as_uri())
     client = MlflowClient(uri, uri)
     model_ids = {}
-    for version in ("1", "2", "3"):
+    for version in ("1", "2", "3", "4", "5"):
         with mlflow.start_run(experiment_id=experiment):
             info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(trained[2]),
                                            registered_model_name="carealloc", pip_requirements=["carealloc"])
@@ -59,18 +61,25 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> dict[str
         assert len(found) == 1, found
         return found[0]
 
+    for version in ("1", "2", "4"):
+        record_digest(client, "carealloc", version)
     artifact("2", "python_model.pkl").write_bytes(b"\x80\x04not a pickle at all")
     mlmodel = artifact("3", "MLmodel")
     spec = yaml.safe_load(mlmodel.read_text())
     spec["flavors"] = {"someone_elses_flavor": {"version": "9"}}
     mlmodel.write_text(yaml.safe_dump(spec))
+    record_digest(client, "carealloc", "3")  # registered like this: the digest matches, loading fails
+    marker = root / "unpickled"
+    artifact("4", "python_model.pkl").write_bytes(hostile_pickle(marker))
     client.set_registered_model_alias("carealloc", "champion", "1")
-    return {"uri": uri, "client": client}
+    return {"uri": uri, "client": client, "marker": marker}
 
 
-@pytest.mark.parametrize("bad", ["2", "3"])
-def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
-        registry: dict[str, Any], make_client: Any, settings: ServiceSettings, auth: Any, bad: str) -> None:
+@pytest.mark.parametrize(("bad", "why"), [("2", "the digest did not match"), ("3", "could not be loaded ("),
+                                         ("4", "the digest did not match"), ("5", "has no recorded digest")])
+def test_corrupted_incompatible_or_unverified_champion_is_refused_and_the_old_one_stays(
+        registry: dict[str, Any], make_client: Any, settings: ServiceSettings, auth: Any, bad: str, why: str
+) -> None:
     client: Any = registry["client"]
     cache = settings.data_dir / "cache"
     client.set_registered_model_alias("carealloc", "champion", "1")
@@ -87,8 +96,9 @@ def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
         reload = service.post("/v1/admin/reload", headers=auth("data_scientist"))
         assert reload.status_code == 503, reload.text
         assert reload.json()["type"].endswith("champion-refused")
-        assert f"champion v{bad} could not be loaded" in reload.json()["detail"]
+        assert f"champion v{bad} could not be loaded" in reload.json()["detail"] and why in reload.json()["detail"]
         assert "still serving v1" in reload.json()["detail"]
+        assert not registry["marker"].exists(), "a pickle that did not match its digest was unpickled"
         assert service.get("/readyz").json()["model_version"] == "1"
         answer = service.post("/v1/forecasts", headers=auth("allocator"), json=FORECAST)
         assert answer.status_code == 200 and answer.json()["model_version"] == "1"
@@ -99,6 +109,7 @@ def test_corrupted_or_incompatible_champion_is_refused_and_the_old_one_stays(
         ready = restarted.get("/readyz").json()
         assert ready["model_version"] == "1" and ready["source"] == "cache"
         assert f"champion v{bad} could not be loaded" in ready["note"]
+        assert not registry["marker"].exists(), "a pickle that did not match its digest was unpickled"
     finally:
         client.set_registered_model_alias("carealloc", "champion", "1")
 

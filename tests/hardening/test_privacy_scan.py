@@ -75,7 +75,8 @@ def test_no_patient_data_in_logs_metrics_audit_or_errors(make_client: Any, setti
     patient_ids = {str(r["patient_id"]) for r in episode_rows}
     markers = [MARKED["patient_id"], "EPMARK", DOB, str(SCORE), "27.625", "1234", *sorted(patient_ids)]
     errors = "\n".join(a.text for name, a in answers.items() if a.status_code != 200)
-    metrics = client.get("/metrics").text + limited.get("/metrics").text
+    metrics = (client.get("/metrics", headers=auth("data_scientist")).text
+               + limited.get("/metrics", headers=auth("data_scientist")).text)
     out, err = capfd.readouterr()
     scanned = {"logs": recorder.text(), "metrics": metrics, "audit": audit_text([settings.data_dir]),
                "error answers": errors, "stdout/stderr": out + err}

@@ -39,6 +39,22 @@ def provided(bundle: Any, version: str) -> LoadedBundle:
     return LoadedBundle(copied, version, "carealloc", "provided", ("champion",))
 
 
+class WritesMarker:
+    """Unpickling this runs code: it writes `marker` (what a tampered python_model.pkl could do instead)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return exec, (f"open({str(self.marker)!r}, 'w').write('unpickled')",)
+
+
+def hostile_pickle(marker: Path) -> bytes:
+    import pickle
+
+    return pickle.dumps(WritesMarker(marker))
+
+
 @pytest.fixture
 def champion(trained: Any) -> LoadedBundle:
     return provided(trained[2], VERSION).prepared()  # as the holder installs it: curves and scorer built

@@ -16,7 +16,7 @@ PUBLIC = "public"
 EXPECTED: dict[str, Any] = {
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
-    "GET /metrics": PUBLIC,
+    "GET /metrics": {"data_scientist"},  # public only with metrics_public (test_endpoints.py)
     "GET /v1/models": set(ROLES),
     "GET /v1/programs": set(ROLES),
     "POST /v1/forecasts": {"allocator", "data_scientist"},

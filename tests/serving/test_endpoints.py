@@ -128,10 +128,20 @@ def test_every_response_names_the_model_version(client: Any, auth: Any) -> None:
 
 def test_metrics_count_requests_by_route_with_model_version(client: Any, auth: Any) -> None:
     client.get("/v1/programs", headers=auth("allocator"))
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=auth("data_scientist")).text
     assert 'carealloc_http_requests_total{method="GET",model_version="7",route="/v1/programs",status="200"}' in text
     assert "carealloc_http_request_duration_seconds_bucket" in text
     assert 'carealloc_model_info{model_version="7",source="provided"} 1.0' in text
+
+
+def test_metrics_need_a_data_scientist_key_unless_made_public(make_client: Any, settings: Any, auth: Any) -> None:
+    closed = make_client()
+    assert closed.get("/metrics").status_code == 401
+    assert closed.get("/metrics", headers=auth("allocator")).status_code == 403
+    assert closed.get("/metrics", headers=auth("data_scientist")).status_code == 200
+    public = make_client(service_settings=settings.model_copy(update={"metrics_public": True}))
+    assert public.get("/metrics").status_code == 200
+    assert route_rules(public.app.routes)["GET /metrics"] is None
 
 
 def test_openapi_documents_every_route_with_examples(client: Any) -> None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.registry import MANIFEST
 from serving.settings import ServiceSettings
+from tests.serving.conftest import hostile_pickle
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from tracking.registry import CareAllocPyfunc
+    from tracking.registry import CareAllocPyfunc, record_digest
 
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -31,7 +32,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory, trained: Any) -> str:
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(trained[2]),
                                        registered_model_name="carealloc", pip_requirements=["carealloc"])
-    MlflowClient(uri, uri).set_registered_model_alias("carealloc", "champion", str(info.registered_model_version))
+    client = MlflowClient(uri, uri)
+    record_digest(client, "carealloc", str(info.registered_model_version))  # as register_bundle does
+    client.set_registered_model_alias("carealloc", "champion", str(info.registered_model_version))
     return uri
 
 
@@ -108,3 +111,41 @@ def test_no_registry_and_no_cache_means_not_ready(start: Any, tmp_path: Path, mo
                    registry_retry_seconds=3600)
     response = client.get("/readyz")
     assert response.status_code == 503 and "no cached bundle" in response.json()["detail"]
+
+
+def test_a_corrupted_cached_copy_is_downloaded_again_and_served_at_once(registry: str, start: Any,
+                                                                        settings: ServiceSettings) -> None:
+    cache = settings.data_dir / "cache"
+    assert start(tracking_uri=registry, bundle_cache_dir=cache).get("/readyz").json()["source"] == "registry"
+    pickled = cache / "carealloc" / "v1" / "python_model.pkl"
+    good = pickled.read_bytes()
+    pickled.write_bytes(b"\x80\x04not a pickle at all")  # a disk error, a half-finished copy
+
+    restarted = start(tracking_uri=registry, bundle_cache_dir=cache, registry_retry_seconds=3600)
+    ready = restarted.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["source"] == "registry" and ready.json()["model_version"] == "1"
+    assert pickled.read_bytes() == good, "the cache was not refreshed from the registry"
+
+
+def test_a_tampered_cached_copy_is_never_unpickled(registry: str, start: Any, settings: ServiceSettings,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = settings.data_dir / "cache"
+    assert start(tracking_uri=registry, bundle_cache_dir=cache).get("/readyz").json()["source"] == "registry"
+    marker = settings.data_dir / "ran"
+    (cache / "carealloc" / "v1" / "python_model.pkl").write_bytes(hostile_pickle(marker))  # MLmodel untouched
+
+    # The registry unreachable: the cached copy no longer matches the digest the manifest kept, so none is served.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    offline = start(tracking_uri=f"http://127.0.0.1:{closed_port()}", bundle_cache_dir=cache,
+                    registry_retry_seconds=3600)
+    refused = offline.get("/readyz")
+    assert refused.status_code == 503 and "v1" in refused.json()["detail"]
+    assert "digest did not match" in refused.json()["detail"]
+    assert not marker.exists(), "the tampered pickle was unpickled"
+
+    # The registry reachable: its digest refuses the cached copy, which is downloaded again and served.
+    online = start(tracking_uri=registry, bundle_cache_dir=cache, registry_retry_seconds=3600)
+    assert online.get("/readyz").json()["source"] == "registry"
+    assert not marker.exists(), "the tampered pickle was unpickled"

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from core.settings import Settings
 from synthetic.reference import SyntheticTruth
-from tracking.registry import ModelRegistry, load_bundle
+from tracking.registry import DIGEST_TAG, ModelRegistry, bundle_digest, load_bundle
 from training.gate import apply_gate
 from training.train import resolve_params, train
 
@@ -60,6 +60,9 @@ def test_first_train_becomes_champion_second_is_gated(world_dir: Path, store: Se
     assert {"data_snapshot.json", "plots/calibration.png", "plots/shap_response.png",
             "plots/outcome_curves.png"} <= artifacts
 
+    champion = client.get_model_version_by_alias(store.model_name, "champion")
+    downloaded = Path(mlflow.artifacts.download_artifacts(f"models:/{store.model_name}/{champion.version}"))
+    assert champion.tags[DIGEST_TAG] == bundle_digest(downloaded)  # what the service checks before unpickling
     bundle = load_bundle(f"models:/{store.model_name}@champion")
     assert set(bundle.programs) and bundle.curves["reliable_improvements"].notna().all()
     assert set(bundle.calibration) == {"response", "dropout"}  # holdout reliability bins for the models page
