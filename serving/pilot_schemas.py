@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.numbers import Number
 from pilots.spec import Identifier, Period, PilotSpec
 from serving.schemas import Public
 
@@ -27,12 +28,12 @@ class AggregateRow(BaseModel):
     period: Period
     modality: Identifier
     region: Annotated[str, Field(max_length=100)] = ""
-    funding: Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
+    funding: Annotated[Number, Field(ge=0, le=1e13)]
     episodes: Count
     completers: Count = Field(description="Episodes with a final score.")
     reliable_improvements: Count
     dropouts: Count
-    score_change_sum: Annotated[float, Field(ge=-1e10, le=1e10, allow_inf_nan=False)] = Field(
+    score_change_sum: Annotated[Number, Field(ge=-1e10, le=1e10)] = Field(
         description="Summed score improvement of the completers, in points (+ = better).")
 
     @model_validator(mode="after")
