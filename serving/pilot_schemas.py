@@ -15,7 +15,11 @@ from core.numbers import Number
 from pilots.spec import Identifier, Period, PilotSpec
 from serving.schemas import Public
 
-MAX_AGGREGATE_ROWS = 10_000  # 500 programmes x 20 periods; the body limit (413) usually bites first
+MAX_AGGREGATE_ROWS = 6_000
+"""300 programmes x 20 quarters. Sized so that a full request fits the default body limit: the largest realistic
+row (36-character ids, six-digit counts, a 17-digit float sum) is 310 bytes as json.dumps writes it, and
+(2,000,000 - 50,000 for a 500-programme spec) / 310 = 6,290 (tests/serving/test_schema_limits.py measures it).
+The earlier 10,000 rows made 3.1 MB, so a client was refused with 413 long before reaching the limit."""
 Count = Annotated[int, Field(ge=0, le=100_000_000)]
 Amount = float | None
 
