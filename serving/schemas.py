@@ -309,7 +309,7 @@ class EpisodeIn(BaseModel):
     @field_validator("instrument")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in INSTRUMENTS:
+        if value not in INSTRUMENT_NAMES:
             raise ValueError(f"expected a registered instrument, one of {list(INSTRUMENT_NAMES)}")
         return value
 
