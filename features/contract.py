@@ -22,6 +22,8 @@ EXAMPLE_ROWS = 5
 PERIOD_PATTERN = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+INSTRUMENT_NAMES: tuple[str, ...] = tuple(sorted(INSTRUMENTS))
+"""What the `instrument` column may hold: the registered instruments (features/instruments.py)."""
 
 Kind = Literal["string", "number", "integer", "boolean"]
 
@@ -242,8 +244,8 @@ def _check_episode_rows(eps: pd.DataFrame, check: _Checker) -> None:
 
 def _check_scores(eps: pd.DataFrame, check: _Checker) -> None:
     instrument = eps["instrument"]
-    known = instrument.isin(list(INSTRUMENTS)).to_numpy() | instrument.isna().to_numpy()
-    check.flag("instrument", ~known, f"name an unregistered instrument; expected one of {sorted(INSTRUMENTS)}")
+    known = instrument.isin(INSTRUMENT_NAMES).to_numpy() | instrument.isna().to_numpy()
+    check.flag("instrument", ~known, f"name an unregistered instrument; expected one of {list(INSTRUMENT_NAMES)}")
     for name, inst in INSTRUMENTS.items():
         rows = (instrument == name).to_numpy(na_value=False)
         if not rows.any():

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.numbers import Number
 from features.contract import PERIOD_PATTERN
 
 MAX_PROGRAMS = 500
@@ -34,12 +35,12 @@ class PilotSpec(BaseModel):
         "auto", description='Control programmes, or "auto" to match them by modality, region, pre-period '
                             "reliable-improvement rate and size.")
     controls_per_pilot: int = Field(2, ge=1, le=10, description='Matched controls per piloted programme ("auto").')
-    expected_effect: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] | None = Field(
+    expected_effect: Annotated[Number, Field(ge=-1, le=1)] | None = Field(
         None, description="The hoped-for change in the ITT reliable-improvement rate (0.03 = 3 percentage points); "
                           "the power check warns when the pilot is too small to show it.")
-    alpha: float = Field(0.05, ge=0.001, le=0.5, allow_inf_nan=False,
+    alpha: Number = Field(0.05, ge=0.001, le=0.5,
                          description="Two-sided significance level; intervals are 1 - alpha.")
-    power: float = Field(0.8, ge=0.5, le=0.99, allow_inf_nan=False,
+    power: Number = Field(0.8, ge=0.5, le=0.99,
                          description="Power at which the minimum detectable effect is computed.")
 
     @model_validator(mode="after")

@@ -11,10 +11,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.numbers import Number
 from pilots.spec import Identifier, Period, PilotSpec
 from serving.schemas import Public
 
-MAX_AGGREGATE_ROWS = 10_000  # 500 programmes x 20 periods; the body limit (413) usually bites first
+MAX_AGGREGATE_ROWS = 6_000
+"""300 programmes x 20 quarters. Sized so that a full request fits the default body limit: the largest realistic
+row (36-character ids, six-digit counts, a 17-digit float sum) is 310 bytes as json.dumps writes it, and
+(2,000,000 - 50,000 for a 500-programme spec) / 310 = 6,290 (tests/serving/test_schema_limits.py measures it).
+The earlier 10,000 rows made 3.1 MB, so a client was refused with 413 long before reaching the limit."""
 Count = Annotated[int, Field(ge=0, le=100_000_000)]
 Amount = float | None
 
@@ -27,12 +32,12 @@ class AggregateRow(BaseModel):
     period: Period
     modality: Identifier
     region: Annotated[str, Field(max_length=100)] = ""
-    funding: Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
+    funding: Annotated[Number, Field(ge=0, le=1e13)]
     episodes: Count
     completers: Count = Field(description="Episodes with a final score.")
     reliable_improvements: Count
     dropouts: Count
-    score_change_sum: Annotated[float, Field(ge=-1e10, le=1e10, allow_inf_nan=False)] = Field(
+    score_change_sum: Annotated[Number, Field(ge=-1e10, le=1e10)] = Field(
         description="Summed score improvement of the completers, in points (+ = better).")
 
     @model_validator(mode="after")

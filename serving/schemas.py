@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from core.identifiers import Identifier
-from features.contract import EPISODE_COLUMNS, PERIOD_PATTERN
+from core.numbers import Number
+from features.contract import EPISODE_COLUMNS, INSTRUMENT_NAMES, PERIOD_PATTERN
 from features.instruments import INSTRUMENTS
 from usecases.recommendation import Money, ObjectiveSpec, RecommendationRequest
 
 MAX_RISK_EPISODES = 1_000
 RecommendationCreate = RecommendationRequest
-Number = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1, max_length=100)]
 Period = Annotated[str, Field(pattern=PERIOD_PATTERN.pattern, examples=["2026-Q1"])]
 _SPECS = {c.name: c for c in EPISODE_COLUMNS}
@@ -127,7 +127,7 @@ class ForecastItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     program_id: Identifier
     funding: list[Money] | None = Field(None, min_length=1, max_length=200, description="Absolute amounts.")
-    multiples: list[Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)]] | None = Field(
+    multiples: list[Annotated[Number, Field(ge=0, le=3)]] | None = Field(
         None, min_length=1, max_length=200, description="Multiples of the programme's current funding.")
 
     @model_validator(mode="after")
@@ -292,7 +292,8 @@ class EpisodeIn(BaseModel):
     patient_id: Text | None = Field(None, description="Accepted for contract compatibility; never stored or echoed.")
     program_id: Identifier
     period: Period
-    instrument: Text = Field(description=f"One of {sorted(INSTRUMENTS)}.")
+    instrument: Text = Field(description="A registered instrument (the input contract's list).",
+                             json_schema_extra={"enum": list(INSTRUMENT_NAMES)})
     baseline_score: Number
     final_score: Number | None = None
     dropped_out: bool | None = None
@@ -302,14 +303,14 @@ class EpisodeIn(BaseModel):
     region: Text | None = None
     payer: Text | None = None
     diagnosis: Text | None = None
-    satisfaction: Annotated[float, Field(allow_inf_nan=False, **_contract_bounds("satisfaction"))] | None = None
+    satisfaction: Annotated[Number, Field(**_contract_bounds("satisfaction"))] | None = None
     deprivation_decile: Annotated[int, Field(ge=1, le=10)] | None = None
 
     @field_validator("instrument")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in INSTRUMENTS:
-            raise ValueError(f"expected a registered instrument, one of {sorted(INSTRUMENTS)}")
+        if value not in INSTRUMENT_NAMES:
+            raise ValueError(f"expected a registered instrument, one of {list(INSTRUMENT_NAMES)}")
         return value
 
     @field_validator("baseline_score", "final_score")

@@ -18,6 +18,7 @@ from core.settings import Settings
 Role = Literal["allocator", "clinician", "data_scientist"]
 ROLES: tuple[Role, ...] = ("allocator", "clinician", "data_scientist")
 KeyId = Annotated[str, Field(pattern=r"^[a-z0-9]{8,32}$")]
+DEFAULT_MAX_BODY_BYTES = 2_000_000
 
 
 class KeyRecord(BaseModel):
@@ -57,7 +58,9 @@ class ServiceSettings(Settings):
     audit_url: str | None = Field(None, min_length=1,
                                   description="SQLAlchemy URL of the audit store; default SQLite (WAL) in data_dir.")
     bundle_cache_dir: Path | None = Field(None, description="Last champion bundle downloaded; default data_dir.")
-    max_body_bytes: int = Field(2_000_000, ge=1_024, le=50_000_000, description="Larger bodies get a 413.")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1_024, le=50_000_000, description=(
+        "Larger bodies get a 413. The per-request item limits (pilot rows, risk episodes, programmes...) are set so "
+        "that a full request fits the default; lowered, big requests meet this limit before theirs."))
     registry_retry_seconds: float = Field(30.0, gt=0, le=3_600,
                                           description="How often to retry loading a bundle when none is loaded.")
     registry_http_retries: int = Field(1, ge=0, le=10, description="MLflow HTTP retries per registry call.")

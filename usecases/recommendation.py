@@ -25,11 +25,12 @@ from allocation import (
     optimize,
 )
 from core.identifiers import Identifier
+from core.numbers import Number
 from models.bundle import CareAllocBundle
 from usecases.confidence import probability_beats_status_quo
 from usecases.curves import outcome_curves
 
-Money = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
+Money = Annotated[Number, Field(ge=0, le=1e13)]
 
 
 class ProgramLimits(BaseModel):
@@ -38,7 +39,7 @@ class ProgramLimits(BaseModel):
     max: Money | None = None
     locked: bool = False
     no_decrease: bool = False
-    step: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = Field(
+    step: Annotated[Number, Field(gt=0, le=1e13)] | None = Field(
         None, description="Fund this cell in whole units of this much money (one FTE at its loaded salary, a "
                           "licence pack, a training cohort): funding = units x step, units counted from zero.")
     unit: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z][A-Za-z0-9 ._/-]*$")] = Field(
@@ -80,7 +81,7 @@ class ProgramLimits(BaseModel):
         return DecisionUnit(step=self.step, unit=self.unit, min_viable=self.min_viable)
 
 
-Usage = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+Usage = Annotated[Number, Field(ge=-1e9, le=1e9)]
 
 
 class ResourceSpec(BaseModel):
@@ -90,7 +91,7 @@ class ResourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "therapist-hours-clinic-01", "available": 12000, "per_unit": {"C01-staffing": 1600}}]})
     name: Identifier = Field(max_length=100)
-    available: Annotated[float, Field(ge=-1e13, le=1e13, allow_inf_nan=False)]
+    available: Annotated[Number, Field(ge=-1e13, le=1e13)]
     per_unit: dict[Identifier, Usage] = Field(default_factory=dict, max_length=10_000,
                                               description="Use per whole unit of a cell with a step.")
     per_money: dict[Identifier, Usage] = Field(default_factory=dict, max_length=10_000,
@@ -110,8 +111,8 @@ class GroupLimit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     column: Identifier
     value: Identifier
-    min_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
-    max_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    min_share: Annotated[Number, Field(ge=0, le=1)] | None = None
+    max_share: Annotated[Number, Field(ge=0, le=1)] | None = None
 
     @field_validator("max_share")
     @classmethod
@@ -132,7 +133,7 @@ class ObjectiveSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["reliable_improvements", "weighted", "risk_averse"] = "reliable_improvements"
     weights: dict[Literal["reliable_improvements", "dropouts", "qalys", "episodes"],
-                  Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]] = Field(default_factory=dict)
+                  Annotated[Number, Field(ge=-1e6, le=1e6)]] = Field(default_factory=dict)
 
     def to_objective(self) -> Objective:
         return Objective(kind=self.kind, weights={str(k): v for k, v in self.weights.items()})
@@ -150,7 +151,7 @@ class RecommendationRequest(BaseModel):
     budget: Money | None = Field(None, description="Money to allocate; default: current total spend.")
     budget_mode: Literal["exact", "at_most"] = "exact"
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
-    max_change: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+    max_change: Annotated[Number, Field(gt=0, le=10)] | None = None
     programs: dict[Identifier, ProgramLimits] = Field(default_factory=dict, max_length=10_000)
     groups: list[GroupLimit] = Field(default_factory=list, max_length=100)
     within_observed_range: bool = False

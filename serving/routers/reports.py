@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["reports"], dependencies=[Depends(authori
 @router.post("/reports", summary="The allocation report for a request (HTML, or PDF with ?format=pdf)",
              response_class=Response,
              responses={200: {"content": {"text/html": {}, "application/pdf": {}}},
+                        404: {"description": "Unknown programme"},
                         422: {"description": "Invalid or infeasible constraints (the conflicts are named)"}})
 async def create_report(*, request: Request, body: RecommendationCreate, loaded: LoadedDep,
                         format: Annotated[Literal["html", "pdf"], Query()] = "html") -> Response:

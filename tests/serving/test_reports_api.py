@@ -21,3 +21,12 @@ def test_infeasible_constraints_and_bad_formats_are_named(client: Any, auth: Any
     wrong = client.post("/v1/reports?format=docx", json={}, headers=auth("allocator"))
     assert wrong.status_code == 422 and "format" in wrong.text
     assert client.post("/v1/reports", json={}, headers=auth("clinician")).status_code == 403
+
+
+def test_an_unknown_programme_is_a_documented_404(client: Any, auth: Any) -> None:
+    """Found by the live schema fuzz (300 cases): the 404 was sent but missing from the OpenAPI document."""
+    response = client.post("/v1/reports", json={"programs": {"NOPE": {}}}, headers=auth("allocator"))
+    assert response.status_code == 404 and response.json()["programs"] == ["NOPE"]
+    documented = client.get("/openapi.json").json()["paths"]["/v1/reports"]["post"]["responses"]
+    assert documented["404"]["content"] == {"application/problem+json": {"schema": {
+        "$ref": "#/components/schemas/Problem"}}}
