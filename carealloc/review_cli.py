@@ -36,6 +36,7 @@ def review(
     from records.kpi_history import KpiHistory, PeriodConflictError
     from records.plans import PlanStore
     from records.reviews import ReviewLog
+    from tracking.reviews import log_review
     from usecases.recommendation import RecommendationRequest
     from usecases.review import run_review
 
@@ -79,9 +80,10 @@ def review(
                      outcome.proposal_plan_id)
     finally:
         reviews.close()
-    _log_review(settings, outcome)
+    log_review(settings, outcome.period, outcome.model_version, outcome.figures(), outcome.to_dict(),
+               "carealloc review")
     if as_json:
-        console.print_json(json.dumps(_as_dict(outcome), default=float))
+        console.print_json(json.dumps(outcome.to_dict(), default=float))
         return
     load = outcome.load
     console.print(f"KPI history: {load.added} figures added, {load.replaced} replaced, {load.unchanged} unchanged")
@@ -115,32 +117,3 @@ def review(
         console.print(f"proposal for {outcome.proposal['provenance']['forecast_period']}: plan "
                       f"{outcome.proposal_plan_id} moves {moved:,.0f}; see it with `carealloc recommend` or the "
                       "allocator page")
-
-
-def _log_review(settings: Settings, outcome: Any) -> None:
-    """Each review is an MLflow run beside the training runs, so drift and plan accuracy trend in the tracking UI."""
-    from tracking.runs import configure, provenance_tags, run
-
-    configure(settings)
-    with run(f"review {outcome.period}") as log:
-        log.tags({**provenance_tags(), "job": "review", "review.period": outcome.period,
-                  "model.version": outcome.model_version})
-        log.metrics(outcome.figures())
-        log.dict(_as_dict(outcome), "review.json")
-
-
-def _as_dict(outcome: Any) -> dict[str, Any]:
-    score = outcome.plan_score
-    return {
-        "period": outcome.period, "model_version": outcome.model_version,
-        "model_has_period": outcome.model_has_period,
-        "kpi_load": {"added": outcome.load.added, "replaced": outcome.load.replaced,
-                     "unchanged": outcome.load.unchanged, "new_programmes": list(outcome.load.new_programmes),
-                     "missing_programmes": list(outcome.load.missing_programmes)},
-        "plan_score": None if score is None else {
-            "plan_id": score.plan_id, "coverage": score.coverage, "totals": score.totals,
-            "attribution": score.attribution,
-            "programmes": json.loads(score.programmes.to_json(orient="records"))},
-        "alerts": outcome.alert_rows(),
-        "notes": outcome.notes, "proposal_plan_id": outcome.proposal_plan_id, "proposal": outcome.proposal,
-    }

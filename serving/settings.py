@@ -124,6 +124,9 @@ class ServiceSettings(Settings):
     metrics_public: bool = Field(False, description=(
         "Serve /metrics without a key (for a scraper on a private network); otherwise it needs a data_scientist "
         "key: it shows request volumes per route, patient risk scoring included."))
+    review_data_dir: Path | None = Field(None, description=(
+        "Folder of the department's tables (programs and episodes in contract form) that POST /v1/review reads a "
+        "quarter from, as `carealloc review --data` does; unset, the API cannot run a review."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

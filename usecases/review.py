@@ -6,6 +6,7 @@ The CLI (`carealloc review`) calls this after an optional retrain through the tr
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,6 +58,23 @@ class Review:
 
     def alert_rows(self) -> list[dict[str, Any]]:
         return [asdict(alert) for alert in self.alerts]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole review as JSON-ready data: what `carealloc review --json` prints, POST /v1/review answers and
+        the review's MLflow run keeps."""
+        score = self.plan_score
+        return {
+            "period": self.period, "model_version": self.model_version, "model_has_period": self.model_has_period,
+            "kpi_load": {"added": self.load.added, "replaced": self.load.replaced, "unchanged": self.load.unchanged,
+                         "new_programmes": list(self.load.new_programmes),
+                         "missing_programmes": list(self.load.missing_programmes)},
+            "plan_score": None if score is None else {
+                "plan_id": score.plan_id, "coverage": score.coverage, "totals": score.totals,
+                "attribution": score.attribution,
+                "programmes": json.loads(score.programmes.to_json(orient="records"))},
+            "alerts": self.alert_rows(),
+            "notes": self.notes, "proposal_plan_id": self.proposal_plan_id, "proposal": self.proposal,
+        }
 
 
 ALERT_KINDS = ("input_drift", "referral_volume", "outcome_shift", "calibration_drift")

@@ -4,6 +4,7 @@ review's alerts and proposal."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,14 +14,18 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.identifiers import Identifier
+from features.contract import ContractError
 from features.drift import Alert
 from features.kpi import KPI_NAMES
-from records.kpi_history import KpiHistory
+from records.kpi_history import KpiHistory, PeriodConflictError
 from records.plans import PlanStore
 from records.reviews import ReviewLog
+from serving.dependencies import LoadedDep, SettingsDep
 from serving.problems import ProblemError
-from serving.security import authorize
+from serving.security import PrincipalDep, authorize
 from usecases.plan_scoring import score_plan
+from usecases.recommendation import RecommendationRequest
+from usecases.review import run_review
 
 router = APIRouter(prefix="/v1/review", tags=["review"], dependencies=[Depends(authorize)])
 
@@ -43,6 +48,14 @@ class ReviewPublic(BaseModel):
     figures: dict[str, float] = Field(description="Alert counts, plan coverage and gain, as /metrics shows them.")
     alerts: list[Alert] = Field(description="What moved, by how much, since when and what to do.")
     proposal_plan_id: str | None = Field(None, description="The plan proposed for the next quarter, if any.")
+
+
+class ReviewCreate(BaseModel):
+    period: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_-]+$",
+                                 description="The quarter to review, as written in the data (e.g. 2025-Q4).")]
+    correction: bool = Field(False, description="Replace figures already stored for a period (kept as replaced).")
+    next_quarter: RecommendationRequest = Field(default_factory=lambda: RecommendationRequest(max_change=0.3),
+                                                description="Constraints of the proposal for the next quarter.")
 
 
 class KpiHistoryPublic(BaseModel):
@@ -138,3 +151,53 @@ async def latest_review(request: Request) -> ReviewPublic:
                         model_version=latest.model_version, figures=latest.figures,
                         alerts=[Alert(**a) for a in latest.alerts],
                         proposal_plan_id=latest.proposal_plan_id)
+
+
+@router.post("", summary="Review a quarter from the service's data folder, as `carealloc review` does",
+             status_code=201, responses={409: {"description": "No data folder set, or the period's stored figures "
+                                                               "differ (nothing stored)"},
+                                         422: {"description": "The data breaks the input contract, or the period "
+                                                              "is not in it"}})
+async def create_review(request: Request, body: ReviewCreate, loaded: LoadedDep,
+                        settings: SettingsDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Loads every period up to the quarter into the KPI history, scores the plan issued for it, raises the alerts
+    and stores a proposal for the next quarter, with the loaded champion. Retraining stays with `carealloc review
+    --retrain` (a training job, not a request). The review is kept for the outcomes page, /metrics and MLflow."""
+    folder = settings.review_data_dir
+    if folder is None:
+        raise ProblemError(409, "review-data-not-configured", "the service has no data folder to review: set "
+                           "CAREALLOC_REVIEW_DATA_DIR, or run `carealloc review --data DIR --period P`")
+    history, plans = stores(request)
+    reviews: ReviewLog = request.app.state.reviews
+    started_by = f"key:{principal.key_id}"
+    return await run_in_threadpool(_review, folder, body, loaded.bundle, history, plans, reviews, settings,
+                                   started_by)
+
+
+def _review(folder: Any, body: ReviewCreate, bundle: Any, history: KpiHistory, plans: PlanStore,
+            reviews: ReviewLog, settings: Any, started_by: str) -> dict[str, Any]:
+    from features.tables import load_tables
+    from tracking.reviews import log_review
+
+    try:
+        tables = load_tables(folder)
+    except ContractError as exc:
+        errors = [{"field": problem.column or "file", "message": str(problem), "type": "contract"}
+                  for problem in exc.problems[:20]]
+        raise ProblemError(422, "invalid-review-data", f"the data folder breaks the input contract in "
+                           f"{len(exc.problems)} way(s); see errors", errors=errors) from exc
+    try:
+        review = run_review(bundle, tables.programs, tables.episodes, body.period, history=history, plans=plans,
+                            source=str(folder), issued_by=started_by, next_request=body.next_quarter,
+                            correction=body.correction)
+    except PeriodConflictError as exc:
+        raise ProblemError(409, "period-conflict", f"nothing stored: {exc}") from exc
+    except ValueError as exc:
+        raise ProblemError(422, "invalid-review", str(exc)) from exc
+    document = review.to_dict()
+    reviews.save(review.period, review.model_version, review.figures(), review.alert_rows(), review.proposal_plan_id)
+    try:
+        log_review(settings, review.period, review.model_version, review.figures(), document, started_by)
+    except Exception as exc:  # the review is stored; an unreachable tracking server must not lose the answer
+        document["notes"] = [*document["notes"], f"not logged to MLflow ({type(exc).__name__})"]
+    return json.loads(json.dumps(document, default=float))

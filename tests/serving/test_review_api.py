@@ -99,3 +99,31 @@ def test_the_latest_review_and_the_outcomes_page_are_for_planners(client: Any, a
     client.cookies.clear()
     sign_in(client, keys, "clinician")
     assert client.get("/pages/outcomes").status_code == 403
+
+
+def test_a_review_runs_over_http_from_the_services_data_folder(make_client: Any, settings: Any, auth: Any,
+                                                               world_dir: Any, small_world: Any, tmp_path: Any,
+                                                               client: Any, keys: Any) -> None:
+    from mlflow import MlflowClient
+
+    refused = client.post("/v1/review", json={"period": "2025-Q4"}, headers=auth("allocator"))
+    assert refused.status_code == 409 and "CAREALLOC_REVIEW_DATA_DIR" in refused.json()["detail"]
+    tracking = f"sqlite:///{tmp_path / 'review-mlflow.db'}"
+    service = make_client(service_settings=settings.model_copy(update={"review_data_dir": world_dir,
+                                                                       "tracking_uri": tracking}))
+    _, programs, _ = small_world
+    period = str(sorted(programs["period"].astype(str).unique())[-1])
+    done = service.post("/v1/review", json={"period": period}, headers=auth("allocator"))
+    assert done.status_code == 201, done.text
+    review = done.json()
+    assert review["period"] == period and review["kpi_load"]["added"] > 0 and isinstance(review["alerts"], list)
+    latest = service.get("/v1/review/latest", headers=auth("data_scientist")).json()
+    assert latest["period"] == period and len(latest["alerts"]) == len(review["alerts"])
+    again = service.post("/v1/review", json={"period": period}, headers=auth("data_scientist")).json()
+    assert again["kpi_load"]["added"] == 0 and again["kpi_load"]["replaced"] == 0  # the same quarter changes nothing
+    unknown = service.post("/v1/review", json={"period": "2099-Q1"}, headers=auth("allocator"))
+    assert unknown.status_code == 422 and "2099-Q1" in unknown.json()["detail"]
+    assert service.post("/v1/review", json={"period": period}, headers=auth("clinician")).status_code == 403
+    runs = MlflowClient(tracking).search_runs([e.experiment_id for e in MlflowClient(tracking).search_experiments()])
+    started = {r.data.tags.get("review.started_by") for r in runs if r.data.tags.get("job") == "review"}
+    assert started == {f"key:{keys['allocator'][1].key_id}", f"key:{keys['data_scientist'][1].key_id}"}

@@ -150,3 +150,23 @@ def test_cli_report_plans_for_money_with_contracts(world_dir: Path, tmp_path: Pa
     assert "locally, not globally, optimal" in done.stdout and "money value" in done.stdout
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
     assert "MCD-KEEP" in (out / "report.html").read_text()
+
+
+def test_cli_review_stores_the_review_for_the_service_and_logs_it(world_dir: Path, store: Settings, cli: Any,
+                                                                  small_world: Any) -> None:
+    from records.reviews import ReviewLog
+
+    _, programs, _ = small_world
+    period = str(sorted(programs["period"].astype(str).unique())[-1])
+    done = cli(["review", "--data", str(world_dir), "--period", period, "--json"])
+    assert done.exit_code == 0, done.output
+    printed = json.loads(done.stdout)
+    assert printed["period"] == period and printed["kpi_load"]["added"] > 0
+    reviews = ReviewLog(store.resolved_outcomes_url)
+    latest = reviews.latest()
+    reviews.close()
+    assert latest is not None and latest.period == period and len(latest.alerts) == len(printed["alerts"])
+    runs = MlflowClient(store.resolved_tracking_uri).search_runs(
+        [e.experiment_id for e in MlflowClient(store.resolved_tracking_uri).search_experiments()],
+        filter_string="tags.job = 'review'")
+    assert [r.data.tags["review.started_by"] for r in runs] == ["carealloc review"]
