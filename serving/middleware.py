@@ -154,6 +154,8 @@ class RequestGuard:
         status = int(messages[0]["status"])
         version = context.model_version or _loaded_version(state)
         endpoint = _endpoint(scope, status)
+        if endpoint == "unmatched" and rule.template:  # refused before the router ran (413, 408, 422 JSON)
+            endpoint = rule.template
         duration_ms = (time.perf_counter() - started) * 1000
         outcome = Outcome(endpoint, status, context.key_id, context.role, version, digest, len(body), duration_ms)
         try:

@@ -16,6 +16,7 @@ def test_refusals_before_the_app_are_attributed_to_the_valid_key(client: Any, au
     assert [a.status_code for a in answers] == [422, 422, 413]
     rows = client.app.state.audit.rows()
     assert [r["status"] for r in rows] == [422, 422, 413]
+    assert {r["endpoint"] for r in rows} == {"/v1/forecasts"}  # the route template, though the router never ran
     assert {(r["key_id"], r["role"]) for r in rows} == {(auth("allocator")["X-API-Key"].split("_")[1], "allocator")}
 
 
