@@ -1,6 +1,6 @@
 """Every quarterly review's figures (alert counts, the share of programmes inside the plan's interval, the plan's
 gain), its alerts and the plan it proposed, kept in the outcomes database so the service can show the latest
-review on the outcomes page and to Prometheus; each review is also an MLflow run (carealloc/review_cli.py).
+review on the outcomes page and to Prometheus; each review is also an MLflow run (tracking/reviews.py).
 
 Only aggregates: alerts name programmes, case-mix columns and rates, never a patient.
 """

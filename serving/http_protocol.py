@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from serving.logs import logger
 from serving.problems import MEDIA_TYPE, problem_body
-
-_log = logging.getLogger("carealloc.serving")
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -84,7 +82,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, slug: str, title: str, detail: str) -> None:
         """Answer and close: the request never reached the app, so there is no key to attribute it to."""
-        _log.warning("connection refused", extra={"event": "connection_refused", "status": status})
+        logger().warning("connection refused", extra={"event": "connection_refused", "status": status})
         payload = json.dumps(problem_body(status, slug, title, detail)).encode()
         head = (f"HTTP/1.1 {status} {title}\r\ncontent-type: {MEDIA_TYPE}\r\ncontent-length: {len(payload)}\r\n"
                 "connection: close\r\n\r\n").encode()
