@@ -47,6 +47,11 @@ ACCESS: dict[str, frozenset[Role]] = {
     "GET /v1/review/plans/{plan_id}": _PLANNERS,
     "GET /v1/review/latest": _PLANNERS,
     "POST /v1/review": _PLANNERS,
+    "POST /v1/saved-scenarios": _PLANNERS,
+    "GET /v1/saved-scenarios": _PLANNERS,
+    "GET /v1/saved-scenarios/{scenario_id}": _PLANNERS,
+    "PATCH /v1/saved-scenarios/{scenario_id}": _PLANNERS,
+    "DELETE /v1/saved-scenarios/{scenario_id}": _PLANNERS,
     # web pages (serving/pages): signed in with a session cookie; sign-in, sign-out and "/" are public
     "GET /pages/allocator": _PLANNERS,
     "POST /pages/allocator/allocation.csv": _PLANNERS,
