@@ -8,6 +8,7 @@ endpoints exist because a browser needs them and the JSON API does not: turning 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -152,7 +153,8 @@ def models_page(*, request: Request, session: SessionDep, settings: SettingsDep)
 @router.post("/pages/allocator/allocation.csv", response_class=Response, dependencies=[Depends(authorize)])
 def allocation_download(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
     result = recommendation_result(loaded, body)
-    return Response(allocation_csv(result), media_type="text/csv; charset=utf-8", headers={
+    table = allocation_csv(result, body.model_dump(mode="json"), datetime.now(UTC).date())
+    return Response(table, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.csv"'})
 
 
