@@ -55,6 +55,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     # web pages (serving/pages): signed in with a session cookie; sign-in, sign-out and "/" are public
     "GET /pages/allocator": _PLANNERS,
     "POST /pages/allocator/allocation.csv": _PLANNERS,
+    "POST /pages/allocator/allocation.xlsx": _PLANNERS,
     "GET /pages/clinician": frozenset({"clinician"}),
     "POST /pages/clinician/episodes": frozenset({"clinician"}),
     "GET /pages/models": frozenset({"data_scientist"}),

@@ -43,6 +43,7 @@ EXPECTED: dict[str, Any] = {
     "POST /signout": PUBLIC,
     "GET /pages/allocator": {"allocator", "data_scientist"},
     "POST /pages/allocator/allocation.csv": {"allocator", "data_scientist"},
+    "POST /pages/allocator/allocation.xlsx": {"allocator", "data_scientist"},
     "GET /pages/clinician": {"clinician"},
     "POST /pages/clinician/episodes": {"clinician"},
     "GET /pages/models": {"data_scientist"},

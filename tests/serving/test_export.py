@@ -82,3 +82,58 @@ def test_csv_download_carries_the_header_and_rounded_values(client: Any, keys: A
             ).all()
     assert table["change_percent"].abs().max() <= 30.0 + 0.05
     assert table["recommended_funding"].sum() == pytest.approx(table["current_funding"].sum(), abs=len(table))
+
+
+def _workbook(content: bytes) -> tuple[dict[str, Any], list[list[Any]], Any]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(content))["Allocation"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    top = next(i for i, r in enumerate(rows) if r[0] == "program_id")
+    header = {str(r[0]).removeprefix("# "): r[1] for r in rows[:top] if r[0] is not None}
+    return header, rows[top:], sheet
+
+
+def test_workbook_holds_the_header_the_rounded_values_and_number_formats() -> None:
+    from serving.pages.workbook import allocation_xlsx
+
+    hostile = {**RESULT, "allocations": [ROW, {**ROW, "program_id": "=HYPERLINK(\"http://x\")", "flags": ["+1"]}]}
+    header, table, sheet = _workbook(allocation_xlsx(hostile, REQUEST, date(2026, 3, 4)))
+    assert header == dict(header_lines(hostile, REQUEST, date(2026, 3, 4)))
+    assert header["model version"] == "12" and header["date"] == "2026-03-04"
+    assert table[0] == list(COLUMNS)
+    shown = dict(zip(table[0], table[1], strict=True))
+    assert (shown["recommended_funding"], shown["change"], shown["change_percent"],
+            shown["expected_reliable_improvements"], shown["marginal_gain_per_1000"]) == (112346, 12345, 12.3, 31.3,
+                                                                                          0.05)
+    assert table[2][0] == "'=HYPERLINK(\"http://x\")" and table[2][-1] == "'+1"
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)  # no formula anywhere
+    top = len(header) + 2
+    formats = {sheet.cell(row=top, column=i).value: sheet.cell(row=top + 1, column=i).number_format
+               for i in range(1, len(COLUMNS) + 1)}
+    assert formats["recommended_funding"] == "#,##0" and formats["expected_reliable_improvements"] == "0.0"
+    assert formats["change_percent"] == "0.0" and formats["program_id"] == "General"
+    assert sheet.freeze_panes == f"A{top + 1}"
+
+
+def test_xlsx_download(client: Any, keys: Any) -> None:
+    token = sign_in(client, keys, "allocator")
+    response = client.post("/pages/allocator/allocation.xlsx", json={"max_change": 0.3},
+                           headers={CSRF_HEADER: token})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    assert 'filename="allocation-model-v7.xlsx"' in response.headers["content-disposition"]
+    header, table, _ = _workbook(response.content)
+    assert header["model version"] == "7" and header["max change per programme"] == "30.0 %"
+    frame = pd.DataFrame(table[1:], columns=table[0])
+    csv_table = pd.read_csv(io.StringIO(client.post("/pages/allocator/allocation.csv", json={"max_change": 0.3},
+                                                    headers={CSRF_HEADER: token}).text), comment="#")
+    assert frame["recommended_funding"].tolist() == csv_table["recommended_funding"].tolist()  # the same rounding
+    assert frame["program_id"].tolist() == csv_table["program_id"].tolist()
+    refused = client.post("/pages/allocator/allocation.xlsx", json={"max_change": 0.3})  # no CSRF token
+    assert refused.status_code == 403
+    infeasible = client.post("/pages/allocator/allocation.xlsx", headers={CSRF_HEADER: token},
+                             json={"max_change": 0.01, "budget": 1.0})
+    assert infeasible.status_code == 422 and infeasible.headers["content-type"] == "application/problem+json"
+    bad = client.post("/pages/allocator/allocation.xlsx", headers={CSRF_HEADER: token}, json={"max_change": -1})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.max_change"
