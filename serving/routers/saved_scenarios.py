@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from records.saved_scenarios import NotOwnerError, SavedScenario, SavedScenarioLimitError, SavedScenarioStore
 from serving.dependencies import SettingsDep
-from serving.problems import ProblemError
+from serving.problems import ProblemError, validation_errors
 from serving.saved_scenario_schemas import (
     SavedScenarioCreate,
     SavedScenarioPublic,
@@ -29,7 +30,8 @@ from usecases.recommendation import RecommendationRequest
 router = APIRouter(prefix="/v1/saved-scenarios", tags=["saved scenarios"], dependencies=[Depends(authorize)])
 ScenarioId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
 _UNKNOWN: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such scenario, or another key's that is not shared"}}
+    404: {"description": "No such scenario, or another key's that is not shared"},
+    409: {"description": "Saved before the request format changed; it no longer validates (delete it)"}}
 
 
 def store(request: Request) -> SavedScenarioStore:
@@ -38,9 +40,16 @@ def store(request: Request) -> SavedScenarioStore:
 
 
 def _public(scenario: SavedScenario, viewer: str) -> SavedScenarioPublic:
+    """A request saved before the request format changed may no longer validate: that is a 409 naming the
+    scenario's state, not a 500 (the owner can still delete it)."""
+    try:
+        request = RecommendationRequest.model_validate(scenario.request)
+    except ValidationError as exc:
+        fields = ", ".join(dict.fromkeys(e["field"] for e in validation_errors(exc.errors())[:5]))
+        raise ProblemError(409, "saved-scenario-outdated", f"saved scenario {scenario.scenario_id!r} no longer "
+                           f"matches the recommendation request at: {fields}; save it again") from None
     return SavedScenarioPublic(scenario_id=scenario.scenario_id, name=scenario.name, shared=scenario.shared,
-                               saved_at=scenario.saved_at, mine=scenario.owner == viewer,
-                               request=RecommendationRequest.model_validate(scenario.request))
+                               saved_at=scenario.saved_at, mine=scenario.owner == viewer, request=request)
 
 
 def _unknown(scenario_id: str) -> ProblemError:
@@ -90,8 +99,14 @@ async def get_scenario(*, request: Request, scenario_id: ScenarioId, principal: 
               responses={**_UNKNOWN, 403: {"description": "Shared by another key"}})
 async def update_scenario(*, request: Request, scenario_id: ScenarioId, body: SavedScenarioUpdate,
                           principal: PrincipalDep) -> SavedScenarioPublic:
+    saved = store(request)
+
+    def share() -> SavedScenario:
+        _public(saved.get(scenario_id, principal.key_id), principal.key_id)  # an outdated one is refused unchanged
+        return saved.set_shared(scenario_id, principal.key_id, body.shared)
+
     try:
-        scenario = await run_in_threadpool(store(request).set_shared, scenario_id, principal.key_id, body.shared)
+        scenario = await run_in_threadpool(share)
     except KeyError:
         raise _unknown(scenario_id) from None
     except NotOwnerError:

@@ -119,3 +119,17 @@ def test_store_keeps_scenarios_across_openings(tmp_path: Any) -> None:
     assert reopened.get(saved.scenario_id, "keyone01").request == RURAL
     assert reopened.listing("keytwo02") == []
     reopened.close()
+
+
+def test_a_request_that_no_longer_validates_is_a_409_and_can_be_deleted(client: Any, auth: Any, keys: Any) -> None:
+    store: SavedScenarioStore = client.app.state.saved_scenarios
+    old = store.save(keys["allocator"][1].key_id, "from last year", {"max_change": 0.3, "retired_field": 1},
+                     shared=False, limit=10)
+    path = f"/v1/saved-scenarios/{old.scenario_id}"
+    answer = client.get(path, headers=auth("allocator"))
+    assert answer.status_code == 409 and "retired_field" in answer.json()["detail"]
+    assert client.patch(path, headers=auth("allocator"), json={"shared": True}).status_code == 409
+    assert store.get(old.scenario_id, keys["allocator"][1].key_id).shared is False  # refused unchanged
+    listed = client.get("/v1/saved-scenarios", headers=auth("allocator")).json()["scenarios"]
+    assert [s["name"] for s in listed] == ["from last year"]
+    assert client.delete(path, headers=auth("allocator")).status_code == 204
