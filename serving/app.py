@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from records.kpi_history import KpiHistory
 from records.plans import PlanStore
 from records.reviews import ReviewLog
+from records.saved_scenarios import SavedScenarioStore
 from serving import api_docs, openapi, pages, problems
 from serving.audit import AuditStore
 from serving.compute import ComputePool
@@ -37,6 +38,7 @@ from serving.routers import (
     recommendations,
     reports,
     review,
+    saved_scenarios,
     scenarios,
 )
 from serving.routers import pilots as pilot_router
@@ -97,6 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     outcomes_url = settings.resolved_outcomes_url
     app.state.outcomes = await anyio.to_thread.run_sync(lambda: (KpiHistory(outcomes_url), PlanStore(outcomes_url)))
     app.state.reviews = await anyio.to_thread.run_sync(ReviewLog, outcomes_url)
+    app.state.saved_scenarios = await anyio.to_thread.run_sync(SavedScenarioStore, outcomes_url)
     app.state.metrics.watch_reviews(app.state.reviews)
     holder: BundleHolder = app.state.holder
     try:
@@ -118,7 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher.join()
         app.state.tally.flush(app.state.audit)
         app.state.audit.close()
-        for store in (*app.state.outcomes, app.state.reviews):
+        for store in (*app.state.outcomes, app.state.reviews, app.state.saved_scenarios):
             store.close()
 
 
@@ -148,8 +151,8 @@ def create_app(settings: ServiceSettings, *, loader: ChampionLoader | None = Non
     problems.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        body_timeout_seconds=settings.body_timeout_seconds)
-    for module in (health, models, programs, forecasts, recommendations, scenarios, patients, admin, review,
-                   reports):
+    for module in (health, models, programs, forecasts, recommendations, scenarios, saved_scenarios, patients, admin,
+                   review, reports):
         app.include_router(module.router)
     app.include_router(pilot_router.router)
     pages.install(app)  # web pages, their /static files and the session store

@@ -127,6 +127,9 @@ class ServiceSettings(Settings):
     review_data_dir: Path | None = Field(None, description=(
         "Folder of the department's tables (programs and episodes in contract form) that POST /v1/review reads a "
         "quarter from, as `carealloc review --data` does; unset, the API cannot run a review."))
+    max_saved_scenarios_per_key: int = Field(200, ge=1, le=100_000, description=(
+        "Saved scenarios one API key may keep (POST /v1/saved-scenarios answers 409 beyond; deleting one frees "
+        "a place)."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

@@ -148,3 +148,30 @@ def test_every_carealloc_command_line_names_real_commands_and_options() -> None:
                 assert option in known, f"{line}: {option} is not an option of {command.name}"
         checked += 1
     assert checked >= 15
+
+
+def test_the_saved_scenario_and_export_examples_succeed(demo_service: tuple[TestClient, dict[str, str]]) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    client, keys = demo_service
+    text = _block_after("### Saved scenarios and exports", "bash").replace("\\\n", " ")
+    calls = [shlex.split(command) for command in re.split(r"\n(?=curl )", text.strip())]
+    assert len(calls) == 3
+    answers = []
+    for call in calls:
+        headers = dict(h.split(": ", 1) for h in (call[i + 1] for i, a in enumerate(call) if a == "-H"))
+        headers = {name: keys.get(value, value) for name, value in headers.items()}
+        url = next(a for a in call if a.startswith("http://127.0.0.1:8000/")).removeprefix("http://127.0.0.1:8000")
+        if "-d" in call:
+            answer = client.post(url, content=call[call.index("-d") + 1], headers=headers)
+        else:
+            answer = client.get(url, headers=headers)
+        assert answer.status_code in (200, 201), (url, answer.text)
+        answers.append(answer)
+    saved = answers[0].json()
+    assert answers[0].status_code == 201 and saved["shared"] and saved["request"]["groups"][0]["min_share"] == 0.15
+    assert [s["scenario_id"] for s in answers[1].json()["scenarios"]] == [saved["scenario_id"]]
+    sheet = load_workbook(BytesIO(answers[2].content))["Allocation"]
+    assert sheet["A1"].value == "# model version" and sheet["B1"].value == "1"

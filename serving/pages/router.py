@@ -1,13 +1,14 @@
 """The web pages: sign-in and sign-out, and one page per role drawn in the browser from the /v1 JSON API.
 
 Pages are thin: the server renders a form and the session's CSRF token, the page's own script (from /static,
-never inline, so a `default-src 'self'` policy holds) calls the same /v1 endpoints any client calls. Two page
-endpoints exist because a browser needs them and the JSON API does not: turning an uploaded CSV into episodes
-(with the contract's own checks) and the allocation as a spreadsheet-safe CSV.
+never inline, so a `default-src 'self'` policy holds) calls the same /v1 endpoints any client calls. The
+pages have endpoints of their own only where a browser needs them and the JSON API does not: turning an uploaded
+CSV into episodes (with the contract's own checks) and the allocation as a spreadsheet-safe CSV or XLSX.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from serving.pages.access import (
 )
 from serving.pages.export import allocation_csv
 from serving.pages.uploads import episodes_from_csv
+from serving.pages.workbook import XLSX_MEDIA_TYPE, allocation_xlsx
 from serving.problems import ProblemError, problem_response
 from serving.routers.recommendations import recommendation_result
 from serving.schemas import RecommendationCreate
@@ -152,8 +154,17 @@ def models_page(*, request: Request, session: SessionDep, settings: SettingsDep)
 @router.post("/pages/allocator/allocation.csv", response_class=Response, dependencies=[Depends(authorize)])
 def allocation_download(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
     result = recommendation_result(loaded, body)
-    return Response(allocation_csv(result), media_type="text/csv; charset=utf-8", headers={
+    table = allocation_csv(result, body.model_dump(mode="json"), datetime.now(UTC).date())
+    return Response(table, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.csv"'})
+
+
+@router.post("/pages/allocator/allocation.xlsx", response_class=Response, dependencies=[Depends(authorize)])
+def allocation_workbook(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
+    result = recommendation_result(loaded, body)
+    book = allocation_xlsx(result, body.model_dump(mode="json"), datetime.now(UTC).date())
+    return Response(book, media_type=XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.xlsx"'})
 
 
 @router.post("/pages/clinician/episodes", dependencies=[Depends(authorize)])

@@ -31,6 +31,11 @@ EXPECTED: dict[str, Any] = {
     "GET /v1/review/plans/{plan_id}": {"allocator", "data_scientist"},
     "GET /v1/review/latest": {"allocator", "data_scientist"},
     "POST /v1/review": {"allocator", "data_scientist"},
+    "POST /v1/saved-scenarios": {"allocator", "data_scientist"},
+    "GET /v1/saved-scenarios": {"allocator", "data_scientist"},
+    "GET /v1/saved-scenarios/{scenario_id}": {"allocator", "data_scientist"},
+    "PATCH /v1/saved-scenarios/{scenario_id}": {"allocator", "data_scientist"},
+    "DELETE /v1/saved-scenarios/{scenario_id}": {"allocator", "data_scientist"},
     # web pages: signed in with a session cookie, tested role by role in tests/serving/test_pages.py
     "GET /": PUBLIC,
     "GET /signin": PUBLIC,
@@ -38,6 +43,7 @@ EXPECTED: dict[str, Any] = {
     "POST /signout": PUBLIC,
     "GET /pages/allocator": {"allocator", "data_scientist"},
     "POST /pages/allocator/allocation.csv": {"allocator", "data_scientist"},
+    "POST /pages/allocator/allocation.xlsx": {"allocator", "data_scientist"},
     "GET /pages/clinician": {"clinician"},
     "POST /pages/clinician/episodes": {"clinician"},
     "GET /pages/models": {"data_scientist"},
@@ -52,6 +58,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/reports": {"max_change": 0.3},
     "POST /v1/review": {"period": "2025-Q4"},
     "POST /v1/patients/risk": "episodes",
+    "POST /v1/saved-scenarios": {"name": "rural floor", "request": {"max_change": 0.3}},
+    "PATCH /v1/saved-scenarios/{scenario_id}": {"shared": True},
     "POST /v1/pilots/evaluate": {
         "spec": {"pilot_programs": ["A", "B"], "pre_periods": ["2025-Q1"], "post_periods": ["2025-Q2"],
                  "controls": ["C", "D"]},
@@ -61,6 +69,8 @@ BODIES: dict[str, Any] = {
                        for p, ris in {"A": (20, 40), "B": (30, 46), "C": (20, 24), "D": (30, 36)}.items()
                        for q, ri in ((1, ris[0]), (2, ris[1]))]},
 }
+SUCCESS = {"POST /v1/saved-scenarios": 201, "DELETE /v1/saved-scenarios/{scenario_id}": 204}
+"""Allowed calls answer 200 unless named here."""
 
 
 def app_routes() -> list[str]:
@@ -90,6 +100,10 @@ def _call(client: Any, name: str, headers: dict[str, str], episode_rows: list[di
         issued = client.post("/v1/recommendations", headers=headers, json={"max_change": 0.3})
         plan = issued.headers.get("Location", "/v1/review/plans/none").rsplit("/", 1)[1]
         path = path.replace("{plan_id}", plan)
+    if "{scenario_id}" in path:  # a scenario this caller saved, where it may save one
+        saved = client.post("/v1/saved-scenarios", headers=headers, json=BODIES["POST /v1/saved-scenarios"])
+        scenario = saved.headers.get("Location", "/00000000-0000-0000-0000-000000000000").rsplit("/", 1)[1]
+        path = path.replace("{scenario_id}", scenario)
     if path == "/v1/review/latest" and client.app.state.reviews.latest() is None:  # one review to read
         client.app.state.reviews.save("2025-Q4", "7", {"alerts": 0.0}, [], None)
     return client.request(method, path, headers=headers, json=body)
@@ -105,7 +119,7 @@ def test_role_matrix(name: str, client: Any, auth: Any, episode_rows: list[dict[
             if name == "POST /v1/review":  # past the role check: this client has no data folder to review
                 assert response.json()["type"].endswith("review-data-not-configured"), response.text
                 continue
-            assert response.status_code == 200, (name, role, response.text)
+            assert response.status_code == SUCCESS.get(name, 200), (name, role, response.text)
         else:
             assert response.status_code == 403, (name, role, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"

@@ -230,6 +230,72 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
     assert severe(browser, ("status of 422",)) == []
 
 
+def test_allocator_saves_shares_loads_and_deletes_a_scenario_and_downloads_xlsx(server: str, browser: WebDriver,
+                                                                                  keys: Any) -> None:
+    from openpyxl import load_workbook
+
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "model-line"), "current total spend"))
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "saved-empty")))
+    assert browser.find_element(By.ID, "save-scenario").get_attribute("disabled") is not None  # nothing shown yet
+    change = browser.find_element(By.ID, "max_change")
+    change.clear()
+    change.send_keys("20")
+    browser.find_element(By.ID, "add-group").click()
+    Select(browser.find_element(By.ID, "group-0-column")).select_by_value("region")
+    Select(browser.find_element(By.ID, "group-0-value")).select_by_value("rural")
+    share = browser.find_element(By.ID, "group-0-min_share")
+    share.clear()
+    share.send_keys("12")
+    browser.find_element(By.ID, "recommend").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "recommend-status"), "Done"))
+
+    browser.find_element(By.ID, "save-scenario").click()  # no name: the message sits beside the field
+    message = wait(browser).until(ec.visibility_of_element_located((By.ID, "scenario-name-error")))
+    assert "name" in message.text
+    browser.find_element(By.ID, "scenario-name").send_keys("Rural floor <b>12</b>")
+    browser.find_element(By.ID, "scenario-shared").click()
+    browser.find_element(By.ID, "save-scenario").click()
+    wait(browser).until(lambda d: len(rows(d, "#saved-table tbody tr")) == 1)
+    row = rows(browser, "#saved-table tbody tr")[0]
+    assert row.find_element(By.TAG_NAME, "th").text == "Rural floor <b>12</b>"  # text, never markup
+    assert row.find_elements(By.TAG_NAME, "td")[1].text == "yes"
+    shared = httpx.get(f"{server}/v1/saved-scenarios", headers={"X-API-Key": keys["data_scientist"][0]},
+                       timeout=WAIT).json()["scenarios"]
+    assert [(s["name"], s["mine"]) for s in shared] == [("Rural floor <b>12</b>", False)]
+
+    browser.find_element(By.ID, "download-xlsx").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "download-status"), "Downloaded"))
+    downloads = Path(browser.capabilities["chrome"]["userDataDir"]).parent / "downloads"
+    wait(browser).until(lambda d: any(f.name.endswith(".xlsx") for f in downloads.glob("*")))
+    sheet = load_workbook(next(f for f in downloads.glob("*") if f.name.endswith(".xlsx")))["Allocation"]
+    header = {r[0]: r[1] for r in sheet.iter_rows(values_only=True) if r[0] and str(r[0]).startswith("# ")}
+    assert header["# model version"] == "7" and header["# max change per programme"] == "20.0 %"
+    assert header["# group limits"] == "region=rural >= 12.0 %"
+
+    change.clear()
+    change.send_keys("45")
+    browser.find_element(By.CSS_SELECTOR, "[data-group-row] button").click()  # remove the floor
+    assert rows(browser, "[data-group-row]") == []
+    browser.find_element(By.CSS_SELECTOR, "#saved-table tbody button").click()  # Load
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "save-status"), "Loaded"))
+    assert change.get_attribute("value") == "20"
+    assert browser.find_element(By.ID, "group-0-value").get_attribute("value") == "rural"
+    assert browser.find_element(By.ID, "group-0-min_share").get_attribute("value") == "12"
+    shoot(browser, "allocator-saved")
+
+    buttons = {b.text: b for b in rows(browser, "#saved-table tbody button")}
+    buttons["Stop sharing"].click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "save-status"), "Stopped sharing"))
+    assert httpx.get(f"{server}/v1/saved-scenarios", headers={"X-API-Key": keys["data_scientist"][0]},
+                     timeout=WAIT).json()["scenarios"] == []
+    wait(browser).until(lambda d: "Delete" in [b.text for b in rows(d, "#saved-table tbody button")])
+    next(b for b in rows(browser, "#saved-table tbody button") if b.text == "Delete").click()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "saved-empty")))
+    assert browser.find_element(By.ID, "saved-table").is_displayed() is False
+    assert severe(browser) == []
+
+
 def test_clinician_ranks_patients_and_sees_why(server: str, browser: WebDriver, keys: Any,
                                                episode_rows: list[dict[str, Any]], tmp_path: Path) -> None:
     upload = tmp_path / "my-episodes.csv"

@@ -1,5 +1,7 @@
 /* Allocator page: constraints form -> POST /v1/recommendations -> chart, table, reasons, baselines;
-   POST /v1/forecasts for the outcome curves; POST /v1/scenarios for the scenario panel; CSV download. */
+   POST /v1/forecasts for the outcome curves; POST /v1/scenarios for the scenario panel; CSV and XLSX downloads.
+   window.Allocator lets saved-scenarios.js read the request behind the shown result and put a saved one back into
+   the form; an "allocator:recommended" event on document says a new result is shown. */
 "use strict";
 (function () {
   const form = document.getElementById("recommend-form");
@@ -98,6 +100,48 @@
       request.groups.push({ column: selects[0].value, value: selects[1].value, min_share: share === null ? null : share / 100 });
     });
     return request;
+  }
+
+  /* Put a request (as buildRequest makes it) back into the form; returns the parts the form cannot show. */
+  function fillForm(request) {
+    const unshown = [];
+    document.getElementById("budget").value = request.budget === null || request.budget === undefined ? "" : String(request.budget);
+    document.getElementById("budget_mode").value = request.budget_mode || "exact";
+    const change = request.max_change;
+    document.getElementById("max_change").value = change === null || change === undefined ? "" : String(Math.round(change * 10000) / 100);
+    const objective = request.objective || { kind: "reliable_improvements" };
+    document.getElementById("objective").value = OBJECTIVES[objective.kind] ? objective.kind : "reliable_improvements";
+    if (objective.kind === "weighted" && JSON.stringify(objective.weights) !== JSON.stringify(OBJECTIVES.weighted.weights)) {
+      unshown.push("the objective's own weights");
+    }
+    document.getElementById("within_observed_range").checked = Boolean(request.within_observed_range);
+    document.querySelectorAll("#bounds-table input").forEach(function (input) { input.value = ""; });
+    Object.entries(request.programs || {}).forEach(function ([id, limits]) {
+      ["min", "max"].forEach(function (bound) {
+        const input = document.querySelector('#bounds-table input[data-program="' + CSS.escape(id) + '"][data-bound="' + bound + '"]');
+        if (limits[bound] === null || limits[bound] === undefined) { return; }
+        if (input) { input.value = String(limits[bound]); } else { unshown.push("bounds of " + id + " (not in the loaded model)"); }
+      });
+      if (limits.locked || limits.no_decrease || limits.step || limits.min_viable) { unshown.push("other limits of " + id); }
+    });
+    CA.clear(document.getElementById("group-rows"));
+    (request.groups || []).forEach(function (group) {
+      if (!state.groups[group.column] || !state.groups[group.column].has(group.value)) {
+        unshown.push("the group " + group.column + " = " + group.value);
+        return;
+      }
+      addGroupRow();
+      const row = document.querySelector("[data-group-row]:last-child");
+      const selects = row.querySelectorAll("select");
+      selects[0].value = group.column;
+      selects[0].dispatchEvent(new Event("change"));
+      selects[1].value = group.value;
+      row.querySelector("input").value = group.min_share === null || group.min_share === undefined ? "" : String(Math.round(group.min_share * 10000) / 100);
+      if (group.max_share !== null && group.max_share !== undefined) { unshown.push("the maximum share of " + group.column + " = " + group.value); }
+    });
+    if ((request.resources || []).length) { unshown.push("resource limits"); }
+    if (Object.keys(request.scenarios || {}).length) { unshown.push("named scenarios"); }
+    return unshown;
   }
 
   function explain(result) {
@@ -277,10 +321,11 @@
     state.request = request;
     renderResult(answer.data);
     CA.setStatus("recommend-status", "Done.");
+    document.dispatchEvent(new CustomEvent("allocator:recommended"));
     document.getElementById("results-title").focus();
   }
 
-  /* The CSV and the report (the same plan, rendered by the service as `carealloc report` renders it). */
+  /* The CSV, the XLSX and the report (the same plan, rendered by the service as `carealloc report` renders it). */
   async function download(path, extension) {
     CA.setStatus("download-status", "Preparing…");
     const answer = await CA.api("POST", path, state.request, { blob: true });
@@ -300,9 +345,16 @@
   document.getElementById("download-csv").addEventListener("click", function () {
     download("/pages/allocator/allocation.csv", ".csv");
   });
+  document.getElementById("download-xlsx").addEventListener("click", function () {
+    download("/pages/allocator/allocation.xlsx", ".xlsx");
+  });
   document.getElementById("download-report").addEventListener("click", function () {
     download("/v1/reports?format=pdf", "-report.pdf");
   });
   form.addEventListener("submit", submit);
-  loadPrograms();
+  window.Allocator = {
+    currentRequest: function () { return state.request; },
+    fillForm: fillForm,
+    ready: loadPrograms(),  /* the form can be filled once the programmes and their groups are known */
+  };
 })();
