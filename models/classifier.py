@@ -21,6 +21,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
 from features.build import CATEGORICAL_FEATURES, FUNDING_FEATURES
+from models.funding_slope import FUNDING_COLUMN, FundingSlope
 
 Features = pd.DataFrame | Mapping[str, Any]
 """A feature frame, or the same columns as arrays (`features.build.episode_columns`)."""
@@ -109,14 +110,16 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: pd.DataFrame, y: Sequence[float] | np.ndarray, eval_set: tuple[pd.DataFrame, Any] | None = None,
-            callbacks: list[Any] | None = None, row_share: np.ndarray | None = None) -> FundingAwareClassifier:
+            callbacks: list[Any] | None = None, row_share: np.ndarray | None = None,
+            funding_slope: FundingSlope | None = None) -> FundingAwareClassifier:
         """`row_share` (uniform in [0, 1) per row, e.g. `models.suite.episode_share`) picks the calibration rows
         as those below `calibration_fraction`; without it they are drawn at random from `random_state`. Shares
         tied to episode identity make the split independent of row order and of how a cluster partitions the
-        data, so the Dask engine calibrates on exactly the same episodes."""
+        data, so the Dask engine calibrates on exactly the same episodes. With `funding_slope` the trees boost
+        from its log-odds term (`models.funding_slope`), which then belongs to every prediction."""
         y_arr = np.asarray(y, dtype=float)
         levels = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in CATEGORICAL_FEATURES}
-        self._remember_inputs(list(X.columns), levels)
+        self._remember_inputs(list(X.columns), levels, funding_slope)
         frame = self._prepare(X)
         share = np.random.default_rng(self.random_state).random(len(frame)) if row_share is None else np.asarray(
             row_share, dtype=float)
@@ -124,21 +127,26 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         fit_rows = ~calibrate if calibrate is not None else np.ones(len(frame), bool)
         self.model_ = lgb.LGBMClassifier(**self.lightgbm_params(list(self.feature_names_in_)))
         fit_kwargs: dict[str, Any] = {"callbacks": callbacks or []}
+        if funding_slope is not None:
+            fit_kwargs["init_score"] = self.offset(self._matrix(X))[fit_rows]
         if eval_set is not None:
             fit_kwargs["eval_X"] = (self._prepare(eval_set[0]),)
             fit_kwargs["eval_y"] = (np.asarray(eval_set[1], dtype=float),)
+            if funding_slope is not None:
+                fit_kwargs["eval_init_score"] = [self.offset(self._matrix(eval_set[0]))]
         self.model_.fit(frame[fit_rows], y_arr[fit_rows], **fit_kwargs)
         self.booster_ = self.model_.booster_
         self.calibrator_: IsotonicRegression | None = None
         if calibrate is not None:
-            self.calibrate(np.asarray(self.model_.predict_proba(frame[calibrate]))[:, 1], y_arr[calibrate])
+            self.calibrate(self.raw_probability(X[calibrate]), y_arr[calibrate])
         return self
 
-    def adopt(self, model: lgb.LGBMClassifier, columns: Sequence[str],
-              categories: dict[str, list[Any]]) -> FundingAwareClassifier:
+    def adopt(self, model: lgb.LGBMClassifier, columns: Sequence[str], categories: dict[str, list[Any]],
+              funding_slope: FundingSlope | None = None) -> FundingAwareClassifier:
         """Take over a LightGBM model fitted elsewhere (a Dask cluster's `.to_local()`) on frames with exactly
-        these columns and category levels; calibrate it afterwards with `calibrate`."""
-        self._remember_inputs(list(columns), categories)
+        these columns and category levels, boosted from `funding_slope`'s offset; calibrate it afterwards with
+        `calibrate`."""
+        self._remember_inputs(list(columns), categories, funding_slope)
         self.model_ = model
         self.booster_ = model.booster_
         self.calibrator_ = None
@@ -153,16 +161,54 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
                 np.asarray(raw, dtype=float), y)
         return self
 
-    def raw_probability(self, X: pd.DataFrame) -> np.ndarray:
-        """The booster's probability before calibration (what `calibrate` maps)."""
+    def raw_probability(self, X: Features) -> np.ndarray:
+        """The model's probability before calibration (what `calibrate` maps): trees plus the funding slope."""
         check_is_fitted(self, "booster_")
-        return np.asarray(self.booster_.predict(self.matrix(X), num_threads=self.n_jobs))
+        matrix = self.matrix(X)
+        if self.funding_slope is None:
+            return np.asarray(self.booster_.predict(matrix, num_threads=self.n_jobs))
+        raw = np.asarray(self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs))
+        return 1.0 / (1.0 + np.exp(-(raw + self.offset(matrix))))
 
-    def _remember_inputs(self, columns: list[str], categories: dict[str, list[Any]]) -> None:
+    @property
+    def funding_slope(self) -> FundingSlope | None:
+        """None for models fitted without one (and for bundles pickled before the slope existed)."""
+        return getattr(self, "funding_slope_", None)
+
+    def offset(self, matrix: np.ndarray) -> np.ndarray:
+        """The funding slope's log-odds per row of a booster matrix (`matrix`); zeros without a slope."""
+        slopes = self._row_slopes(matrix)
+        x = matrix[:, list(self.feature_names_in_).index(FUNDING_COLUMN)]
+        return np.where(np.isfinite(x), slopes * np.nan_to_num(x), 0.0)
+
+    def _row_slopes(self, matrix: np.ndarray) -> np.ndarray:
+        slope = self.funding_slope
+        if slope is None:
+            return np.zeros(len(matrix))
+        codes = matrix[:, list(self.feature_names_in_).index("modality")]
+        per_level = np.array([*(slope.slopes.get(str(m), slope.pooled) for m in self.categories_["modality"]),
+                              slope.pooled])
+        return per_level[np.where(np.isnan(codes), len(per_level) - 1, codes).astype(np.intp)]
+
+    def with_offset(self, matrix: np.ndarray, contributions: np.ndarray) -> np.ndarray:
+        """The trees' contributions (last column the expected value) with the funding slope's term added: its
+        part above the training mean on `log_funding_per_referral`, the mean's part on the expected value, so
+        the row sums stay the model's log-odds."""
+        if self.funding_slope is None:
+            return contributions
+        out = np.array(contributions, dtype=np.float64, copy=True)
+        at_centre = self._row_slopes(matrix) * self.funding_slope.centre
+        out[:, list(self.feature_names_in_).index(FUNDING_COLUMN)] += self.offset(matrix) - at_centre
+        out[:, -1] += at_centre
+        return out
+
+    def _remember_inputs(self, columns: list[str], categories: dict[str, list[Any]],
+                         funding_slope: FundingSlope | None = None) -> None:
         self.feature_names_in_ = np.array(columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categories_ = {c: list(levels) for c, levels in categories.items()}
         self.classes_ = np.array([0, 1])
+        self.funding_slope_ = funding_slope
 
     def same_inputs(self, other: FundingAwareClassifier) -> bool:
         """Whether `other` reads the same columns with the same category levels, so one `matrix` serves both
@@ -173,6 +219,9 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
     def matrix(self, X: Features) -> np.ndarray:
         """The features as the booster's own numeric matrix (`feature_matrix`)."""
         check_is_fitted(self, "booster_")
+        return self._matrix(X)
+
+    def _matrix(self, X: Features) -> np.ndarray:
         return feature_matrix(X, list(self.feature_names_in_), level_index(self.categories_))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -199,9 +248,11 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         return (y[hi] - y[lo]) / (x[hi] - x[lo]) * (values - x[lo]) + y[lo]
 
     def contributions(self, X: Features) -> np.ndarray:
-        """Exact TreeSHAP values in log-odds (LightGBM's own implementation); last column is the expected value."""
-        check_is_fitted(self, "booster_")
-        return np.asarray(self.booster_.predict(self.matrix(X), pred_contrib=True, num_threads=self.n_jobs))
+        """Exact TreeSHAP values in log-odds (LightGBM's own implementation) with the funding slope's term
+        (`with_offset`); last column is the expected value."""
+        matrix = self.matrix(X)
+        return self.with_offset(matrix, np.asarray(self.booster_.predict(matrix, pred_contrib=True,
+                                                                         num_threads=self.n_jobs)))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -11,10 +11,10 @@ reach = 1 - exp(-rate x funding), whose cloglog is linear in log funding with sl
 constant elasticity where the true one changes with how saturated a programme already is.
 
 alpha absorbs everything constant about a programme (including the quality that drove its budget: the
-confounder), so beta is identified from how the same programme's reach moved when its funding moved. beta is
-pooled within modality (shrunk towards the all-programme slope when a modality has little variation) and
-constrained to be non-negative. Limits: assumes a constant elasticity on the cloglog scale; levels far outside a
-programme's observed funding range are extrapolations and are flagged by the forecaster.
+confounder), so beta is identified from how the same programme's reach moved when its funding moved
+(`models.within_slope`: pooled within modality, shrunk towards the all-programme slope, non-negative).
+Limits: assumes a constant elasticity on the cloglog scale; levels far outside a programme's observed funding
+range are extrapolations and are flagged by the forecaster.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+
+from models.within_slope import within_programme_slopes
 
 EPS = 1e-3
 
@@ -41,30 +43,14 @@ class ReachModel(RegressorMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series, sample_weight: np.ndarray | None = None) -> ReachModel:
         """X needs program_id, modality and log_funding_per_referral; y is reach in [0, 1]; weight = referrals."""
-        program = X["program_id"].astype(str).to_numpy()
-        modality = X["modality"].astype(str).to_numpy()
-        x = X["log_funding_per_referral"].to_numpy(dtype=float)
-        z = cloglog(np.asarray(y, dtype=float))
-        w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        frame = pd.DataFrame({"p": program, "m": modality, "x": x, "z": z, "w": w})
-        weighted = frame.assign(wx=frame["w"] * frame["x"], wz=frame["w"] * frame["z"]).groupby("p")[["wx", "wz", "w"]]
-        sums = weighted.sum()
-        means = pd.DataFrame({"x": sums["wx"] / sums["w"], "z": sums["wz"] / sums["w"]})
-        dx = x - means["x"].reindex(program).to_numpy()
-        dz = z - means["z"].reindex(program).to_numpy()
-        pooled = max(float(np.sum(w * dx * dz) / max(np.sum(w * dx * dx), 1e-12)), 0.0)
-        slopes = {}
-        for m in np.unique(modality):
-            rows = modality == m
-            sxx = float(np.sum(w[rows] * dx[rows] ** 2))
-            sxz = float(np.sum(w[rows] * dx[rows] * dz[rows]))
-            # Shrink towards the pooled slope in proportion to how little within-programme variation there is.
-            prior = self.shrinkage * float(np.mean(w[rows]))
-            slopes[m] = max((sxz + prior * pooled) / (sxx + prior), 0.0)
-        self.slopes_ = slopes
-        self.pooled_slope_ = pooled
-        self.intercepts_ = {p: float(means.loc[p, "z"] - slopes[modality[program == p][0]] * means.loc[p, "x"])
-                            for p in means.index}
+        w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        fitted = within_programme_slopes(
+            X["program_id"].astype(str).to_numpy(), X["modality"].astype(str).to_numpy(),
+            X["log_funding_per_referral"].to_numpy(dtype=float), cloglog(np.asarray(y, dtype=float)), w,
+            self.shrinkage)
+        self.slopes_ = fitted.slopes
+        self.pooled_slope_ = fitted.pooled
+        self.intercepts_ = fitted.intercepts
         self.n_features_in_ = 3
         return self
 

@@ -52,15 +52,17 @@ class ClassifierScorer:
         """Calibrated probability and TreeSHAP contributions (log-odds, last column the expected value), from ONE
         pass over the trees.
 
-        Contributions add up to the booster's raw score, so the probability is their sum through the logistic
+        Contributions (the trees' and the funding slope's term, `FundingAwareClassifier.with_offset`) add up to
+        the model's raw score, so the probability is their sum through the logistic
         link and the isotonic map, as `predict_proba` computes it from the booster: equal to it up to float
         rounding (tests check 1e-9). The contributions come from the tables, equal to LightGBM's own within
         1e-9, else from LightGBM. Serving needs both numbers for every episode, and walking the trees twice
         would double its cost.
         """
         matrix = self.matrix(X) if matrix is None else matrix
-        contributions = (self.tables.contributions(matrix) if self.tables is not None else np.asarray(
+        trees = (self.tables.contributions(matrix) if self.tables is not None else np.asarray(
             self.model.booster_.predict(matrix, pred_contrib=True, num_threads=self.model.n_jobs)))
+        contributions = self.model.with_offset(matrix, trees)
         raw = contributions.sum(axis=1)
         return self.model.calibrated(1.0 / (1.0 + np.exp(-raw))), contributions
 

@@ -63,11 +63,23 @@ from models.evaluation import (
     slice_labels,
 )
 from models.forecast import COHORT_SIZE, Forecaster, build_forecaster
-from models.suite import ModelSuite, chosen_params, episode_share, fit_reach, targets
+from models.funding_slope import FUNDING_COLUMN, FundingSlope
+from models.suite import (
+    DIRECTIONS,
+    ModelSuite,
+    chosen_params,
+    episode_share,
+    fit_reach,
+    funding_slopes,
+    targets,
+    tree_params,
+)
 
 SHARE = "_share"
 """Column with each episode's hashed position in [0, 1): below the calibration fraction = calibration rows."""
 TARGETS = {"response": "_response", "dropout": "_dropout"}
+OFFSET = "_offset"
+"""The funding slope's log-odds per row, LightGBM's initial score (`models.funding_slope`)."""
 LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0"}
 """The scheduler serves health and metrics over HTTP even without a dashboard: loopback, any free port."""
 RAW_CATEGORICALS = ("program_id", "region", "instrument", "sex", "payer", "diagnosis")
@@ -198,21 +210,30 @@ def _dealt(rows: dd.DataFrame) -> dd.DataFrame:
     return dealt.map_partitions(lambda part: part.sort_values(SHARE, kind="stable"), meta=rows._meta)
 
 
-def _fit_classifier(client: Client, frame: dd.DataFrame, name: str, direction: int, params: dict[str, Any],
-                    seed: int, levels: dict[str, list[str]], rows: int, sample_rows: int) -> FundingAwareClassifier:
-    """Grow the trees on the cluster, then calibrate on a bounded hashed sample of the held-back rows."""
+def _fit_classifier(client: Client, frame: dd.DataFrame, name: str, params: dict[str, Any], seed: int,
+                    levels: dict[str, list[str]], rows: int, sample_rows: int,
+                    slope: FundingSlope | None) -> FundingAwareClassifier:
+    """Grow the trees on the cluster from the funding slope's offset, then calibrate on a bounded hashed sample
+    of the held-back rows."""
     import lightgbm as lgb
 
-    model = FundingAwareClassifier(funding_direction=direction, random_state=seed, **params)
-    grow = _dealt(frame[frame[SHARE] >= model.calibration_fraction][[*EPISODE_FEATURES, TARGETS[name], SHARE]])
+    model = FundingAwareClassifier(funding_direction=DIRECTIONS[name], random_state=seed, **params)
+    columns = [*EPISODE_FEATURES, TARGETS[name], SHARE]
+    if slope is not None:
+        frame = frame.assign(**{OFFSET: frame.map_partitions(lambda part: pd.Series(slope.offset(
+            part["modality"].astype(str).to_numpy(), part[FUNDING_COLUMN].to_numpy(dtype=float)), index=part.index),
+            meta=(OFFSET, float))})
+        columns.append(OFFSET)
+    grow = _dealt(frame[frame[SHARE] >= model.calibration_fraction][columns])
     # Threads per worker are LightGBM-Dask's to set (it uses each worker's nthreads), so n_jobs is left out.
     settings = {k: v for k, v in model.lightgbm_params(EPISODE_FEATURES).items() if k != "n_jobs"}
     settings["monotone_constraints_method"] = DISTRIBUTED_MONOTONE_METHOD
     distributed = lgb.DaskLGBMClassifier(client=client, **settings)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")  # the sklearn default
-        distributed.fit(grow[list(EPISODE_FEATURES)], grow[TARGETS[name]])
-    model.adopt(distributed.to_local(), EPISODE_FEATURES, levels)
+        distributed.fit(grow[list(EPISODE_FEATURES)], grow[TARGETS[name]],
+                        init_score=None if slope is None else grow[OFFSET])
+    model.adopt(distributed.to_local(), EPISODE_FEATURES, levels, slope)
     cut = model.calibration_fraction * min(1.0, sample_rows / max(rows * model.calibration_fraction, 1.0))
     held_back = frame[frame[SHARE] < cut]
     pairs = held_back.map_partitions(
@@ -229,8 +250,9 @@ def fit_suite_distributed(client: Client, programs: pd.DataFrame, outcomes: pd.D
     levels = _category_levels(episodes, programs, outcomes)
     frame = _features(episodes, programs, outcomes, levels)
     rows = int(outcomes["n"].sum())
-    response = _fit_classifier(client, frame, "response", 1, chosen, seed, levels, rows, sample_rows)
-    dropout = _fit_classifier(client, frame, "dropout", -1, chosen, seed, levels, rows, sample_rows)
+    slopes = funding_slopes(programs, outcomes, chosen)
+    response, dropout = (_fit_classifier(client, frame, name, tree_params(chosen), seed, levels, rows, sample_rows,
+                                         slopes[name]) for name in ("response", "dropout"))
     return ModelSuite(response, dropout, fit_reach(program_period_features(programs, outcomes=outcomes)), chosen)
 
 

@@ -23,11 +23,12 @@ import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from core.settings import Settings
-from features.build import episode_features
+from features.build import episode_features, period_outcomes
 from features.tables import Tables, load_tables
 from models.classifier import FundingAwareClassifier
 from models.evaluation import binary_metrics, validation_split
-from models.suite import DEFAULT_PARAMS, episode_share, targets
+from models.funding_slope import FundingSlope
+from models.suite import DEFAULT_PARAMS, DIRECTIONS, episode_share, funding_slopes, targets, tree_params
 from tracking.runs import RunLog, configure, log_child_run, provenance_tags, run
 
 STORAGE_FILE = "optuna_journal.log"
@@ -112,19 +113,26 @@ class HoldoutObjective:
         self.train_y = dict(zip(("response", "dropout"), targets(split.train_episodes), strict=True))
         self.test_y = dict(zip(("response", "dropout"), targets(split.test_episodes), strict=True))
         self.train_share = episode_share(split.train_episodes["episode_id"])  # fit_suite's calibration rows
+        self.train_outcomes = (split.train_programs, period_outcomes(split.train_episodes))
+
+    def _slopes(self, params: dict[str, Any]) -> dict[str, FundingSlope | None]:
+        return funding_slopes(*self.train_outcomes, params)
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float:
         params = {**DEFAULT_PARAMS, **self.space.suggest(trial)}
+        slopes = self._slopes(params)
         metrics: dict[str, float] = {}
         # Same models as fit_suite: response may only rise with funding, dropout may only fall.
-        for name, direction in (("response", 1), ("dropout", -1)):
+        for name, direction in DIRECTIONS.items():
             model = FundingAwareClassifier(funding_direction=direction, random_state=self.seed,
-                                           n_jobs=self.lgbm_threads, **params)
+                                           n_jobs=self.lgbm_threads, **tree_params(params))
             if name == "response":  # the intermediate values the pruner sees
                 model.fit(self.train_x, self.train_y[name], eval_set=(self.test_x, self.test_y[name]),
-                          callbacks=[_ReportValidLoss(trial, self.report_every)], row_share=self.train_share)
+                          callbacks=[_ReportValidLoss(trial, self.report_every)], row_share=self.train_share,
+                          funding_slope=slopes[name])
             else:
-                model.fit(self.train_x, self.train_y[name], row_share=self.train_share)
+                model.fit(self.train_x, self.train_y[name], row_share=self.train_share,
+                          funding_slope=slopes[name])
             p = model.predict_proba(self.test_x)[:, 1]
             metrics |= {f"{name}_{k}": v for k, v in binary_metrics(self.test_y[name], p).items()}
         score = metrics["response_log_loss"] + metrics["dropout_log_loss"]

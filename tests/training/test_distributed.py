@@ -111,3 +111,20 @@ def test_both_engines_agree_on_holdout_auc_and_calibration(tmp_path: Path, dask_
         assert abs(metrics["local"][key] - metrics["dask"][key]) <= 0.005, (key, metrics["local"][key],
                                                                             metrics["dask"][key])
     assert metrics["dask"]["response_auc"] > metrics["dask"]["response_prior_auc"] + 0.1  # it learnt something
+
+
+def test_both_engines_boost_from_the_same_funding_slope(tmp_path: Path, dask_scheduler: str) -> None:
+    """The slope comes from per programme-period sums, which both engines hold, so it is the same slope; the
+    trees grown from it on the cluster then forecast close to the single machine's."""
+    folder = write_partitioned_world(tmp_path / "world", 20_000, seed=5, partitions=2)
+    suites, probe = {}, None
+    for engine in ("local", "dask"):
+        settings = Settings(engine=engine, dask_scheduler=dask_scheduler, data_dir=tmp_path / "data")
+        with open_engine(folder, settings) as opened:
+            suites[engine], forecaster = opened.fit({**SAME_DRAWS, "funding_slope": True}, seed=0)
+            probe = probe if probe is not None else pd.concat(list(forecaster.cohorts.values())).head(2000)
+    for name in ("response", "dropout"):
+        local, dask = getattr(suites["local"], name), getattr(suites["dask"], name)
+        assert local.funding_slope is not None and local.funding_slope == dask.funding_slope
+        gap = np.abs(local.predict_proba(probe)[:, 1] - dask.predict_proba(probe)[:, 1])
+        assert np.median(gap) < 0.02, (name, float(np.median(gap)))
