@@ -37,6 +37,8 @@ def report(
     from features.tables import load_tables
     from records.plans import PlanStore
     from usecases.contract_projection import project_contracts
+    from usecases.cost_effectiveness import acceptability_curve
+    from usecases.curves import outcome_curves
     from usecases.recommendation import RecommendationRequest, recommend
     from usecases.report import ReportContent, render_html, render_pdf
 
@@ -86,7 +88,9 @@ def report(
         except ValueError as exc:
             errors.print(f"[bold red]{contracts}:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-    html = render_html(ReportContent(title, body, now, planned))
+    split = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
+    html = render_html(ReportContent(title, body, now, planned,
+                                     acceptability=acceptability_curve(outcome_curves(bundle), split)))
     pdf = render_pdf(html)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(html, encoding="utf-8")

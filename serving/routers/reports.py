@@ -17,6 +17,7 @@ from serving.dependencies import LoadedDep
 from serving.problems import ProblemError
 from serving.schemas import RecommendationCreate
 from serving.security import authorize
+from usecases.cost_effectiveness import acceptability_curve
 from usecases.recommendation import recommend
 from usecases.report import ReportContent, render_html, render_pdf
 
@@ -37,7 +38,9 @@ async def create_report(*, request: Request, body: RecommendationCreate, loaded:
             raise  # its own handler names the conflicts
         except ValueError as exc:
             raise ProblemError(422, "invalid-constraints", str(exc)) from exc
-        html = render_html(ReportContent("Allocation report", result))
+        split = {a["program_id"]: a["recommended_funding"] for a in result["allocations"]}
+        html = render_html(ReportContent("Allocation report", result,
+                                         acceptability=acceptability_curve(loaded.curves, split)))
         return render_pdf(html) if format == "pdf" else html.encode()
 
     document = await run_in_threadpool(build)

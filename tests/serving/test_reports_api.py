@@ -8,7 +8,8 @@ from typing import Any
 def test_the_report_comes_as_html_or_pdf(client: Any, auth: Any) -> None:
     html = client.post("/v1/reports", json={"max_change": 0.3}, headers=auth("allocator"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    for section in ("The plan", "Where the money moves", "Cost per outcome", "Method"):
+    for section in ("The plan", "Where the money moves", "Cost per outcome", "Cost-effectiveness acceptability",
+                    "NICE threshold", "Method"):
         assert section in html.text
     pdf = client.post("/v1/reports?format=pdf", json={"max_change": 0.3}, headers=auth("data_scientist"))
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
