@@ -31,6 +31,10 @@ POOLING_EPISODES = 50.0
 RECENT_PERIODS = 4
 
 
+class ContractPopulationError(ValueError):
+    """A contract whose population has no recent episode in any programme the model serves."""
+
+
 @dataclass(frozen=True)
 class ContractProjection:
     contract_id: str
@@ -117,8 +121,8 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             rates.append(min(max(rate, 0.0), 1.0))
             halves.append(half)
         if not weights:
-            raise ValueError(f"contract {contract.contract_id!r}: no recent episode of its population in any "
-                             "programme the model serves")
+            raise ContractPopulationError(f"contract {contract.contract_id!r}: no recent episode of its population "
+                                          "in any programme the model serves")
         w = np.asarray(weights)
         episodes_expected = float(w.sum())
         value = float(np.dot(w, rates) / w.sum())
