@@ -238,9 +238,10 @@ class RecommendationCreate(RecommendationRequest):
 
     contracts: list[Contract] | None = Field(
         None, min_length=1, max_length=1_000,
-        description="Payer contracts, as in the CLI's contracts file ({\"contracts\": [...]}, this list). Default: "
-                    "the contracts.json of the service's data folder, if any. Their populations are found in the "
-                    "data folder's episodes (CAREALLOC_REVIEW_DATA_DIR).")
+        description="Payer contracts, as in the CLI's contracts file ({\"contracts\": [...]}, this list), for "
+                    "the report and for objective kind money (other objectives leave them out). Default: the "
+                    "contracts.json of the service's data folder, if any. Their populations are found in the data "
+                    "folder's episodes (CAREALLOC_REVIEW_DATA_DIR).")
 
     @field_validator("contracts")
     @classmethod
