@@ -126,7 +126,9 @@ class ServiceSettings(Settings):
         "key: it shows request volumes per route, patient risk scoring included."))
     review_data_dir: Path | None = Field(None, description=(
         "Folder of the department's tables (programs and episodes in contract form) that POST /v1/review reads a "
-        "quarter from, as `carealloc review --data` does; unset, the API cannot run a review."))
+        "quarter from, as `carealloc review --data` does, and where reports and the money objective find each payer "
+        "contract's population (its contracts.json is used when a request gives none); unset, the API cannot run a "
+        "review or measure contracts."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 
