@@ -16,6 +16,7 @@ draws of that normal, each paid by the contract's own rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,8 +86,10 @@ def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFram
 
 
 def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
-                     episodes: pd.DataFrame, seed: int = 0) -> ContractProjection:
-    """The contract under `allocation` (funding per programme; programmes left out keep current funding)."""
+                     episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None) -> ContractProjection:
+    """The contract under `allocation` (funding per programme; programmes left out keep current funding).
+    `ratios`: its `population_ratios` on `episodes`, when the caller projects it under many plans (they do not
+    depend on the plan, and measuring them is most of a projection's cost)."""
     notes: list[str] = []
     if contract.metric == "satisfaction":
         history = measured(contract, episodes).tail(RECENT_PERIODS)
@@ -98,7 +101,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         notes.append("satisfaction does not respond to funding in the models: projected at its recent mean")
         episodes_expected = n / max(len(history), 1)
     else:
-        table = population_ratios(contract, episodes)
+        table = population_ratios(contract, episodes) if ratios is None else ratios
         ratio = dict(zip(table["program_id"], table["ratio"].astype(float), strict=True))
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
@@ -158,5 +161,8 @@ def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.n
 
 
 def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocation: dict[str, float],
-                      episodes: pd.DataFrame) -> list[ContractProjection]:
-    return [project_contract(c, bundle, allocation, episodes, seed=i) for i, c in enumerate(contracts.contracts)]
+                      episodes: pd.DataFrame, ratios: Sequence[pd.DataFrame | None] | None = None,
+                      ) -> list[ContractProjection]:
+    tables = list(ratios) if ratios is not None else [None] * len(contracts.contracts)
+    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i])
+            for i, c in enumerate(contracts.contracts)]

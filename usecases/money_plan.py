@@ -18,7 +18,7 @@ from allocation import OutcomeCurve
 from features.contracts import ContractSet
 from models.bundle import CareAllocBundle
 from usecases.contract_objective import ContractValuePlan, contract_value_plan
-from usecases.contract_projection import ContractProjection, project_contracts
+from usecases.contract_projection import ContractProjection, population_ratios, project_contracts
 from usecases.curves import outcome_curves
 from usecases.recommendation import ObjectiveSpec, ProgramLimits, RecommendationRequest, recommend
 
@@ -63,7 +63,9 @@ def contract_projections(bundle: CareAllocBundle, contracts: ContractSet, body: 
                          episodes: pd.DataFrame) -> tuple[list[ContractProjection], list[ContractProjection]]:
     """Each contract under the status quo and under the answer's plan (what the report shows)."""
     split = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
-    return project_contracts(contracts, bundle, {}, episodes), project_contracts(contracts, bundle, split, episodes)
+    ratios = [population_ratios(c, episodes) for c in contracts.contracts]
+    return (project_contracts(contracts, bundle, {}, episodes, ratios),
+            project_contracts(contracts, bundle, split, episodes, ratios))
 
 
 def _projection(projection: ContractProjection) -> dict[str, Any]:
