@@ -36,7 +36,9 @@ def report(
     from features.contracts import ContractsError, load_contracts
     from features.tables import load_tables
     from records.plans import PlanStore
-    from usecases.contract_projection import project_contracts
+    from usecases.cost_effectiveness import acceptability_curve
+    from usecases.curves import outcome_curves
+    from usecases.money_plan import contract_projections
     from usecases.recommendation import RecommendationRequest, recommend
     from usecases.report import ReportContent, render_html, render_pdf
 
@@ -60,6 +62,8 @@ def report(
     except ContractError as exc:
         print_contract_problems(data, exc)
         raise typer.Exit(1) from None
+    if value_per_improvement is None and request.objective.kind == "money":  # the money objective in the file
+        value_per_improvement = request.objective.value_per_improvement
     if value_per_improvement is not None and contract_set is None:
         errors.print("[bold red]--value-per-improvement needs --contracts[/] (the payments it counts come from them)")
         raise typer.Exit(2)
@@ -77,16 +81,17 @@ def report(
     except ValueError as exc:
         errors.print(f"[bold red]{contracts}:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    now, planned = [], []
+    now: list[Any] = []
+    planned: list[Any] = []
     if contract_set is not None:
-        split = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
         try:
-            now = project_contracts(contract_set, bundle, {}, tables.episodes)
-            planned = project_contracts(contract_set, bundle, split, tables.episodes)
+            now, planned = contract_projections(bundle, contract_set, body, tables.episodes)
         except ValueError as exc:
             errors.print(f"[bold red]{contracts}:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-    html = render_html(ReportContent(title, body, now, planned))
+    split = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
+    html = render_html(ReportContent(title, body, now, planned,
+                                     acceptability=acceptability_curve(outcome_curves(bundle), split)))
     pdf = render_pdf(html)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(html, encoding="utf-8")
@@ -103,17 +108,12 @@ def report(
 def _money_plan(bundle: Any, request: Any, contract_set: Any, episodes: Any, value_per_improvement: float) -> Any:
     """The request with every programme pinned to the money objective's plan, so the report's evidence (baselines,
     intervals, explanations) is that plan's."""
-    from usecases.contract_objective import contract_value_plan
-    from usecases.curves import outcome_curves
-    from usecases.recommendation import ProgramLimits
+    from usecases.money_plan import money_plan
 
-    curves = outcome_curves(bundle)
-    constraints = request.constraints(sum(c.current_funding for c in curves))
-    plan = contract_value_plan(bundle, curves, constraints, contract_set, episodes, value_per_improvement)
+    pinned, plan = money_plan(bundle, request, contract_set, episodes, value_per_improvement)
     console.print(plan.method, highlight=False)
     best = plan.best
     console.print(f"money value {best.value:,.0f} ({best.reliable_improvements:,.1f} reliable improvements, "
                   f"expected payments {best.expected_payments:,.0f}, funding {best.funding:,.0f}) - the "
                   f"{best.plan} plan", highlight=False)
-    pins = {p: ProgramLimits(min=f, max=f) for p, f in best.allocation.items()}
-    return request.model_copy(update={"programs": pins, "max_change": None})
+    return pinned

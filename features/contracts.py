@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.identifiers import Identifier
+from core.identifiers import Identifier, safe_identifier
 from features.instruments import INSTRUMENTS
 from features.outcomes import derive_outcomes
 
@@ -155,11 +155,22 @@ def contract_problems(raw: object, error: ValidationError) -> list[str]:
         if len(loc) >= 2 and loc[0] == "contracts" and isinstance(loc[1], int):
             entry = contracts[loc[1]] if isinstance(contracts, list) and loc[1] < len(contracts) else None
             name = entry.get("contract_id") if isinstance(entry, dict) else None
-            label = f"contract {name!r}" if isinstance(name, str) else f"contracts[{loc[1]}]"
+            label = f"contract {name!r}" if _nameable(name) else f"contracts[{loc[1]}]"
             where = label + (" " + _path(loc[2:]) if loc[2:] else "")
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {message}" if where else message)
     return lines
+
+
+def _nameable(name: object) -> bool:
+    """An id that may be repeated back in a message: a valid identifier, not just any text a client sent."""
+    if not isinstance(name, str) or not 0 < len(name) <= 100:
+        return False
+    try:
+        safe_identifier(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _path(loc: list[int | str]) -> str:
@@ -187,6 +198,16 @@ def load_contracts(path: str | Path) -> ContractSet:
         raise ContractsError(str(path), [f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) \
             from None
     return parse_contracts(raw, str(path))
+
+
+CONTRACTS_FILE = "contracts.json"
+"""The department's contracts in its data folder, beside programs.* and episodes.*."""
+
+
+def folder_contracts(folder: str | Path) -> ContractSet | None:
+    """The contracts of a data folder, None when it holds none; ContractsError when they are invalid."""
+    path = Path(folder) / CONTRACTS_FILE
+    return load_contracts(path) if path.is_file() else None
 
 
 def measured(contract: Contract, episodes: pd.DataFrame) -> pd.DataFrame:

@@ -92,19 +92,45 @@ def _shown(part: str) -> str:
         return REFUSED_KEY
 
 
-def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Field path, message and error type per error; the submitted input and its context are dropped."""
+NAMED_ITEMS = {("body", "contracts"): ("contract", "contract_id")}
+"""Lists whose items a client knows by name: an error inside one says which item, as the CLI's file check does
+(`contract 'COM-PHQ' tiers[0].lump_sum: ...`), when the name is a safe identifier."""
+
+
+def validation_errors(errors: Sequence[Any], body: Any = None) -> list[dict[str, str]]:
+    """Field path, message and error type per error; the submitted input and its context are dropped (apart from
+    the name of a NAMED_ITEMS item, itself an identifier the client gave)."""
     out = []
     for error in errors:
         loc = [p for p in error.get("loc", ()) if p != "[key]"]
-        out.append({"field": field_path(loc), "message": str(error.get("msg", "invalid value")),
-                    "type": str(error.get("type", "value_error"))})
+        message = str(error.get("msg", "invalid value"))
+        named = _item_name(loc, body)
+        if named is not None:
+            label, rest = named
+            message = f"{label}{' ' + field_path(rest) if rest else ''}: {message.removeprefix('Value error, ')}"
+        out.append({"field": field_path(loc), "message": message, "type": str(error.get("type", "value_error"))})
     return out
+
+
+def _item_name(loc: list[Any], body: Any) -> tuple[str, list[Any]] | None:
+    for path, (kind, key) in NAMED_ITEMS.items():
+        where, depth = list(path), len(path)
+        if list(loc[:depth]) != where or len(loc) <= depth or not isinstance(loc[depth], int):
+            continue
+        items: Any = body
+        for part in where[1:]:
+            items = items.get(part) if isinstance(items, dict) else None
+        item = items[loc[depth]] if isinstance(items, list) and loc[depth] < len(items) else None
+        name = item.get(key) if isinstance(item, dict) else None
+        if isinstance(name, str) and 0 < len(name) <= 100 and _shown(name) == name:
+            return f"{kind} {name!r}", loc[depth + 1:]
+        return f"{where[-1]}[{loc[depth]}]", loc[depth + 1:]
+    return None
 
 
 def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc.errors())
+    errors = validation_errors(exc.errors(), exc.body)
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors[:5]))
     return problem_response(request, ProblemError(
         422, "validation", f"the request does not match the schema at: {fields}", errors=errors))

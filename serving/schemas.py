@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from core.identifiers import Identifier
 from core.numbers import Number
 from features.contract import EPISODE_COLUMNS, INSTRUMENT_NAMES, PERIOD_PATTERN
+from features.contracts import Contract, ContractSet
 from features.instruments import INSTRUMENTS
 from usecases.recommendation import Money, ObjectiveSpec, RecommendationRequest
 
 MAX_RISK_EPISODES = 1_000
-RecommendationCreate = RecommendationRequest
 Text = Annotated[str, Field(min_length=1, max_length=100)]
 Period = Annotated[str, Field(pattern=PERIOD_PATTERN.pattern, examples=["2026-Q1"])]
 _SPECS = {c.name: c for c in EPISODE_COLUMNS}
@@ -233,6 +233,63 @@ class BudgetPointPublic(Public):
     objective_value: Amount
 
 
+class RecommendationCreate(RecommendationRequest):
+    """The CLI's constraints file plus the payer contracts a report projects and the money objective counts."""
+
+    contracts: list[Contract] | None = Field(
+        None, min_length=1, max_length=1_000,
+        description="Payer contracts, as in the CLI's contracts file ({\"contracts\": [...]}, this list), for "
+                    "the report and for objective kind money (other objectives leave them out). Default: the "
+                    "contracts.json of the service's data folder, if any. Their populations are found in the data "
+                    "folder's episodes (CAREALLOC_REVIEW_DATA_DIR).")
+
+    @field_validator("contracts")
+    @classmethod
+    def _unique(cls, value: list[Contract] | None) -> list[Contract] | None:
+        """The contracts file's rules: ids are unique (each contract's own fields are checked by Contract, and a
+        problem inside one names it, see serving.problems.NAMED_ITEMS)."""
+        ids = [c.contract_id for c in value or []]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"contract_id must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+    def contract_set(self) -> ContractSet | None:
+        return ContractSet(contracts=self.contracts) if self.contracts else None
+
+
+class ContractProjectionPublic(Public):
+    contract_id: str
+    payer: str
+    metric: str
+    value: float
+    lower: float
+    upper: float
+    episodes: float
+    tier_probabilities: list[float]
+    probability_penalty: float
+    expected_payment: float
+    payment_sd: float
+    payment_p05: float
+    payment_p95: float
+    notes: list[str]
+
+
+class MoneyPublic(Public):
+    """The money objective's answer: the plan's worth and what the contracts are expected to pay under it."""
+
+    value_per_improvement: float
+    value: float = Field(description="value_per_improvement x reliable improvements + expected payments - funding.")
+    reliable_improvements: float
+    expected_payments: float = Field(description="Sum of the contracts' expected payments under the plan.")
+    expected_payments_status_quo: float
+    funding: float
+    chosen: str = Field(description="Which candidate plan scored best (status quo, outcomes only, a linearisation).")
+    method: str
+    contracts: list[ContractProjectionPublic] = Field(description="Each contract under the plan.")
+    contracts_status_quo: list[ContractProjectionPublic]
+
+
 class RecommendationPublic(ResourcesPublic, Versioned):
     objective: dict[str, Any]
     objective_value: float
@@ -250,6 +307,7 @@ class RecommendationPublic(ResourcesPublic, Versioned):
     probability_beats_status_quo: float
     outside_observed_range: list[str]
     provenance: ProvenancePublic
+    money: MoneyPublic | None = Field(None, description="Objective kind money only: expected contract payments.")
 
 
 class ScenariosCreate(BaseModel):

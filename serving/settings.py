@@ -126,7 +126,9 @@ class ServiceSettings(Settings):
         "key: it shows request volumes per route, patient risk scoring included."))
     review_data_dir: Path | None = Field(None, description=(
         "Folder of the department's tables (programs and episodes in contract form) that POST /v1/review reads a "
-        "quarter from, as `carealloc review --data` does; unset, the API cannot run a review."))
+        "quarter from, as `carealloc review --data` does, and where reports and the money objective find each payer "
+        "contract's population (its contracts.json is used when a request gives none); unset, the API cannot run a "
+        "review or measure contracts."))
     max_saved_scenarios_per_key: int = Field(200, ge=1, le=100_000, description=(
         "Saved scenarios one API key may keep (POST /v1/saved-scenarios answers 409 beyond; deleting one frees "
         "a place)."))

@@ -1,4 +1,5 @@
-"""The allocation report: HTML with every section, and a PDF whose rendered pages show every chart."""
+"""The allocation report: HTML with every section (the acceptability curve's included), and a PDF whose rendered
+pages show every chart."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pypdfium2 as pdfium
 
 from features.contracts import parse_contracts
 from usecases.contract_projection import project_contracts
+from usecases.cost_effectiveness import acceptability_curve
+from usecases.curves import outcome_curves
 from usecases.recommendation import RecommendationRequest, recommend
-from usecases.report import LESS, MORE, PLAN, STATUS_QUO, ReportContent, render_html, render_pdf
+from usecases.report import CEAC, LESS, MORE, PLAN, STATUS_QUO, ReportContent, render_html, render_pdf
 
 CONTRACTS = {"contracts": [
     {"contract_id": "COM-PHQ", "payer": "Commercial A", "population": {"payer": "commercial"},
@@ -39,15 +42,17 @@ def test_the_report_shows_plan_contracts_costs_and_method(trained: Any, small_wo
     contracts = parse_contracts(CONTRACTS)
     plan = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
     content = ReportContent("Allocation report", body, project_contracts(contracts, bundle, {}, episodes),
-                            project_contracts(contracts, bundle, plan, episodes), currency="$")
+                            project_contracts(contracts, bundle, plan, episodes), currency="$",
+                            acceptability=acceptability_curve(outcome_curves(bundle), plan))
     html = render_html(content)
     for text in ("The plan", "Payer contracts", "Cost per outcome", "Method", "COM-PHQ", "MCD-RET", "Medicaid",
-                 body["allocations"][0]["program_id"], "Where the money moves", "Contract payments"):
+                 body["allocations"][0]["program_id"], "Where the money moves", "Contract payments",
+                 "Cost-effectiveness acceptability", "$20,000", "$30,000", "NICE threshold"):
         assert text in html
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import""", html)  # nothing fetched
     pdf = render_pdf(html)
     assert pdf.startswith(b"%PDF-")
     assert len(pdfium.PdfDocument(pdf)) >= 2
     # every chart is drawn on a page: its bar colours are there once rendered
-    for colour in (MORE, LESS, STATUS_QUO, PLAN):
+    for colour in (MORE, LESS, STATUS_QUO, PLAN, CEAC):
         assert _colour_pixels(pdf, colour) > 200, colour

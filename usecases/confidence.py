@@ -1,4 +1,5 @@
-"""How sure the plan is to beat the status quo: the share of forecast-error draws in which it does.
+"""How sure the plan is to beat the status quo: the share of forecast-error draws in which it does, and the draws
+themselves (the cost-effectiveness curve reads them too).
 
 The draws depend only on the seed and the number of programmes, and the status quo's side only on the bundle,
 so both are cached per process: every request on one bundle would otherwise redraw the same numbers.
@@ -18,7 +19,17 @@ BEAT_STATUS_QUO_DRAWS = 4000
 
 
 def probability_beats_status_quo(curves: Sequence[OutcomeCurve], plan: dict[str, float], seed: int = 0) -> float:
-    """Share of forecast-error draws in which the plan gives more reliable improvements than the status quo.
+    """Share of forecast-error draws in which the plan gives more reliable improvements than the status quo."""
+    return float((outcome_gain_draws(curves, plan, seed) > 0).mean())
+
+
+def outcome_gain_draws(curves: Sequence[OutcomeCurve], plan: dict[str, float], seed: int = 0,
+                       metric: str = "reliable_improvements") -> np.ndarray:
+    """Plan minus status quo in `metric`, one value per forecast-error draw (`BEAT_STATUS_QUO_DRAWS` of them).
+
+    `metric` is reliable improvements or a metric proportional to them per programme (QALYs): its error is the
+    reliable improvements' error, so the cost-effectiveness curve reads the same draws as the chance to beat the
+    status quo.
 
     Each programme's realised outcome is its forecast times a log-normal error whose spread comes from its
     interval at that funding (wider outside the observed range); plan and status quo of one programme share
@@ -30,7 +41,7 @@ def probability_beats_status_quo(curves: Sequence[OutcomeCurve], plan: dict[str,
     spread is the same under plan and status quo (common: many intervals are a fixed ratio) needs one.
     """
     grids = [c.funding for c in curves]
-    rows = [[c.metrics[name] for c in curves] for name in _INTERVAL]
+    rows = [[c.metrics[name] for c in curves] for name in (metric, *_INTERVAL[1:])]
     forecasts = []
     for funding in (np.array([plan[c.program_id] for c in curves]), np.array([c.current_funding for c in curves])):
         mid, low, high = GridPositions(grids, funding).values(rows).tolist()
@@ -48,7 +59,7 @@ def probability_beats_status_quo(curves: Sequence[OutcomeCurve], plan: dict[str,
         else:
             now_term = now_mid[i] * (plan_error if now_sigma[i] == plan_sigma[i] else np.exp(now_sigma[i] * shock))
         diff += plan_mid[i] * plan_error - now_term
-    return float((diff > 0).mean())
+    return diff
 
 
 @functools.lru_cache(maxsize=4)

@@ -53,10 +53,9 @@ class ContractValuePlan:
     method: str
 
 
-def _population_terms(contract: Contract, bundle: CareAllocBundle,
-                      episodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Per programme: (share of its episodes in the population, the population's rate ratio)."""
-    table = population_ratios(contract, episodes)
+def _population_terms(bundle: CareAllocBundle, table: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per programme: (share of its episodes in the population, the population's rate ratio), from the contract's
+    `population_ratios`."""
     shares = table["share"].to_numpy(dtype=float)
     ratios = table["ratio"].to_numpy(dtype=float)
     return {str(p): (float(s), float(r)) for p, s, r in zip(table["program_id"], shares, ratios, strict=True)
@@ -79,8 +78,9 @@ def _payment_slope(contract: Contract, projection: ContractProjection) -> float:
 
 
 def money_score(name: str, bundle: CareAllocBundle, curves: Sequence[OutcomeCurve], allocation: dict[str, float],
-                contracts: ContractSet, episodes: pd.DataFrame, value_per_improvement: float) -> MoneyScore:
-    projections = tuple(project_contracts(contracts, bundle, allocation, episodes))
+                contracts: ContractSet, episodes: pd.DataFrame, value_per_improvement: float,
+                ratios: Sequence[pd.DataFrame] | None = None) -> MoneyScore:
+    projections = tuple(project_contracts(contracts, bundle, allocation, episodes, ratios))
     improvements = float(sum(np.interp(allocation[c.program_id], c.funding, c.metrics["reliable_improvements"])
                              for c in curves))
     payments = float(sum(p.expected_payment for p in projections))
@@ -123,19 +123,21 @@ def contract_value_plan(bundle: CareAllocBundle, curves: Sequence[OutcomeCurve],
     if not np.isfinite(value_per_improvement) or value_per_improvement < 0:
         raise ValueError(f"value_per_improvement must be a finite amount >= 0, got {value_per_improvement}")
     curves = list(curves)
-    terms = [_population_terms(c, bundle, episodes) for c in contracts.contracts]
+    ratios = [population_ratios(c, episodes) for c in contracts.contracts]  # measured once, used by every plan
+    terms = [_population_terms(bundle, table) for table in ratios]
     current = {c.program_id: float(c.current_funding) for c in curves}
     outcomes_only = optimize(curves, constraints, Objective()).allocation
-    candidates = [money_score("status quo", bundle, curves, current, contracts, episodes, value_per_improvement),
+    candidates = [money_score("status quo", bundle, curves, current, contracts, episodes, value_per_improvement,
+                              ratios),
                   money_score("outcomes only", bundle, curves, outcomes_only, contracts, episodes,
-                              value_per_improvement)]
+                              value_per_improvement, ratios)]
     at = candidates[1]
     done = 0
     for done in range(1, linearisations + 1):
         linear = _linearised_curves(curves, contracts, at.contracts, terms, at.allocation, value_per_improvement)
         step = optimize(linear, constraints, Objective()).allocation
         scored = money_score(f"linearisation {done}", bundle, curves, step, contracts, episodes,
-                             value_per_improvement)
+                             value_per_improvement, ratios)
         candidates.append(scored)
         moved = max(abs(step[p] - at.allocation[p]) for p in step)
         at = scored

@@ -16,6 +16,7 @@ draws of that normal, each paid by the contract's own rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,10 @@ DRAWS = 4_000
 POOLING_EPISODES = 50.0
 """Measured episodes at which a programme's own ratio and the pooled ratio weigh the same."""
 RECENT_PERIODS = 4
+
+
+class ContractPopulationError(ValueError):
+    """A contract whose population has no recent episode in any programme the model serves."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,10 @@ def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFram
 
 
 def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
-                     episodes: pd.DataFrame, seed: int = 0) -> ContractProjection:
-    """The contract under `allocation` (funding per programme; programmes left out keep current funding)."""
+                     episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None) -> ContractProjection:
+    """The contract under `allocation` (funding per programme; programmes left out keep current funding).
+    `ratios`: its `population_ratios` on `episodes`, when the caller projects it under many plans (they do not
+    depend on the plan, and measuring them is most of a projection's cost)."""
     notes: list[str] = []
     if contract.metric == "satisfaction":
         history = measured(contract, episodes).tail(RECENT_PERIODS)
@@ -94,7 +101,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         notes.append("satisfaction does not respond to funding in the models: projected at its recent mean")
         episodes_expected = n / max(len(history), 1)
     else:
-        table = population_ratios(contract, episodes)
+        table = population_ratios(contract, episodes) if ratios is None else ratios
         ratio = dict(zip(table["program_id"], table["ratio"].astype(float), strict=True))
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
@@ -117,8 +124,8 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             rates.append(min(max(rate, 0.0), 1.0))
             halves.append(half)
         if not weights:
-            raise ValueError(f"contract {contract.contract_id!r}: no recent episode of its population in any "
-                             "programme the model serves")
+            raise ContractPopulationError(f"contract {contract.contract_id!r}: no recent episode of its population "
+                                          "in any programme the model serves")
         w = np.asarray(weights)
         episodes_expected = float(w.sum())
         value = float(np.dot(w, rates) / w.sum())
@@ -154,5 +161,8 @@ def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.n
 
 
 def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocation: dict[str, float],
-                      episodes: pd.DataFrame) -> list[ContractProjection]:
-    return [project_contract(c, bundle, allocation, episodes, seed=i) for i, c in enumerate(contracts.contracts)]
+                      episodes: pd.DataFrame, ratios: Sequence[pd.DataFrame | None] | None = None,
+                      ) -> list[ContractProjection]:
+    tables = list(ratios) if ratios is not None else [None] * len(contracts.contracts)
+    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i])
+            for i, c in enumerate(contracts.contracts)]

@@ -129,13 +129,35 @@ class GroupLimit(BaseModel):
         return self
 
 
+class MoneyObjectiveError(ValueError):
+    """The money objective reached a caller that has no payer contracts or episodes to count it with."""
+
+
 class ObjectiveSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["reliable_improvements", "weighted", "risk_averse"] = "reliable_improvements"
+    kind: Literal["reliable_improvements", "weighted", "risk_averse", "money"] = Field(
+        "reliable_improvements", description="money: reliable improvements valued at value_per_improvement, plus "
+        "the payer contracts' expected payments, net of funding (usecases.contract_objective; needs contracts).")
     weights: dict[Literal["reliable_improvements", "dropouts", "qalys", "episodes"],
                   Annotated[Number, Field(ge=-1e6, le=1e6)]] = Field(default_factory=dict)
+    value_per_improvement: Money | None = Field(
+        None, description="kind money only: what one reliable improvement is worth in money (0 counts contract "
+                          "payments and cost only).")
+
+    @model_validator(mode="after")
+    def _value_with_money(self) -> ObjectiveSpec:
+        if self.kind == "money" and self.value_per_improvement is None:
+            raise ValueError("value_per_improvement: the money objective needs what one reliable improvement is "
+                             "worth in money (0 counts contract payments and cost only)")
+        if self.kind != "money" and self.value_per_improvement is not None:
+            raise ValueError(f"value_per_improvement applies to kind 'money' only, not {self.kind!r}")
+        return self
 
     def to_objective(self) -> Objective:
+        if self.kind == "money":
+            raise MoneyObjectiveError("objective kind 'money' counts payer contracts' payments, which need the "
+                                      "contracts and the department's episodes; POST /v1/recommendations takes "
+                                      "them, as does `carealloc report --contracts --value-per-improvement`")
         return Objective(kind=self.kind, weights={str(k): v for k, v in self.weights.items()})
 
 

@@ -1,5 +1,5 @@
-"""The allocation report: the plan, what it does to payer contracts and to cost per outcome, the charts and the
-method, as one HTML document and the PDF rendered from it.
+"""The allocation report: the plan, what it does to payer contracts, cost per outcome and cost-effectiveness
+(ICER and acceptability curve), the charts and the method, as one HTML document and the PDF rendered from it.
 
 One template serves both (WeasyPrint lays the HTML out as print pages), so the PDF never drifts from the HTML. Charts
 are matplotlib SVG inlined in the page: no file beside the report, nothing fetched when it is opened.
@@ -15,13 +15,18 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
+from models.forecast import QALY_PER_RELIABLE_IMPROVEMENT
 from usecases.contract_projection import ContractProjection
+from usecases.cost_effectiveness import NICE_THRESHOLDS, AcceptabilityCurve, cost_per_outcome
 
 TEMPLATES = Path(__file__).with_name("templates")
 MORE, LESS = "#1f6fb4", "#c0392b"
 """Bars of programmes that gain / lose money (also how the tests find the chart on a rendered page)."""
 STATUS_QUO, PLAN = "#7f8c8d", "#27ae60"
+CEAC = "#8e44ad"
+"""The acceptability curve's line."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class ReportContent:
     contracts_status_quo: list[ContractProjection] = field(default_factory=list)
     contracts_plan: list[ContractProjection] = field(default_factory=list)
     currency: str = ""
+    acceptability: AcceptabilityCurve | None = None
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -77,28 +83,22 @@ def contract_payments_chart(status_quo: list[ContractProjection], plan: list[Con
     return _svg(figure)
 
 
-def _cost_effectiveness(totals: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    plan, now = totals["plan"], totals["status_quo"]
-    delta_cost = plan["funding"] - now["funding"]
-    delta_qaly = (plan.get("qalys") or 0.0) - (now.get("qalys") or 0.0)
-    delta_ri = (plan.get("reliable_improvements") or 0.0) - (now.get("reliable_improvements") or 0.0)
-    if abs(delta_cost) < 0.5:
-        verdict = ("same budget: the plan " + ("dominates the status quo (more QALYs for the same money)"
-                                               if delta_qaly > 0 else "gains no QALYs over the status quo"))
-        icer = None
-    elif delta_qaly <= 0:
-        verdict = "the plan costs more (or saves money) without gaining QALYs: no ICER"
-        icer = None
-    else:
-        icer = delta_cost / delta_qaly
-        verdict = f"incremental cost per QALY gained: {icer:,.0f}"
-    def per(metric: str, row: dict[str, Any]) -> float | None:
-        value = row.get(metric) or 0.0
-        return row["funding"] / value if value > 0 else None
-    return {"delta_cost": delta_cost, "delta_qaly": delta_qaly, "delta_ri": delta_ri, "icer": icer,
-            "verdict": verdict,
-            "rows": [(name, per("reliable_improvements", row), per("qalys", row))
-                     for name, row in (("status quo", now), ("plan", plan))]}
+def acceptability_chart(curve: AcceptabilityCurve) -> str:
+    """The chance the plan is cost-effective against willingness to pay per QALY, NICE's thresholds marked."""
+    figure = Figure(figsize=(6.5, 2.6))
+    axis = figure.subplots()
+    axis.plot(curve.willingness_to_pay, curve.probability_cost_effective, color=CEAC, linewidth=2.2, marker="o",
+              markersize=4)
+    for threshold in NICE_THRESHOLDS:
+        axis.axvline(threshold, color=STATUS_QUO, linestyle="--", linewidth=0.9)
+    axis.set_ylim(-0.03, 1.03)
+    axis.set_xlim(0, max(curve.willingness_to_pay))
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axis.tick_params(labelsize=8)
+    axis.set_xlabel("willingness to pay per QALY (dashed: NICE 20,000 and 30,000)")
+    axis.set_ylabel("P(cost-effective)")
+    axis.set_title("Cost-effectiveness acceptability")
+    return _svg(figure)
 
 
 def render_html(content: ReportContent) -> str:
@@ -110,12 +110,19 @@ def render_html(content: ReportContent) -> str:
     charts = {"money": money_moves_chart(body["allocations"])}
     if content.contracts_plan:
         charts["contracts"] = contract_payments_chart(content.contracts_status_quo, content.contracts_plan)
+    ceac = None
+    if content.acceptability is not None:
+        charts["acceptability"] = acceptability_chart(content.acceptability)
+        ceac = [(w, p, w in NICE_THRESHOLDS) for w, p in zip(content.acceptability.willingness_to_pay,
+                                                             content.acceptability.probability_cost_effective,
+                                                             strict=True) if w % 5_000 == 0]
     contracts = [{"now": asdict(a), "plan": asdict(b)}
                  for a, b in zip(content.contracts_status_quo, content.contracts_plan, strict=True)]
     moved = sum(abs(a["change"]) for a in body["allocations"]) / 2
     return environment.get_template("report.html").render(
         title=content.title, generated_at=content.generated_at, body=body, charts=charts, contracts=contracts,
-        value=_cost_effectiveness(body["totals"]), moved=moved)
+        value=cost_per_outcome(body["totals"]), moved=moved, acceptability=content.acceptability, ceac=ceac,
+        qaly_per_ri=QALY_PER_RELIABLE_IMPROVEMENT)
 
 
 def render_pdf(html: str) -> bytes:

@@ -1,4 +1,10 @@
-"""The recommended split of a budget, with its evidence (same request shape as the CLI's constraints file)."""
+"""The recommended split of a budget, with its evidence (the CLI's constraints file, plus payer contracts).
+
+With objective kind money the plan is the money objective's (`usecases.money_plan`): reliable improvements valued
+at `value_per_improvement` plus the contracts' expected payments, net of funding. The contracts come from the body
+or the data folder's contracts.json, and their populations from the folder's episodes (`serving.department`); the
+answer's `money` section states the expected payments under the plan and under the status quo, per contract too.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -13,13 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from allocation import InfeasibleConstraintsError
-from serving.dependencies import LoadedDep, PrincipalDep
+from features.contracts import ContractSet
+from serving.department import contract_data
+from serving.dependencies import LoadedDep, PrincipalDep, SettingsDep
 from serving.logs import logger
 from serving.offload import offload
 from serving.problems import ProblemError
 from serving.schemas import RecommendationCreate, RecommendationPublic
 from serving.security import authorize
 from serving.state import LoadedBundle
+from usecases.contract_projection import ContractPopulationError
+from usecases.money_plan import recommend_for_money
 from usecases.recommendation import recommend
 
 T = TypeVar("T")
@@ -29,10 +40,19 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends
 
 @router.post("/recommendations", response_model=RecommendationPublic, summary="Recommend a budget allocation",
              responses={404: {"description": "Unknown programme"},
-                        422: {"description": "Invalid or infeasible constraints (the conflicts are named)"}})
+                        409: {"description": "Objective kind money, but the service has no data folder with "
+                                             "episodes to find the contracts' populations in"},
+                        422: {"description": "Invalid or infeasible constraints, invalid contracts (the contract "
+                                             "and field are named), or kind money without contracts"}})
 async def create_recommendation(*, request: Request, body: RecommendationCreate, loaded: LoadedDep,
-                                principal: PrincipalDep) -> Response:
-    document = await offload(request).compute(_run, loaded, _document, body)
+                                principal: PrincipalDep, settings: SettingsDep) -> Response:
+    if body.objective.kind == "money":
+        data = await run_in_threadpool(contract_data, settings, body.contract_set(), required=True)
+        assert data is not None  # required: refused with a problem otherwise
+        document = await offload(request).compute(_run, loaded, _money_document, body, data.contracts,
+                                                  data.episodes)
+    else:
+        document = await offload(request).compute(_run, loaded, _document, body)
     headers = {}
     try:  # kept so the quarter's review can score it; a plan that could not be stored is still an answer
         plan_id = await run_in_threadpool(request.app.state.outcomes[1].save, json.loads(document),
@@ -49,12 +69,13 @@ def recommendation_result(loaded: LoadedBundle, body: RecommendationCreate) -> d
     return _run(loaded, _result, body)
 
 
-def _run(loaded: LoadedBundle, work: Callable[[LoadedBundle, RecommendationCreate], T],
-         body: RecommendationCreate) -> T:
+def _run(loaded: LoadedBundle, work: Callable[..., T], body: RecommendationCreate, *more: Any) -> T:
     try:
-        return loaded.run(work, body)
+        return loaded.run(work, body, *more)
     except InfeasibleConstraintsError:
         raise  # its own handler names the conflicts
+    except ContractPopulationError as exc:
+        raise ProblemError(422, "contract-population-not-found", str(exc)) from exc
     except ValidationError as exc:  # our answer failing its own schema is our fault (500), never the client's
         raise RuntimeError("the recommendation did not match its response schema") from exc
     except ValueError as exc:  # constraints the optimizer cannot apply (e.g. a zero budget)
@@ -69,3 +90,9 @@ def _document(loaded: LoadedBundle, body: RecommendationCreate) -> bytes:
     """The response document, checked against its schema and serialised where the work ran (a compute worker
     when there are any), so the serving process, which every request shares, only passes the bytes on."""
     return RecommendationPublic.model_validate(_result(loaded, body)).model_dump_json().encode()
+
+
+def _money_document(loaded: LoadedBundle, body: RecommendationCreate, contracts: ContractSet,
+                    episodes: pd.DataFrame) -> bytes:
+    result = recommend_for_money(loaded.bundle, body, contracts, episodes, loaded.curves)
+    return RecommendationPublic.model_validate({**result, "model_version": loaded.version}).model_dump_json().encode()

@@ -62,6 +62,21 @@ def spec(programs: int = 20, periods: int = 8) -> dict[str, Any]:
             "expected_effect": 0.03, "alpha": 0.05, "power": 0.8}
 
 
+def tier(i: int) -> dict[str, Any]:
+    return {"threshold": 0.2 + i * 0.03, "lump_sum": MONEY, "per_point": MONEY / 100}
+
+
+def contract(i: int) -> dict[str, Any]:
+    """A payer contract as a department writes one: a long payer name, a measured population, three tiers and a
+    penalty."""
+    return {"contract_id": ident(i), "payer": "North East and North Cumbria Integrated Care Board",
+            "population": {"payer": "commercial-employer-sponsored", "instrument": "PHQ-9", "min_baseline": 10,
+                           "basis": "itt"},
+            "metric": "reliable_improvement", "target": 0.2, "tiers": [tier(t) for t in range(3)],
+            "penalty": {"below": 0.1, "lump_sum": MONEY, "per_point": MONEY / 100}, "min_sample": 30,
+            "period": "quarter"}
+
+
 def pilot(n_spec: dict[str, Any] | None = None, rows: int = 1) -> dict[str, Any]:
     return {"spec": n_spec or spec(), "aggregates": [aggregate_row(i) for i in range(rows)]}
 
@@ -93,6 +108,13 @@ CASES: dict[tuple[str, str], tuple[str, str, Body]] = {
         {"name": "therapist-hours", "available": MONEY, "per_unit": {ident(i): 1_600.25 for i in range(n)}}]}),
     ("ResourceSpec", "per_money"): ("/v1/recommendations", "body.resources[0].per_money", lambda n: {"resources": [
         {"name": "therapist-hours", "available": MONEY, "per_money": {ident(i): SHARE for i in range(n)}}]}),
+    ("RecommendationCreate", "contracts"): ("/v1/recommendations", "body.contracts", lambda n: {
+        "contracts": [contract(i) for i in range(n)]}),
+    ("Contract", "tiers"): ("/v1/recommendations", "body.contracts[0].tiers", lambda n: {
+        "contracts": [{**contract(0), "tiers": [tier(i) for i in range(n)]}]}),
+    ("Population", "programs"): ("/v1/recommendations", "body.contracts[0].population.programs", lambda n: {
+        "contracts": [{**contract(0), "population": {**contract(0)["population"],
+                                                     "programs": [ident(i) for i in range(n)]}}]}),
     ("ScenariosCreate", "scenarios"): ("/v1/scenarios", "body.scenarios", lambda n: {
         "scenarios": {f"scenario-{i}": scenario() for i in range(n)}}),
     ("PilotEvaluationCreate", "aggregates"): ("/v1/pilots/evaluate", "body.aggregates",
@@ -104,6 +126,10 @@ CASES: dict[tuple[str, str], tuple[str, str, Body]] = {
     ("PilotSpec", "post_periods"): ("/v1/pilots/evaluate", "body.spec.post_periods", lambda n: pilot(
         {**spec(), "pre_periods": [period(0)], "post_periods": [period(i) for i in range(1, n + 1)]})),
 }
+
+
+for _field in ("programs", "groups", "resources", "scenarios"):  # the HTTP body extends the CLI's request
+    CASES[("RecommendationCreate", _field)] = CASES[("RecommendationRequest", _field)]
 
 
 def _request_limits(document: dict[str, Any]) -> dict[tuple[str, str], int]:
