@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from allocation.cell_domains import CellDomains
 from allocation.problem import Problem
@@ -32,8 +33,9 @@ class BlockGroup:
     rows: np.ndarray
 
 
-def find_blocks(problem: Problem, domains: CellDomains) -> list[BlockGroup]:
-    """Blocks that can be listed in full, grouped by shape; every other cell stands alone."""
+def find_blocks(problem: Problem, domains: CellDomains, usage: sparse.csr_array) -> list[BlockGroup]:
+    """Blocks that can be listed in full, grouped by shape; every other cell stands alone. ``usage`` holds the
+    resource rows (rows x cells), sparse: a thousand clinics' rows are mostly empty."""
     parent = list(range(problem.size))
 
     def root(i: int) -> int:
@@ -42,7 +44,7 @@ def find_blocks(problem: Problem, domains: CellDomains) -> list[BlockGroup]:
             i = parent[i]
         return i
 
-    supports = [np.flatnonzero(row.usage) for row in problem.resources]
+    supports = [usage.indices[usage.indptr[r]:usage.indptr[r + 1]] for r in range(usage.shape[0])]
     local = [r for r, cells in enumerate(supports) if 0 < len(cells) <= MAX_BLOCK_CELLS]
     for r in local:
         first = root(int(supports[r][0]))

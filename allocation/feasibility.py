@@ -45,6 +45,13 @@ def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
     return a_ub, b_ub, None, None
 
 
+def resource_usage(problem: Problem) -> sparse.csr_array:
+    """The resource rows' usage per money (rows x cells) as one sparse matrix."""
+    if not problem.resources:
+        return sparse.csr_array((0, problem.size))
+    return sparse.csr_array(np.vstack([row.usage for row in problem.resources]))
+
+
 def sparse_rows(problem: Problem) -> tuple[sparse.csr_array, np.ndarray, sparse.csr_array | None,
                                            np.ndarray | None, int]:
     """`linear_rows` as sparse matrices (4,096 cells with a staff-hour row per clinic make a dense one of some
@@ -67,12 +74,7 @@ def sparse_rows(problem: Problem) -> tuple[sparse.csr_array, np.ndarray, sparse.
     first_resource = len(rhs)
     if problem.resources:
         factor = max(problem.budget, 1.0) / np.array([row.scale for row in problem.resources])
-        cells = [np.flatnonzero(row.usage) for row in problem.resources]
-        usage = sparse.csr_array(
-            (np.concatenate([row.usage[c] * f for row, c, f in zip(problem.resources, cells, factor, strict=True)]),
-             (np.repeat(np.arange(len(cells)), [len(c) for c in cells]), np.concatenate(cells))),
-            shape=(len(cells), n))
-        parts.append(usage)
+        parts.append(sparse.csr_array(resource_usage(problem) * factor[:, None]))
         rhs += [row.available * f for row, f in zip(problem.resources, factor, strict=True)]
     a_ub = sparse.vstack(parts).tocsr() if parts else sparse.csr_array((0, n))
     b_ub = np.array(rhs, dtype=float)
