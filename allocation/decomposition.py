@@ -67,8 +67,9 @@ class _Structure:
 
 def _structure(problem: Problem) -> _Structure:
     domains = cell_domains(problem)
-    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem)
-    blocks = find_blocks(problem, domains, resource_usage(problem))
+    usage = resource_usage(problem)
+    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem, usage)
+    blocks = find_blocks(problem, domains, usage)
     priced = np.ones(a_ub.shape[0], dtype=bool)
     alone = np.ones(problem.size, dtype=bool)
     for group in blocks:
@@ -98,12 +99,14 @@ def _block_columns(structure: _Structure, group: BlockGroup, combos: Combination
         total = combos.money[same].sum(axis=2)
         ok = combos.ok[same]
         score = np.where(ok, combos.score[same], -np.inf)
-        count, width = total.shape
-        row = np.repeat(np.arange(count), width)
-        # per block: allowed combinations first, by total money, the best score last among equal totals
-        ranked = np.lexsort((score.ravel(), total.ravel(), ~ok.ravel(), row)).reshape(count, width)
-        ranked -= (np.arange(count) * width)[:, None]
+        width = total.shape[1]
+        # per block: allowed combinations first, by total money, the best score last among equal totals (two
+        # stable sorts: a lexsort over every block's combinations at once took 0.2 s at 4,096 cells)
+        by_score = np.argsort(score, axis=1, kind="stable")
+        key = np.take_along_axis(np.where(ok, total, np.inf), by_score, axis=1)
+        ranked = np.take_along_axis(by_score, np.argsort(key, axis=1, kind="stable"), axis=1)
         ranked = ranked[:, : max(int(ok.sum(axis=1).max()), 1)]
+        count = len(same)
         total_sorted = np.take_along_axis(total, ranked, axis=1)
         score_sorted = np.take_along_axis(score, ranked, axis=1)
         real = np.isfinite(score_sorted)
