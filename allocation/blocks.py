@@ -3,8 +3,8 @@
 Only the budget, the group rules and resource rows over many cells tie blocks together, so once those rows carry
 prices each block is solved on its own: a small block of whole-unit cells by listing every combination of its
 levels that meets its rows, which is exact and also gives every combination's loss against the block's best.
-Rows over more cells, or over a cell with a curve stretch, are priced like the budget instead (a valid but looser
-bound, never a wrong answer).
+Rows over more cells, over a cell with a curve stretch, or joining cells into a block too large to list, are
+priced like the budget instead (a valid but looser bound, never a wrong answer).
 """
 
 from __future__ import annotations
@@ -44,25 +44,31 @@ def find_blocks(problem: Problem, domains: CellDomains, usage: sparse.csr_array)
             i = parent[i]
         return i
 
-    supports = [usage.indices[usage.indptr[r]:usage.indptr[r + 1]] for r in range(usage.shape[0])]
-    local = [r for r, cells in enumerate(supports) if 0 < len(cells) <= MAX_BLOCK_CELLS]
-    for r in local:
-        first = root(int(supports[r][0]))
-        for cell in supports[r][1:]:
-            parent[root(int(cell))] = first
+    lengths = np.diff(usage.indptr)
+    finite = domains.finite
+    small = np.flatnonzero((lengths > 0) & (lengths <= MAX_BLOCK_CELLS))
+    supports = {int(r): usage.indices[usage.indptr[r]:usage.indptr[r + 1]] for r in small.tolist()}
+    supports = {r: cells for r, cells in supports.items() if finite[cells].all()}  # a curve cell: the row is priced
     members: dict[int, set[int]] = {}
     rows: dict[int, list[int]] = {}
-    for r in local:
-        block = root(int(supports[r][0]))
-        members.setdefault(block, set()).update(int(c) for c in supports[r])
-        rows.setdefault(block, []).append(r)
+    touched = np.concatenate([supports[r] for r in supports]) if supports else np.zeros(0, dtype=int)
+    if len(np.unique(touched)) == len(touched):  # no cell in two small rows: each row is a block (the clinics)
+        for r, cells in supports.items():
+            members[r], rows[r] = set(cells.tolist()), [r]
+    else:
+        for cells in supports.values():
+            first = root(int(cells[0]))
+            for cell in cells[1:]:
+                parent[root(int(cell))] = first
+        for r, cells in supports.items():
+            block = root(int(cells[0]))
+            members.setdefault(block, set()).update(cells.tolist())
+            rows.setdefault(block, []).append(r)
     counts = domains.real.sum(axis=1)
-    finite = domains.finite
     shapes: dict[tuple[int, int], tuple[list[list[int]], list[list[int]]]] = {}
     for block, cells in members.items():
         ordered = sorted(cells)
-        if (len(ordered) > MAX_BLOCK_CELLS or not finite[ordered].all()
-                or int(np.prod(counts[ordered].astype(float))) > MAX_BLOCK_COMBINATIONS):
+        if len(ordered) > MAX_BLOCK_CELLS or int(np.prod(counts[ordered].astype(float))) > MAX_BLOCK_COMBINATIONS:
             continue
         cell_rows, row_rows = shapes.setdefault((len(ordered), len(rows[block])), ([], []))
         cell_rows.append(ordered)

@@ -6,6 +6,8 @@ piece, one per cell or block, and shares no larger than their piece's binary: th
 is each cell's (each block's) convex hull, so HiGHS starts from the Lagrangian bound itself, where the
 incremental form of `mixed_integer.py` starts from the looser hull of single cells and branches for seconds.
 Block rows need no row here (every listed combination meets them); the rows tying blocks are the only rows.
+HiGHS stops once its plan is within the decomposition's certified gap of its bound, and starts from a plan a
+dive on the relaxation finds (its own heuristics took seconds to find one that close).
 """
 
 from __future__ import annotations

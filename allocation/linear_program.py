@@ -1,10 +1,12 @@
-"""Linear programmes for the solver (envelope bound, polish, feasibility, repair), solved by HiGHS via highspy.
+"""Linear programmes for the solver (envelope bound, polish, feasibility, repair, the decomposition's fallback
+master), solved by HiGHS via highspy.
 
 Why not scipy.optimize.linprog, which runs the same HiGHS: on programmes this small (tens to a few hundred
 columns) its input checking, option validation and matrix conversion took two to three times as long as the
 solve itself. Presolve is off for the same reason: on these sizes it took longer than it saved (measured 1.8 ->
-1.0 ms per solve). Mixed-integer work stays on scipy's `milp`. With group rules on one grouping column the
-envelope problems need no LP at all (`concave_greedy.py`).
+1.0 ms per solve). The full mixed-integer programme stays on scipy's `milp`; the decomposition's small one
+calls highspy itself (`choice_program.py`), for options and a start `milp` cannot pass. With group rules on one
+grouping column the envelope problems need no LP at all (`concave_greedy.py`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from allocation.problem import Problem, build_problem
 
 def _problem(factories: types.ModuleType, seed: int, *, tight: bool = False) -> Problem:
     """Two-cell clinics (a stepped staffing cell and a stepped or off-or-viable second cell) sharing an hours
-    row, a lone off-or-viable cell, a lone divisible cell, a network row over the second cells, and a group share
-    on some seeds; ``tight`` makes the rows hard or impossible to meet."""
+    row (and on some seeds a ratio row too), a lone off-or-viable cell, a lone divisible cell, a network row over
+    the second cells, and a group share on some seeds; ``tight`` makes the rows hard or impossible to meet."""
     rng = np.random.default_rng(seed)
     clinics = int(rng.integers(1, 4))
     curves = []
@@ -44,6 +44,9 @@ def _problem(factories: types.ModuleType, seed: int, *, tight: bool = False) -> 
         if tight:
             available *= 0.2
         resources.append(ResourceLimit(f"hours-k{k}", available=available, per_unit=per_unit))
+        if seed % 4 == 1:  # a second row on the same clinic (a supervisor ratio, negative usage): one block
+            resources.append(ResourceLimit(f"ratio-k{k}", available=1.0,
+                                           per_unit={staff.program_id: 1.0, other.program_id: -1.0}))
         network[other.program_id] = 0.01
     viable = factories.random_curve(rng, "lone-viable", groups={"tier": "A"})
     plain = factories.random_curve(rng, "lone-plain", groups={"tier": "B"})
