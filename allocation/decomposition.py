@@ -131,9 +131,9 @@ def _master(problem: Problem, structure: _Structure) -> PricedOptimum | bool:
     owner, point = np.nonzero(keep)
     convexity = [np.searchsorted(lone, owner)]
     costs = [-domains.score[owner, point]]
-    footprints = [sparse.csr_array((domains.money[owner, point] / scale, (owner, np.arange(len(owner)))),
-                                   shape=(problem.size, len(owner)))]
-    footprints = [sparse.csc_array(structure.rows @ footprints[0])]
+    money = sparse.csr_array((domains.money[owner, point] / scale, (owner, np.arange(len(owner)))),
+                             shape=(problem.size, len(owner)))
+    footprints = [sparse.csc_array(structure.rows @ money)]
     next_unit = len(lone)
     for group, combos in zip(structure.blocks, structure.combos, strict=True):
         block, combo, footprint = _block_columns(structure, group, combos, scale)

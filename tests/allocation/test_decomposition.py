@@ -8,8 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from allocation import Constraints, DecisionUnit, GroupShare, ResourceLimit
+from allocation import Constraints, DecisionUnit, GroupShare, ResourceLimit, decomposition
 from allocation.decomposition import CERTIFIED_SHARE, solve_by_blocks
+from allocation.linear_program import PricedOptimum
 from allocation.mixed_integer import MixedIntegerPlan, mixed_integer_status
 from allocation.objectives import Objective
 from allocation.problem import Problem, build_problem
@@ -116,3 +117,17 @@ def test_an_exact_budget_no_lattice_meets_is_infeasible(factories: types.ModuleT
     full, full_infeasible = mixed_integer_status(problem, 20.0)
     assert full is None and full_infeasible
     assert settled is None or (settled[0] is None and settled[1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cutting_planes_reach_the_master_bound(seed: int, factories: types.ModuleType) -> None:
+    """The prices found by cutting planes give the Lagrangian bound the Dantzig-Wolfe master LP gives (both are
+    its minimum over prices), and never less: any prices bound every plan."""
+    problem = _problem(factories, seed)
+    structure = decomposition._structure(problem)
+    prices, converged = decomposition._dual_prices(problem, structure)
+    optimum = decomposition._master(problem, structure)
+    assert converged and isinstance(optimum, PricedOptimum)
+    bound = decomposition._prices(problem, structure, prices).bound
+    assert bound == pytest.approx(-optimum.objective, rel=1e-6)
+    assert bound >= -optimum.objective - 1e-7 * abs(optimum.objective)
