@@ -28,7 +28,7 @@ def section(knots: np.ndarray, scores: np.ndarray, start: float, stop: float) ->
     return xs, np.interp(xs, knots, scores)
 
 
-def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every programme's curve points inside its window, as padded rows: money, score, and which are real.
 
     A row holds the window's two ends and the knots strictly between them (an empty window: its lower end).
@@ -56,7 +56,7 @@ def _window_points(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tu
     return xs, ys, real
 
 
-def _drop_points_under_chords(xs: np.ndarray, ys: np.ndarray, real: np.ndarray, passes: int = 4) -> np.ndarray:
+def drop_points_under_chords(xs: np.ndarray, ys: np.ndarray, real: np.ndarray, passes: int = 4) -> np.ndarray:
     """`real` without points on or under the segment joining their real neighbours, for all rows at once.
 
     Such a point is never a vertex of the concave envelope, so it only adds a column to the linear programme;
@@ -91,7 +91,7 @@ def maximise_envelope(problem: Problem, lower: np.ndarray, upper: np.ndarray) ->
     cells = cell_of(problem)
     if cells is None:
         return maximise_envelope_lp(problem, lower, upper)
-    xs, ys, real = _window_points(problem, lower, upper)
+    xs, ys, real = window_points(problem, lower, upper)
     solved = maximise_pieces(problem, lower, envelope_pieces(xs, ys, real), cells, problem.budget - float(lower.sum()))
     if solved is None:
         return None
@@ -109,8 +109,8 @@ def maximise_envelope_lp(problem: Problem, lower: np.ndarray, upper: np.ndarray)
     """
     n = problem.size
     scale = max(problem.budget, 1.0)
-    xs, ys, real = _window_points(problem, lower, upper)
-    real = _drop_points_under_chords(xs, ys, real)
+    xs, ys, real = window_points(problem, lower, upper)
+    real = drop_points_under_chords(xs, ys, real)
     owner = np.nonzero(real)[0]
     money = xs[real] / scale
     a_ub, b_ub, a_eq, b_eq = linear_rows(problem)

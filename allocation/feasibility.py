@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+from scipy import sparse
 
 from allocation.errors import InfeasibleConstraintsError
 from allocation.linear_program import minimise
@@ -42,6 +43,49 @@ def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
     if problem.mode == "exact":
         return a_ub, b_ub, ones.reshape(1, n), np.array([problem.budget])
     return a_ub, b_ub, None, None
+
+
+def resource_usage(problem: Problem) -> sparse.csr_array:
+    """The resource rows' usage per money (rows x cells) as one sparse matrix."""
+    cells = [np.flatnonzero(row.usage) for row in problem.resources]  # no dense stack: 33 MB at 4,096 cells
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(np.int64)
+    values = (np.concatenate([row.usage[c] for row, c in zip(problem.resources, cells, strict=True)]) if cells
+              else np.zeros(0))
+    return sparse.csr_array((values, np.concatenate(cells) if cells else np.zeros(0, dtype=int), starts),
+                            shape=(len(cells), problem.size))
+
+
+def sparse_rows(problem: Problem, usage: sparse.csr_array | None = None) -> tuple[
+        sparse.csr_array, np.ndarray, sparse.csr_array | None, np.ndarray | None, int]:
+    """`linear_rows` as sparse matrices (4,096 cells with a staff-hour row per clinic make a dense one of some
+    30 MB), and the index of the first resource row among the inequality rows (``usage``: `resource_usage`, if
+    the caller has it already)."""
+    n = problem.size
+    parts: list[sparse.csr_array] = []
+    rhs: list[float] = []
+    ones = np.ones((1, n))
+    if problem.mode == "at_most":
+        parts.append(sparse.csr_array(ones))
+        rhs.append(problem.budget)
+    for group in problem.groups:
+        mask = sparse.csr_array(group.members.astype(float)[None, :])
+        if group.floor is not None:
+            parts.append(-mask)
+            rhs.append(-group.floor)
+        if group.cap is not None:
+            parts.append(mask)
+            rhs.append(group.cap)
+    first_resource = len(rhs)
+    if problem.resources:
+        factor = max(problem.budget, 1.0) / np.array([row.scale for row in problem.resources])
+        usage = resource_usage(problem) if usage is None else usage
+        parts.append(sparse.csr_array(usage.multiply(factor[:, None])))
+        rhs += [row.available * f for row, f in zip(problem.resources, factor, strict=True)]
+    a_ub = sparse.vstack(parts).tocsr() if parts else sparse.csr_array((0, n))
+    b_ub = np.array(rhs, dtype=float)
+    if problem.mode == "exact":
+        return a_ub, b_ub, sparse.csr_array(ones), np.array([problem.budget]), first_resource
+    return a_ub, b_ub, None, None, first_resource
 
 
 def _named_conflicts(problem: Problem) -> list[str]:

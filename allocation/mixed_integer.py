@@ -185,7 +185,7 @@ def _solve(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None
     delta = np.clip(result.x[:fills], 0.0, 1.0)
     delta[integral] = np.round(delta[integral])
     funding = starts + np.bincount(owner, weights=widths * delta, minlength=n)
-    funding = _settle(problem, funding)
+    funding = settle(problem, funding)
     dual = getattr(result, "mip_dual_bound", None)
     plan = MixedIntegerPlan(
         funding=funding,
@@ -195,7 +195,7 @@ def _solve(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None
     return plan, int(result.status)
 
 
-def _settle(problem: Problem, funding: np.ndarray) -> np.ndarray:
+def settle(problem: Problem, funding: np.ndarray) -> np.ndarray:
     """Move the exact budget's float residue (HiGHS meets rows to ~1e-7 of the budget, more than the plan may miss
     it by) onto cells that take any amount, within their limits and never into an off-or-viable gap; whole-unit
     cells keep their units."""

@@ -6,8 +6,9 @@ priced DP (`lagrange.py`) if the MIP hits its time limit -> repair onto the cons
 left a gap -> polish on a local concave surrogate (`polish.py`) ->
 keep the better plan after re-checking every constraint ourselves -> certify against the DP value and the
 concave-envelope upper bound -> explanations, budget curve, shadow price and baselines.
-Whole units, off-or-viable cells and resource rows (`units.py`) go straight to the mixed-integer programme,
-which is exact for them; no grid, repair or polish could keep funding on whole units.
+Whole units, off-or-viable cells and resource rows (`units.py`) go straight to an exact mixed-integer solve
+(priced blocks and fixing, `decomposition.py`, else the full programme); no grid, repair or polish could keep
+funding on whole units.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from allocation.baselines import baseline_plans
 from allocation.certificate import envelope_upper_bound
 from allocation.constraints import Constraints
 from allocation.curves import OutcomeCurve
+from allocation.decomposition import solve_by_blocks
 from allocation.errors import InfeasibleConstraintsError, SolverFailedError
 from allocation.evaluation import evaluate_plan
 from allocation.explain import MARGINAL_UNIT, active_constraints, marginal_gains, programme_flags
@@ -93,9 +95,14 @@ def _units_infeasible(problem: Problem) -> InfeasibleConstraintsError:
 
 
 def _solve_units(problem: Problem, time_limit: float) -> _Solved:
-    """Whole units, off-or-viable cells or resource rows: the mixed-integer programme alone, certified by its own
-    proof of optimality or, when it stops at ``time_limit``, its dual bound."""
-    plan, infeasible = mixed_integer_status(problem, time_limit)
+    """Whole units, off-or-viable cells or resource rows: priced blocks and fixing (`decomposition.py`), or the
+    full mixed-integer programme when they cannot settle it, certified by a proof of optimality or, when the
+    solve stops at ``time_limit``, its dual bound."""
+    started = time.perf_counter()
+    settled = solve_by_blocks(problem, time_limit)
+    if settled is None:
+        settled = mixed_integer_status(problem, max(time_limit - (time.perf_counter() - started), 0.1 * time_limit))
+    plan, infeasible = settled
     if plan is None:
         if infeasible:
             raise _units_infeasible(problem)
@@ -212,7 +219,10 @@ def optimize(
     solved = _solve(problem, step, DEFAULT_GRID_STEPS, price_budget=True, polish_rounds=MAX_ROUNDS,
                     reach_budget=max(BUDGET_CURVE_FRACTIONS) * problem.budget)
     funding, value = solved.funding, solved.value
-    gap = _gap(solved, envelope_upper_bound(problem))
+    # the units solve's own bound holds every rule (units, min_viable, resource rows) and is the tighter one; the
+    # envelope LP, which holds none of them, took 3.5 s at 1,024 cells for a bound 3 % looser
+    units_bound = (problem.discrete or bool(problem.resources)) and solved.dual_bound is not None
+    gap = _gap(solved, None if units_bound else envelope_upper_bound(problem))
     seconds = time.perf_counter() - started
 
     budget = problem.budget

@@ -1,7 +1,7 @@
-"""Solver timings: 50 programmes with every divisible-money rule, and clinic x category cells (256, 1,024, 4,096)
+"""Solver timings: 50 programmes with every divisible-money rule, and clinic x category cells (64 to 4,096)
 with every rule kind including whole units, min_viable and staff-hour rows (prints figures; asserts nothing).
 
-Run: .venv/bin/python benchmarks/bench_allocation.py [--sizes 50,256,1024,4096] [--repeats 3]
+Run: .venv/bin/python benchmarks/bench_allocation.py [--sizes 50,64,256,1024,4096] [--repeats 3]
 "core" is the time optimize() spends finding and certifying the plan (DP + repair + polish + envelope
 bound, or the mixed-integer programme and envelope bound, as reported in result.solver.seconds); "full" adds the
 explanations, baselines and the budget curve (four extra re-solves). For the cell sizes, "loss" compares with an
@@ -208,7 +208,7 @@ def run(label: str, *, two_columns: bool, mode: str = "exact") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="50,256,1024,4096",
+    parser.add_argument("--sizes", default="50,64,256,1024,4096",
                         help="comma-separated sizes; 50 runs the divisible-money programmes, others clinic x "
                              "category cells")
     parser.add_argument("--repeats", type=int, default=3, help="seeded problems per cell size (medians over them)")
