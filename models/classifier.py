@@ -177,29 +177,27 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
 
     def offset(self, matrix: np.ndarray) -> np.ndarray:
         """The funding slope's log-odds per row of a booster matrix (`matrix`); zeros without a slope."""
-        slopes = self._row_slopes(matrix)
-        x = matrix[:, list(self.feature_names_in_).index(FUNDING_COLUMN)]
-        return np.where(np.isfinite(x), slopes * np.nan_to_num(x), 0.0)
-
-    def _row_slopes(self, matrix: np.ndarray) -> np.ndarray:
         slope = self.funding_slope
         if slope is None:
             return np.zeros(len(matrix))
-        codes = matrix[:, list(self.feature_names_in_).index("modality")]
-        per_level = np.array([*(slope.slopes.get(str(m), slope.pooled) for m in self.categories_["modality"]),
-                              slope.pooled])
-        return per_level[np.where(np.isnan(codes), len(per_level) - 1, codes).astype(np.intp)]
+        columns = list(self.feature_names_in_)
+        return slope.offset(self._levels(matrix, columns.index("program_id"), "program_id"),
+                            self._levels(matrix, columns.index("modality"), "modality"),
+                            matrix[:, columns.index(FUNDING_COLUMN)])
+
+    def _levels(self, matrix: np.ndarray, column: int, name: str) -> np.ndarray:
+        """A categorical column's values back from its codes (None where missing or unseen)."""
+        levels = np.array([*self.categories_[name], None], dtype=object)
+        codes = matrix[:, column]
+        return levels[np.where(np.isnan(codes), len(levels) - 1, codes).astype(np.intp)]
 
     def with_offset(self, matrix: np.ndarray, contributions: np.ndarray) -> np.ndarray:
-        """The trees' contributions (last column the expected value) with the funding slope's term added: its
-        part above the training mean on `log_funding_per_referral`, the mean's part on the expected value, so
-        the row sums stay the model's log-odds."""
+        """The trees' contributions (last column the expected value) with the funding slope's term added on
+        `log_funding_per_referral`, so the row sums stay the model's log-odds."""
         if self.funding_slope is None:
             return contributions
         out = np.array(contributions, dtype=np.float64, copy=True)
-        at_centre = self._row_slopes(matrix) * self.funding_slope.centre
-        out[:, list(self.feature_names_in_).index(FUNDING_COLUMN)] += self.offset(matrix) - at_centre
-        out[:, -1] += at_centre
+        out[:, list(self.feature_names_in_).index(FUNDING_COLUMN)] += self.offset(matrix)
         return out
 
     def _remember_inputs(self, columns: list[str], categories: dict[str, list[Any]],

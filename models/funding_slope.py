@@ -10,9 +10,13 @@ from it as its initial score: the trees then add what the slope misses (patient 
 still under the monotone constraints. Whether training uses it is the `funding_slope` training parameter
 (`models.suite.FUNDING_SLOPE_PARAM` says what it gains and costs on development worlds).
 
-The slope term is part of the model's log-odds: `offset` adds it to the trees' raw score wherever the model
-predicts, and SHAP contributions carry it on `log_funding_per_referral` (centred on the training mean, whose
-part joins the expected value), so contributions still add up to the prediction.
+The term is centred on each programme's own mean funding, so it carries only the within-programme movement it
+was estimated from and leaves levels to the trees: uncentred, its level across programmes (slope x log funding,
+several logits apart) was what the trees had to undo, and on one waits world they undid it with monotone steps
+that took a programme's forecast rate from 0.19 to 0.51 between 0.7x and 1x funding. The term is part of the
+model's log-odds: `offset` adds it to the trees' raw score wherever the model predicts, and SHAP contributions
+carry it on `log_funding_per_referral` (its mean is zero within a programme, so the expected value is the
+trees'), so contributions still add up to the prediction.
 """
 
 from __future__ import annotations
@@ -39,13 +43,15 @@ class FundingSlope:
     """Log-odds per unit of log funding per referral, per modality."""
     pooled: float
     """For a modality training never saw."""
-    centre: float
-    """Training mean of log funding per referral: the SHAP baseline of the slope term."""
+    centres: dict[str, float]
+    """Per programme, its training mean of log funding per referral: the term is zero there."""
 
-    def offset(self, modality: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The slope term in log-odds for each row (0 where x is unknown)."""
+    def offset(self, program: np.ndarray, modality: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The slope term in log-odds for each row: 0 for a programme training never saw or an unknown x."""
         slope = np.array([self.slopes.get(str(m), self.pooled) for m in modality], dtype=float)
-        return np.where(np.isfinite(x), slope * np.nan_to_num(x), 0.0)
+        centre = np.array([self.centres.get(str(p), np.nan) for p in program], dtype=float)
+        term = slope * (np.asarray(x, dtype=float) - centre)
+        return np.where(np.isfinite(term), term, 0.0)
 
 
 def fit_funding_slope(programs: pd.DataFrame, outcomes: pd.DataFrame, name: str, direction: int) -> FundingSlope:
@@ -59,6 +65,8 @@ def fit_funding_slope(programs: pd.DataFrame, outcomes: pd.DataFrame, name: str,
     half = 0.5 / n  # an empirical logit: keeps a period with no events (or all) finite
     z = logit(np.clip(rate, half, 1.0 - half))
     x = funding_columns(cells["funding"], cells["referrals"], np.zeros(len(cells)))[FUNDING_COLUMN]
-    fitted = within_programme_slopes(cells["program_id"].astype(str).to_numpy(), cells["modality"].to_numpy(), x,
-                                     z, n, SHRINKAGE, direction)
-    return FundingSlope(slopes=fitted.slopes, pooled=fitted.pooled, centre=float(np.average(x, weights=n)))
+    program = cells["program_id"].astype(str).to_numpy()
+    fitted = within_programme_slopes(program, cells["modality"].to_numpy(), x, z, n, SHRINKAGE, direction)
+    weighted = pd.DataFrame({"p": program, "wx": n * x, "w": n}).groupby("p")[["wx", "w"]].sum()
+    return FundingSlope(slopes=fitted.slopes, pooled=fitted.pooled,
+                        centres={str(p): float(v) for p, v in (weighted["wx"] / weighted["w"]).items()})

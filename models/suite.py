@@ -23,11 +23,11 @@ DEFAULT_PARAMS: dict[str, Any] = {
 
 FUNDING_SLOPE_PARAM = "funding_slope"
 """Training parameter (true/false): boost both classifiers from a within-programme funding slope
-(`models.funding_slope`). Off by default. On 18 development worlds (6 regimes x seeds 0-2, 30,000 episodes,
-max_change 0.3) it raised the median captured share to 0.92, and every regime's median to 0.90 or more but
-demand-following (0.899); the worst world fell to 0.65 (waits, seed 1, against 0.85 without). On small worlds
-(8,000 episodes, seeds 12-14) the expected-count bands then covered 0.74 of the truth at 0.7-1.3x funding
-against 0.80 without: the bands do not yet carry the slope's error."""
+(`models.funding_slope`). Off by default: on 18 development worlds (6 regimes x seeds 0-2, 30,000 episodes,
+max_change 0.3) it raised the median captured share to 0.93 (regime medians 0.86-0.95; the worst world 0.79) but
+fell in demand-following worlds, where budgets chase referral spikes and a programme's own funding changes are
+confounded too (median 0.86); on small worlds (8,000 episodes, seeds 12-14) its expected-count bands covered 0.75
+of the truth at 0.7-1.3x funding against 0.80 without."""
 DIRECTIONS = {"response": 1, "dropout": -1}
 """Funding never lowers the chance of reliable improvement and never raises the chance of dropping out."""
 

@@ -221,7 +221,8 @@ def _fit_classifier(client: Client, frame: dd.DataFrame, name: str, params: dict
     columns = [*EPISODE_FEATURES, TARGETS[name], SHARE]
     if slope is not None:
         frame = frame.assign(**{OFFSET: frame.map_partitions(lambda part: pd.Series(slope.offset(
-            part["modality"].astype(str).to_numpy(), part[FUNDING_COLUMN].to_numpy(dtype=float)), index=part.index),
+            part["program_id"].astype(str).to_numpy(), part["modality"].astype(str).to_numpy(),
+            part[FUNDING_COLUMN].to_numpy(dtype=float)), index=part.index),
             meta=(OFFSET, float))})
         columns.append(OFFSET)
     grow = _dealt(frame[frame[SHARE] >= model.calibration_fraction][columns])
