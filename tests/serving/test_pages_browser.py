@@ -230,6 +230,42 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
     assert severe(browser, ("status of 422",)) == []
 
 
+def _money(x: float) -> str:
+    """What Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', maximumFractionDigits: 0}) shows."""
+    return f"{'-' if round(x) < 0 else ''}${abs(round(x)):,}"
+
+
+def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser: WebDriver, keys: Any) -> None:
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "model-line"), "current total spend"))
+    browser.find_element(By.ID, "recommend").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "recommend-status"), "Done"))
+    body = browser.execute_async_script(  # the same request again, as JSON, from the page's own session
+        "const done = arguments[arguments.length - 1];"
+        "CA.api('POST', '/v1/recommendations', Allocator.currentRequest()).then(function (a) { done(a.data); });")
+    tiles = {t.get_attribute("data-kpi"): t for t in rows(browser, "#kpis .kpi")}
+    assert list(tiles) == ["budget", "plan", "status_quo", "gain", "moved"]
+
+    def value(key: str) -> str:
+        return str(tiles[key].find_element(By.CLASS_NAME, "kpi-value").text)
+
+    assert value("budget") == _money(body["budget"]) and "USD" in tiles["budget"].text
+    moved = sum(max(0.0, a["change"]) for a in body["allocations"])
+    assert moved > 0 and value("moved") == _money(moved)
+    for key in ("plan", "status_quo"):
+        totals = body["totals"][key]
+        assert value(key) == f"{totals['reliable_improvements']:,.1f}"
+        assert (f"{totals['reliable_improvements_lower']:,.1f} – {totals['reliable_improvements_upper']:,.1f}"
+                in tiles[key].text)
+    gain = body["totals"]["plan"]["reliable_improvements"] - body["totals"]["status_quo"]["reliable_improvements"]
+    assert value("gain") == f"{gain:+,.1f}"
+    first = body["allocations"][0]
+    cells = browser.find_elements(By.CSS_SELECTOR, f"#allocation-table tr[data-program='{first['program_id']}'] td")
+    assert cells[0].text == _money(first["current_funding"])  # the table's money is in the currency too
+    assert severe(browser) == []
+    shoot(browser, "allocator-dashboard")
+
+
 def test_allocator_saves_shares_loads_and_deletes_a_scenario_and_downloads_xlsx(server: str, browser: WebDriver,
                                                                                   keys: Any) -> None:
     from openpyxl import load_workbook

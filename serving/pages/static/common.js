@@ -55,8 +55,19 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
+  /* A page that names a currency (<meta name="currency">, from the service's settings) shows money in it; the
+     others show plain whole numbers. */
+  const currencyMeta = document.querySelector('meta[name="currency"]');
+  const currency = currencyMeta ? currencyMeta.getAttribute("content") : "";
+  const moneyFormat = currency ? new Intl.NumberFormat("en-US", { style: "currency", currency: currency, maximumFractionDigits: 0 })
+    : new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const signedMoneyFormat = new Intl.NumberFormat("en-US", currency ? { style: "currency", currency: currency, maximumFractionDigits: 0,
+    signDisplay: "exceptZero" } : { maximumFractionDigits: 0, signDisplay: "exceptZero" });
+
   const fmt = {
-    money: function (x) { return x === null || x === undefined ? "–" : Math.round(x).toLocaleString("en-US"); },
+    currency: currency,
+    money: function (x) { return x === null || x === undefined ? "–" : moneyFormat.format(Math.round(x)); },
+    signedMoney: function (x) { return x === null || x === undefined ? "–" : signedMoneyFormat.format(Math.round(x)); },
     num: function (x, digits) { return x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }); },
     pct: function (x, digits) { return x === null || x === undefined ? "–" : (100 * x).toFixed(digits === undefined ? 0 : digits) + " %"; },
     signedPct: function (x) { return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + (100 * x).toFixed(1) + " %"; },
