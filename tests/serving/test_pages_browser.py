@@ -262,6 +262,30 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
     first = body["allocations"][0]
     cells = browser.find_elements(By.CSS_SELECTOR, f"#allocation-table tr[data-program='{first['program_id']}'] td")
     assert cells[0].text == _money(first["current_funding"])  # the table's money is in the currency too
+
+    bars = rows(browser, "#moves-chart rect")
+    assert len(bars) == len(body["allocations"])  # one bar per programme, largest increase first
+    changes = {a["program_id"]: a["change"] for a in body["allocations"]}
+    drawn = [b.get_attribute("data-label") for b in bars]
+    assert sorted(drawn) == sorted(changes)
+    assert [changes[p] for p in drawn] == sorted(changes.values(), reverse=True)
+    for bar in bars:
+        change = changes[bar.get_attribute("data-label")]
+        assert "bar-gain" in bar.get_attribute("class") if change >= 0 else "bar-cut" in bar.get_attribute("class")
+        hover = bar.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        assert hover.startswith(f"{bar.get_attribute('data-label')}: ") and _money(abs(change))[1:] in hover
+    assert "Change in funding (USD)" in browser.find_element(By.ID, "moves-chart").text
+
+    timing = browser.execute_script(  # 1,024 programmes, drawn off to the side and removed again
+        "const box = document.createElement('div'); box.className = 'chart'; document.body.appendChild(box);"
+        "const rows = []; for (let i = 0; i < 1024; i += 1) {"
+        "  rows.push({ label: 'P' + i, value: Math.sin(i) * 50000, title: 'P' + i }); }"
+        "const start = performance.now();"
+        "Charts.divergingBars(box, rows, { label: 'many', axisTitle: 'Change in funding (USD)' });"
+        "const took = performance.now() - start; const bars = box.querySelectorAll('rect').length; box.remove();"
+        "return { ms: took, bars: bars };")
+    print(f"diverging chart of 1,024 bars drawn in {timing['ms']:.1f} ms")
+    assert timing["bars"] == 1024
     assert severe(browser) == []
     shoot(browser, "allocator-dashboard")
 

@@ -217,6 +217,10 @@
     Charts.pairedBars(document.getElementById("allocation-chart"), result.allocations.map(function (a) {
       return { label: a.program_id, current: a.current_funding, recommended: a.recommended_funding };
     }), "Current and recommended funding per programme");
+    Charts.divergingBars(document.getElementById("moves-chart"), result.allocations.map(function (a) {
+      return { label: a.program_id, value: a.change, title: a.program_id + ": " + CA.fmt.signedMoney(a.change) + " (" +
+        CA.fmt.signedPct(a.change_pct) + "), " + CA.fmt.money(a.current_funding) + " → " + CA.fmt.money(a.recommended_funding) };
+    }), { label: "Change in funding per programme, sorted by change", axisTitle: "Change in funding (" + (CA.fmt.currency || "money") + ")" });
     const body = document.querySelector("#allocation-table tbody");
     CA.clear(body);
     result.allocations.forEach(function (a) {
