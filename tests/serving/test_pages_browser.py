@@ -276,6 +276,30 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
         assert hover.startswith(f"{bar.get_attribute('data-label')}: ") and _money(abs(change))[1:] in hover
     assert "Change in funding (USD)" in browser.find_element(By.ID, "moves-chart").text
 
+    def shown_order() -> list[str]:
+        return [r.get_attribute("data-program") for r in rows(browser, "#allocation-table tbody tr")]
+
+    def sort_state() -> dict[str, str]:
+        return {th.find_element(By.TAG_NAME, "button").text.rstrip("\xa0 ▲▼↕"): th.get_attribute("aria-sort")
+                for th in rows(browser, "#allocation-table thead th[aria-sort]")}
+
+    assert shown_order() == [a["program_id"] for a in body["allocations"]] and sort_state() == {}
+    current = {a["program_id"]: a["current_funding"] for a in body["allocations"]}
+    by_current = sorted(current, key=lambda p: (current[p], shown_order().index(p)))
+    header = browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Current')]")
+    header.click()
+    assert shown_order() == by_current and sort_state() == {"Current": "ascending"}
+    header.send_keys(Keys.ENTER)  # the keyboard works the header button too
+    assert [current[p] for p in shown_order()] == sorted(current.values(), reverse=True)
+    assert sort_state() == {"Current": "descending"}
+    change = browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Change')]")
+    change.send_keys(Keys.SPACE)
+    pct = {a["program_id"]: a["change_pct"] for a in body["allocations"]}
+    assert [pct[p] for p in shown_order()] == sorted(pct.values())  # numerically: -12.5 % before -3.0 %
+    assert sort_state() == {"Change": "ascending"}
+    browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Programme')]").click()
+    assert shown_order() == sorted(current) and sort_state() == {"Programme": "ascending"}
+
     timing = browser.execute_script(  # 1,024 programmes, drawn off to the side and removed again
         "const box = document.createElement('div'); box.className = 'chart'; document.body.appendChild(box);"
         "const rows = []; for (let i = 0; i < 1024; i += 1) {"

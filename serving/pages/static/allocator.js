@@ -227,15 +227,16 @@
       const ri = a.expected_reliable_improvements;
       body.appendChild(CA.el("tr", { "data-program": a.program_id }, [
         CA.el("th", { scope: "row", text: a.program_id }),
-        CA.el("td", { text: CA.fmt.money(a.current_funding) }),
-        CA.el("td", { text: CA.fmt.money(a.recommended_funding) }),
-        CA.el("td", { class: a.change > 0 ? "up" : a.change < 0 ? "down" : "", text: CA.fmt.signedPct(a.change_pct) }),
-        CA.el("td", { text: CA.fmt.num(ri.value, 1) }),
-        CA.el("td", { text: CA.fmt.num(ri.lower, 1) + " – " + CA.fmt.num(ri.upper, 1) }),
-        CA.el("td", { text: CA.fmt.num(a.marginal_gain_per_1000, 3) }),
+        CA.el("td", { "data-sort-value": a.current_funding, text: CA.fmt.money(a.current_funding) }),
+        CA.el("td", { "data-sort-value": a.recommended_funding, text: CA.fmt.money(a.recommended_funding) }),
+        CA.el("td", { class: a.change > 0 ? "up" : a.change < 0 ? "down" : "", "data-sort-value": a.change_pct, text: CA.fmt.signedPct(a.change_pct) }),
+        CA.el("td", { "data-sort-value": ri.value, text: CA.fmt.num(ri.value, 1) }),
+        CA.el("td", { "data-sort-value": ri.lower, text: CA.fmt.num(ri.lower, 1) + " – " + CA.fmt.num(ri.upper, 1) }),
+        CA.el("td", { "data-sort-value": a.marginal_gain_per_1000, text: CA.fmt.num(a.marginal_gain_per_1000, 3) }),
         CA.el("td", { class: "text", text: a.flags.map(function (f) { return FLAG_WORDS[f] || CA.fmt.words(f); }).join("; ") }),
       ]));
     });
+    allocationSort.apply();
     explain(result);
     const baselines = document.querySelector("#baselines-table tbody");
     CA.clear(baselines);
@@ -374,6 +375,7 @@
     CA.setStatus("download-status", "Downloaded " + Math.round(answer.blob.size / 100) / 10 + " kB.");
   }
 
+  const allocationSort = CA.sortable(document.getElementById("allocation-table"));
   document.getElementById("results-title").setAttribute("tabindex", "-1");
   document.getElementById("add-group").addEventListener("click", addGroupRow);
   document.getElementById("scenario-form").addEventListener("submit", compare);
