@@ -312,6 +312,16 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
     assert timing["bars"] == 1024
     assert severe(browser) == []
     shoot(browser, "allocator-dashboard")
+    browser.set_window_size(390, 900)
+    wait(browser).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-charts-width')") == str(d.execute_script(
+            "return window.innerWidth")))
+    outside = browser.execute_script(  # past the right edge at phone width, other than inside a scrolling box
+        "const edge = document.documentElement.clientWidth;"
+        "return Array.from(document.querySelectorAll('#results *, #kpis *')).filter(function (n) {"
+        "  return !n.closest('.scroll') && n.getBoundingClientRect().right > edge + 0.5; })"
+        ".map(function (n) { return n.tagName + (n.id ? '#' + n.id : '') + '.' + n.getAttribute('class'); });")
+    assert outside == []
 
 
 def test_allocator_saves_shares_loads_and_deletes_a_scenario_and_downloads_xlsx(server: str, browser: WebDriver,
