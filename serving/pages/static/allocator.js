@@ -189,7 +189,7 @@
   }
 
   function improvementsTile(key, label, totals) {
-    return tile(key, label, CA.fmt.num(totals.reliable_improvements, 1), "expected reliable improvements; programme intervals summed: " +
+    return tile(key, label, CA.fmt.num(totals.reliable_improvements, 1), "reliable improvements; programme intervals summed " +
       CA.fmt.num(totals.reliable_improvements_lower, 1) + " – " + CA.fmt.num(totals.reliable_improvements_upper, 1));
   }
 
