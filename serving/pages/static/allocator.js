@@ -185,12 +185,12 @@
 
   function tile(key, label, value, note) {
     return CA.el("div", { class: "kpi", "data-kpi": key }, [CA.el("p", { class: "kpi-label", text: label }),
-      CA.el("p", { class: "kpi-value", text: value }), note ? CA.el("p", { class: "kpi-note", text: note }) : null]);
+      CA.el("p", { class: "kpi-value", text: value }), note ? CA.el("p", { class: "kpi-note" }, [].concat(note)) : null]);
   }
 
   function improvementsTile(key, label, totals) {
-    return tile(key, label, CA.fmt.num(totals.reliable_improvements, 1), "reliable improvements; programme intervals summed " +
-      CA.fmt.num(totals.reliable_improvements_lower, 1) + " – " + CA.fmt.num(totals.reliable_improvements_upper, 1));
+    return tile(key, label, CA.fmt.num(totals.reliable_improvements, 1), ["reliable improvements, ",
+      CA.el("span", { class: "nowrap", text: CA.fmt.num(totals.reliable_improvements_lower, 1) + " – " + CA.fmt.num(totals.reliable_improvements_upper, 1) })]);
   }
 
   function renderTiles(result) {
