@@ -275,6 +275,9 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
         hover = bar.find_element(By.TAG_NAME, "title").get_attribute("textContent")
         assert hover.startswith(f"{bar.get_attribute('data-label')}: ") and _money(abs(change))[1:] in hover
     assert "Change in funding (USD)" in browser.find_element(By.ID, "moves-chart").text
+    bars[0].click()  # a tap shows the hover text too
+    assert browser.find_element(By.ID, "moves-detail").text == bars[0].find_element(
+        By.TAG_NAME, "title").get_attribute("textContent")
 
     def shown_order() -> list[str]:
         return [r.get_attribute("data-program") for r in rows(browser, "#allocation-table tbody tr")]

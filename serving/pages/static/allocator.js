@@ -217,6 +217,7 @@
     Charts.pairedBars(document.getElementById("allocation-chart"), result.allocations.map(function (a) {
       return { label: a.program_id, current: a.current_funding, recommended: a.recommended_funding };
     }), "Current and recommended funding per programme");
+    document.getElementById("moves-detail").textContent = "";
     Charts.divergingBars(document.getElementById("moves-chart"), result.allocations.map(function (a) {
       return { label: a.program_id, value: a.change, title: a.program_id + ": " + CA.fmt.signedMoney(a.change) + " (" +
         CA.fmt.signedPct(a.change_pct) + "), " + CA.fmt.money(a.current_funding) + " → " + CA.fmt.money(a.recommended_funding) };
@@ -376,6 +377,11 @@
   }
 
   const allocationSort = CA.sortable(document.getElementById("allocation-table"));
+  /* A bar's hover title never shows on a touch screen; a tap writes it under the chart instead. */
+  document.getElementById("moves-chart").addEventListener("click", function (event) {
+    const bar = event.target.closest("rect[data-label]");
+    if (bar) { document.getElementById("moves-detail").textContent = bar.querySelector("title").textContent; }
+  });
   document.getElementById("results-title").setAttribute("tabindex", "-1");
   document.getElementById("add-group").addEventListener("click", addGroupRow);
   document.getElementById("scenario-form").addEventListener("submit", compare);
