@@ -132,6 +132,9 @@ class ServiceSettings(Settings):
     max_saved_scenarios_per_key: int = Field(200, ge=1, le=100_000, description=(
         "Saved scenarios one API key may keep (POST /v1/saved-scenarios answers 409 beyond; deleting one frees "
         "a place)."))
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description=(
+        "ISO 4217 code (e.g. USD, EUR, GBP) the pages show funding in; the amounts themselves carry no currency, "
+        "so this only labels them."))
     mlflow_ui_url: str | None = Field(None, max_length=500, pattern=r"^https?://",
                                       description="Link shown on the models page (e.g. http://127.0.0.1:5000).")
 

@@ -131,8 +131,8 @@ def sign_out(*, request: Request, settings: SettingsDep,
 
 
 @router.get("/pages/allocator", response_class=HTMLResponse)
-def allocator_page(*, request: Request, session: SessionDep) -> HTMLResponse:
-    return _render(request, "allocator.html", session)
+def allocator_page(*, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _render(request, "allocator.html", session, currency=settings.currency)
 
 
 @router.get("/pages/outcomes", response_class=HTMLResponse)

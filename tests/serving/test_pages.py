@@ -218,3 +218,15 @@ def test_sessions_expire_and_stay_bounded() -> None:
     assert store.get(first.session_id) is None and len(store) == 2  # the oldest is dropped
     assert store.get(third.session_id) == third and second.csrf_token != third.csrf_token
     assert third.csrf_matches(third.csrf_token) and not third.csrf_matches("") and not third.csrf_matches(None)
+
+
+def test_allocator_page_names_the_configured_currency(make_client: Any, settings: ServiceSettings,
+                                                      keys: Any) -> None:
+    client = make_client(service_settings=settings.model_copy(update={"currency": "EUR"}))
+    sign_in(client, keys, "allocator")
+    page = client.get("/pages/allocator").text
+    assert '<meta name="currency" content="EUR">' in page and "Budget (EUR)" in page
+    assert ServiceSettings(data_dir=settings.data_dir).currency == "USD"
+    for code in ("usd", "EURO", "$"):
+        with pytest.raises(ValueError, match="currency"):
+            ServiceSettings(data_dir=settings.data_dir, currency=code)

@@ -230,6 +230,103 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
     assert severe(browser, ("status of 422",)) == []
 
 
+def _money(x: float) -> str:
+    """What Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', maximumFractionDigits: 0}) shows."""
+    return f"{'-' if round(x) < 0 else ''}${abs(round(x)):,}"
+
+
+def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser: WebDriver, keys: Any) -> None:
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "model-line"), "current total spend"))
+    browser.find_element(By.ID, "recommend").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "recommend-status"), "Done"))
+    body = browser.execute_async_script(  # the same request again, as JSON, from the page's own session
+        "const done = arguments[arguments.length - 1];"
+        "CA.api('POST', '/v1/recommendations', Allocator.currentRequest()).then(function (a) { done(a.data); });")
+    tiles = {t.get_attribute("data-kpi"): t for t in rows(browser, "#kpis .kpi")}
+    assert list(tiles) == ["budget", "plan", "status_quo", "gain", "moved"]
+
+    def value(key: str) -> str:
+        return str(tiles[key].find_element(By.CLASS_NAME, "kpi-value").text)
+
+    assert value("budget") == _money(body["budget"]) and "USD" in tiles["budget"].text
+    moved = sum(max(0.0, a["change"]) for a in body["allocations"])
+    assert moved > 0 and value("moved") == _money(moved)
+    for key in ("plan", "status_quo"):
+        totals = body["totals"][key]
+        assert value(key) == f"{totals['reliable_improvements']:,.1f}"
+        assert (f"{totals['reliable_improvements_lower']:,.1f} – {totals['reliable_improvements_upper']:,.1f}"
+                in tiles[key].text)
+    gain = body["totals"]["plan"]["reliable_improvements"] - body["totals"]["status_quo"]["reliable_improvements"]
+    assert value("gain") == f"{gain:+,.1f}"
+    first = body["allocations"][0]
+    cells = browser.find_elements(By.CSS_SELECTOR, f"#allocation-table tr[data-program='{first['program_id']}'] td")
+    assert cells[0].text == _money(first["current_funding"])  # the table's money is in the currency too
+
+    bars = rows(browser, "#moves-chart rect")
+    assert len(bars) == len(body["allocations"])  # one bar per programme, largest increase first
+    changes = {a["program_id"]: a["change"] for a in body["allocations"]}
+    drawn = [b.get_attribute("data-label") for b in bars]
+    assert sorted(drawn) == sorted(changes)
+    assert [changes[p] for p in drawn] == sorted(changes.values(), reverse=True)
+    for bar in bars:
+        change = changes[bar.get_attribute("data-label")]
+        assert "bar-gain" in bar.get_attribute("class") if change >= 0 else "bar-cut" in bar.get_attribute("class")
+        hover = bar.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        assert hover.startswith(f"{bar.get_attribute('data-label')}: ") and _money(abs(change))[1:] in hover
+    assert "Change in funding (USD)" in browser.find_element(By.ID, "moves-chart").text
+    bars[0].click()  # a tap shows the hover text too
+    assert browser.find_element(By.ID, "moves-detail").text == bars[0].find_element(
+        By.TAG_NAME, "title").get_attribute("textContent")
+
+    def shown_order() -> list[str]:
+        return [r.get_attribute("data-program") for r in rows(browser, "#allocation-table tbody tr")]
+
+    def sort_state() -> dict[str, str]:
+        return {th.find_element(By.TAG_NAME, "button").text.rstrip("\xa0 ▲▼↕"): th.get_attribute("aria-sort")
+                for th in rows(browser, "#allocation-table thead th[aria-sort]")}
+
+    assert shown_order() == [a["program_id"] for a in body["allocations"]] and sort_state() == {}
+    current = {a["program_id"]: a["current_funding"] for a in body["allocations"]}
+    by_current = sorted(current, key=lambda p: (current[p], shown_order().index(p)))
+    header = browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Current')]")
+    header.click()
+    assert shown_order() == by_current and sort_state() == {"Current": "ascending"}
+    header.send_keys(Keys.ENTER)  # the keyboard works the header button too
+    assert [current[p] for p in shown_order()] == sorted(current.values(), reverse=True)
+    assert sort_state() == {"Current": "descending"}
+    change = browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Change')]")
+    change.send_keys(Keys.SPACE)
+    pct = {a["program_id"]: a["change_pct"] for a in body["allocations"]}
+    assert [pct[p] for p in shown_order()] == sorted(pct.values())  # numerically: -12.5 % before -3.0 %
+    assert sort_state() == {"Change": "ascending"}
+    browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Programme')]").click()
+    assert shown_order() == sorted(current) and sort_state() == {"Programme": "ascending"}
+
+    timing = browser.execute_script(  # 1,024 programmes, drawn off to the side and removed again
+        "const box = document.createElement('div'); box.className = 'chart'; document.body.appendChild(box);"
+        "const rows = []; for (let i = 0; i < 1024; i += 1) {"
+        "  rows.push({ label: 'P' + i, value: Math.sin(i) * 50000, title: 'P' + i }); }"
+        "const start = performance.now();"
+        "Charts.divergingBars(box, rows, { label: 'many', axisTitle: 'Change in funding (USD)' });"
+        "const took = performance.now() - start; const bars = box.querySelectorAll('rect').length; box.remove();"
+        "return { ms: took, bars: bars };")
+    print(f"diverging chart of 1,024 bars drawn in {timing['ms']:.1f} ms")
+    assert timing["bars"] == 1024
+    assert severe(browser) == []
+    shoot(browser, "allocator-dashboard")
+    browser.set_window_size(390, 900)
+    wait(browser).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-charts-width')") == str(d.execute_script(
+            "return window.innerWidth")))
+    outside = browser.execute_script(  # past the right edge at phone width, other than inside a scrolling box
+        "const edge = document.documentElement.clientWidth;"
+        "return Array.from(document.querySelectorAll('#results *, #kpis *')).filter(function (n) {"
+        "  return !n.closest('.scroll') && n.getBoundingClientRect().right > edge + 0.5; })"
+        ".map(function (n) { return n.tagName + (n.id ? '#' + n.id : '') + '.' + n.getAttribute('class'); });")
+    assert outside == []
+
+
 def test_allocator_saves_shares_loads_and_deletes_a_scenario_and_downloads_xlsx(server: str, browser: WebDriver,
                                                                                   keys: Any) -> None:
     from openpyxl import load_workbook

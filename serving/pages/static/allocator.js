@@ -154,14 +154,14 @@
       " than keeping today's split (" + CA.fmt.num(now.reliable_improvements, 1) + "); it beats the status quo in " +
       CA.fmt.pct(result.probability_beats_status_quo) + " of forecast-error draws." }));
     if (result.shadow_price !== null) {
-      list.appendChild(CA.el("li", { text: "Each extra 1,000 of budget would add about " + CA.fmt.num(result.shadow_price, 3) +
+      list.appendChild(CA.el("li", { text: "Each extra " + CA.fmt.money(1000) + " of budget would add about " + CA.fmt.num(result.shadow_price, 3) +
         " of the objective; that is what the budget constraint costs." }));
     }
     const ranked = result.allocations.filter(function (a) { return a.marginal_gain_per_1000 !== null; })
       .sort(function (a, b) { return b.marginal_gain_per_1000 - a.marginal_gain_per_1000; });
     if (ranked.length > 1) {
       const best = ranked[0], worst = ranked[ranked.length - 1];
-      list.appendChild(CA.el("li", { text: "At the recommended split, the next 1,000 does most in " + best.program_id + " (+" +
+      list.appendChild(CA.el("li", { text: "At the recommended split, the next " + CA.fmt.money(1000) + " does most in " + best.program_id + " (+" +
         CA.fmt.num(best.marginal_gain_per_1000, 3) + ") and least in " + worst.program_id + " (+" + CA.fmt.num(worst.marginal_gain_per_1000, 3) +
         "); where these differ, a limit stops the money moving further." }));
     }
@@ -177,30 +177,67 @@
     }
   }
 
+  /* Sum of the programmes' funding increases: the money the plan takes from some programmes and gives to others
+     (with an exact budget equal to today's spend, also the sum of the cuts). */
+  function moneyMoved(result) {
+    return result.allocations.reduce(function (sum, a) { return sum + Math.max(0, a.change); }, 0);
+  }
+
+  function tile(key, label, value, note) {
+    return CA.el("div", { class: "kpi", "data-kpi": key }, [CA.el("p", { class: "kpi-label", text: label }),
+      CA.el("p", { class: "kpi-value", text: value }), note ? CA.el("p", { class: "kpi-note" }, [].concat(note)) : null]);
+  }
+
+  function improvementsTile(key, label, totals) {
+    return tile(key, label, CA.fmt.num(totals.reliable_improvements, 1), ["reliable improvements, ",
+      CA.el("span", { class: "nowrap", text: CA.fmt.num(totals.reliable_improvements_lower, 1) + " – " + CA.fmt.num(totals.reliable_improvements_upper, 1) })]);
+  }
+
+  function renderTiles(result) {
+    const holder = document.getElementById("kpis");
+    CA.clear(holder);
+    const plan = result.totals.plan, now = result.totals.status_quo;
+    const gain = plan.reliable_improvements - now.reliable_improvements;
+    holder.appendChild(tile("budget", "Total budget", CA.fmt.money(result.budget), CA.fmt.words(result.budget_mode) +
+      (CA.fmt.currency ? ", " + CA.fmt.currency : "")));
+    holder.appendChild(improvementsTile("plan", "The plan", plan));
+    holder.appendChild(improvementsTile("status_quo", "Status quo", now));
+    holder.appendChild(tile("gain", "Gain over the status quo", (gain > 0 ? "+" : "") + CA.fmt.num(gain, 1),
+      "beats it in " + CA.fmt.pct(result.probability_beats_status_quo) + " of forecast-error draws"));
+    holder.appendChild(tile("moved", "Money moved", CA.fmt.money(moneyMoved(result)), "sum of the increases"));
+  }
+
   function renderResult(result) {
     state.result = result;
     document.getElementById("results").hidden = false;
+    renderTiles(result);
     document.getElementById("summary").textContent = "Budget " + CA.fmt.money(result.budget) + " (" + CA.fmt.words(result.budget_mode) +
       "), objective: " + CA.fmt.words(result.objective.description || result.objective.kind) + ". Model v" + result.model_version +
       ", forecasts for " + result.provenance.forecast_period + ".";
     Charts.pairedBars(document.getElementById("allocation-chart"), result.allocations.map(function (a) {
       return { label: a.program_id, current: a.current_funding, recommended: a.recommended_funding };
     }), "Current and recommended funding per programme");
+    document.getElementById("moves-detail").textContent = "";
+    Charts.divergingBars(document.getElementById("moves-chart"), result.allocations.map(function (a) {
+      return { label: a.program_id, value: a.change, title: a.program_id + ": " + CA.fmt.signedMoney(a.change) + " (" +
+        CA.fmt.signedPct(a.change_pct) + "), " + CA.fmt.money(a.current_funding) + " → " + CA.fmt.money(a.recommended_funding) };
+    }), { label: "Change in funding per programme, sorted by change", axisTitle: "Change in funding (" + (CA.fmt.currency || "money") + ")" });
     const body = document.querySelector("#allocation-table tbody");
     CA.clear(body);
     result.allocations.forEach(function (a) {
       const ri = a.expected_reliable_improvements;
       body.appendChild(CA.el("tr", { "data-program": a.program_id }, [
         CA.el("th", { scope: "row", text: a.program_id }),
-        CA.el("td", { text: CA.fmt.money(a.current_funding) }),
-        CA.el("td", { text: CA.fmt.money(a.recommended_funding) }),
-        CA.el("td", { class: a.change > 0 ? "up" : a.change < 0 ? "down" : "", text: CA.fmt.signedPct(a.change_pct) }),
-        CA.el("td", { text: CA.fmt.num(ri.value, 1) }),
-        CA.el("td", { text: CA.fmt.num(ri.lower, 1) + " – " + CA.fmt.num(ri.upper, 1) }),
-        CA.el("td", { text: CA.fmt.num(a.marginal_gain_per_1000, 3) }),
+        CA.el("td", { "data-sort-value": a.current_funding, text: CA.fmt.money(a.current_funding) }),
+        CA.el("td", { "data-sort-value": a.recommended_funding, text: CA.fmt.money(a.recommended_funding) }),
+        CA.el("td", { class: a.change > 0 ? "up" : a.change < 0 ? "down" : "", "data-sort-value": a.change_pct, text: CA.fmt.signedPct(a.change_pct) }),
+        CA.el("td", { "data-sort-value": ri.value, text: CA.fmt.num(ri.value, 1) }),
+        CA.el("td", { "data-sort-value": ri.lower, text: CA.fmt.num(ri.lower, 1) + " – " + CA.fmt.num(ri.upper, 1) }),
+        CA.el("td", { "data-sort-value": a.marginal_gain_per_1000, text: CA.fmt.num(a.marginal_gain_per_1000, 3) }),
         CA.el("td", { class: "text", text: a.flags.map(function (f) { return FLAG_WORDS[f] || CA.fmt.words(f); }).join("; ") }),
       ]));
     });
+    allocationSort.apply();
     explain(result);
     const baselines = document.querySelector("#baselines-table tbody");
     CA.clear(baselines);
@@ -339,6 +376,12 @@
     CA.setStatus("download-status", "Downloaded " + Math.round(answer.blob.size / 100) / 10 + " kB.");
   }
 
+  const allocationSort = CA.sortable(document.getElementById("allocation-table"));
+  /* A bar's hover title never shows on a touch screen; a tap writes it under the chart instead. */
+  document.getElementById("moves-chart").addEventListener("click", function (event) {
+    const bar = event.target.closest("rect[data-label]");
+    if (bar) { document.getElementById("moves-detail").textContent = bar.querySelector("title").textContent; }
+  });
   document.getElementById("results-title").setAttribute("tabindex", "-1");
   document.getElementById("add-group").addEventListener("click", addGroupRow);
   document.getElementById("scenario-form").addEventListener("submit", compare);

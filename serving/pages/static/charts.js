@@ -1,5 +1,6 @@
 /* Small SVG charts drawn at the container's own pixel width (so text stays readable on a phone) and redrawn
-   when the window is resized. Colours come from classes in app.css; nothing sets inline styles. */
+   when the window is resized. Colours come from classes in app.css; nothing sets inline styles. Hand-written
+   because no chart library is shipped: a bundle would add ~200 kB to every page for a few bar and line charts. */
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -62,6 +63,46 @@
         c.svg.appendChild(svgEl("rect", { class: "bar-current", x: left, y: y + 2, height: 10, width: Math.max(0, x(r.current) - left) }));
         c.svg.appendChild(svgEl("rect", { class: "bar-recommended", x: left, y: y + 12, height: 10, width: Math.max(0, x(r.recommended) - left) }));
       });
+    });
+  }
+
+  /* Diverging horizontal bars around zero, sorted by value (largest increase first): rows [{label, value,
+     title}], spec {label, axisTitle, format (of the axis ticks; default 12k, 1.5M)}. Every bar carries its own title (the hover
+     text); with many rows the bars thin out and only the labels that fit are drawn. */
+  function divergingBars(container, rows, spec) {
+    remember(container, function () {
+      const sorted = rows.slice().sort(function (a, b) { return b.value - a.value || String(a.label).localeCompare(String(b.label)); });
+      const rowH = sorted.length > 60 ? Math.max(2, Math.floor(1200 / sorted.length)) : 22;
+      const top = 24, bottom = 40;
+      const c = canvas(container, top + sorted.length * rowH + bottom, spec.label);
+      const labelW = Math.min(90, Math.floor(c.width * 0.2));
+      const left = labelW + 4, right = 12;
+      const max = niceMax(Math.max.apply(null, sorted.map(function (r) { return Math.abs(r.value); })));
+      const x = function (v) { return left + (c.width - left - right) * (v + max) / (2 * max); };
+      const plotBottom = top + sorted.length * rowH;
+      [-1, -0.5, 0, 0.5, 1].forEach(function (f) {
+        const v = max * f;
+        c.svg.appendChild(svgEl("line", { class: f === 0 ? "axis" : "grid-line", x1: x(v), x2: x(v), y1: top - 4, y2: plotBottom }));
+        if (f === -0.5 || f === 0.5) { if (c.width < 420) { return; } }
+        c.svg.appendChild(svgEl("text", { x: x(v), y: 14, "text-anchor": f === -1 ? "start" : f === 1 ? "end" : "middle" },
+          (v > 0 ? "+" : "") + (spec.format || short)(v)));
+      });
+      const fragment = document.createDocumentFragment();
+      const everyLabel = rowH >= 12 ? 1 : Math.ceil(12 / rowH);
+      sorted.forEach(function (r, i) {
+        const y = top + i * rowH;
+        const w = Math.abs(x(r.value) - x(0));
+        const bar = svgEl("rect", { class: r.value >= 0 ? "bar-gain" : "bar-cut", x: r.value >= 0 ? x(0) : x(0) - w,
+          y: y + Math.min(3, rowH * 0.15), width: Math.max(1, w), height: Math.max(1, rowH - 2 * Math.min(3, rowH * 0.15)),
+          "data-label": r.label, "data-value": r.value });
+        bar.appendChild(svgEl("title", {}, r.title));
+        fragment.appendChild(bar);
+        if (i % everyLabel === 0) {
+          fragment.appendChild(svgEl("text", { x: labelW, y: y + rowH / 2 + 4, "text-anchor": "end" }, fit(String(r.label), Math.floor(labelW / 6.2))));
+        }
+      });
+      c.svg.appendChild(fragment);
+      c.svg.appendChild(svgEl("text", { class: "axis-title", x: (left + c.width - right) / 2, y: c.height - 12, "text-anchor": "middle" }, spec.axisTitle));
     });
   }
 
@@ -198,5 +239,5 @@
     }, 150);
   });
 
-  window.Charts = { pairedBars: pairedBars, outcomeCurve: outcomeCurve, factorBars: factorBars, reliability: reliability, trend: trend };
+  window.Charts = { pairedBars: pairedBars, divergingBars: divergingBars, outcomeCurve: outcomeCurve, factorBars: factorBars, reliability: reliability, trend: trend };
 })();

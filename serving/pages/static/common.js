@@ -55,8 +55,19 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
+  /* A page that names a currency (<meta name="currency">, from the service's settings) shows money in it; the
+     others show plain whole numbers. */
+  const currencyMeta = document.querySelector('meta[name="currency"]');
+  const currency = currencyMeta ? currencyMeta.getAttribute("content") : "";
+  const moneyFormat = currency ? new Intl.NumberFormat("en-US", { style: "currency", currency: currency, maximumFractionDigits: 0 })
+    : new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const signedMoneyFormat = new Intl.NumberFormat("en-US", currency ? { style: "currency", currency: currency, maximumFractionDigits: 0,
+    signDisplay: "exceptZero" } : { maximumFractionDigits: 0, signDisplay: "exceptZero" });
+
   const fmt = {
-    money: function (x) { return x === null || x === undefined ? "–" : Math.round(x).toLocaleString("en-US"); },
+    currency: currency,
+    money: function (x) { return x === null || x === undefined ? "–" : moneyFormat.format(Math.round(x)); },
+    signedMoney: function (x) { return x === null || x === undefined ? "–" : signedMoneyFormat.format(Math.round(x)); },
     num: function (x, digits) { return x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }); },
     pct: function (x, digits) { return x === null || x === undefined ? "–" : (100 * x).toFixed(digits === undefined ? 0 : digits) + " %"; },
     signedPct: function (x) { return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + (100 * x).toFixed(1) + " %"; },
@@ -130,10 +141,58 @@
     if (first) { first.focus(); }
   }
 
+  /* Sortable columns: each <th data-sort="number|text"> of the table's head becomes a button that sorts the body
+     by that column (ascending first, again for descending) and says so in aria-sort. A cell sorts by its
+     data-sort-value when it has one (the number behind "$1,234" or "+4.0 %"), else by its text; empty values go
+     last either way. Returns {apply}, to sort again after the body is refilled. */
+  function sortable(table) {
+    const heads = Array.from(table.tHead.rows[0].cells);
+    const state = { column: null, ascending: true };
+    function valueOf(row, kind) {
+      const cell = row.cells[state.column];
+      const raw = cell ? (cell.hasAttribute("data-sort-value") ? cell.getAttribute("data-sort-value") : cell.textContent.trim()) : "";
+      if (raw === "") { return null; }
+      if (kind !== "number") { return raw; }
+      const number = Number(raw);
+      return Number.isFinite(number) ? number : null;
+    }
+    function apply() {
+      heads.forEach(function (th, i) {
+        const mark = th.querySelector(".sort-mark");
+        if (!mark) { return; }
+        if (i === state.column) { th.setAttribute("aria-sort", state.ascending ? "ascending" : "descending"); } else { th.removeAttribute("aria-sort"); }
+        mark.textContent = i === state.column ? (state.ascending ? "▲" : "▼") : "↕";
+      });
+      if (state.column === null) { return; }
+      const kind = heads[state.column].getAttribute("data-sort");
+      const body = table.tBodies[0];
+      const keyed = Array.from(body.rows).map(function (row, index) { return { row: row, key: valueOf(row, kind), index: index }; });
+      keyed.sort(function (a, b) {
+        if (a.key === null || b.key === null) { return (a.key === null) - (b.key === null) || a.index - b.index; }
+        const order = kind === "number" ? a.key - b.key : String(a.key).localeCompare(String(b.key), "en", { numeric: true });
+        return (state.ascending ? order : -order) || a.index - b.index;
+      });
+      keyed.forEach(function (k) { body.appendChild(k.row); });
+    }
+    heads.forEach(function (th, i) {
+      if (!th.hasAttribute("data-sort")) { return; }
+      const button = el("button", { type: "button", class: "sort" }, [th.textContent.trim(), "\u00a0", el("span", { class: "sort-mark", "aria-hidden": "true" })]);
+      clear(th);
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        state.ascending = state.column === i ? !state.ascending : true;
+        state.column = i;
+        apply();
+      });
+    });
+    apply();
+    return { apply: apply };
+  }
+
   function setStatus(id, text) {
     const node = document.getElementById(id);
     if (node) { node.textContent = text; }
   }
 
-  window.CA = { api: api, el: el, clear: clear, fmt: fmt, showProblem: showProblem, clearProblems: clearProblems, setStatus: setStatus };
+  window.CA = { api: api, el: el, clear: clear, fmt: fmt, sortable: sortable, showProblem: showProblem, clearProblems: clearProblems, setStatus: setStatus };
 })();
