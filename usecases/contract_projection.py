@@ -12,10 +12,11 @@ Satisfaction does not respond to funding in the models, so it is projected at it
 Retention takes its response to funding from the programmes' own periods, not from the dropout model: that model
 is held never to raise dropout with funding (true of each patient), while a programme's dropout rate can rise with
 its funding (longer courses give more sessions to leave at, shorter waits let more marginal patients start). On
-development worlds the within-programme slope was +0.3 to +0.6 log-odds per log funding per referral and the
-monotone model's about 0, so the outcomes plan's retention fell 0.013-0.018 in truth while the projection said it
-held. The model's dropout rate at current funding is moved by that slope (`dropout_slopes`, pooled by modality
-and shrunk like the classifiers' funding slope, of either sign).
+development worlds (seeds 4001-4003) the within-programme slope was +0.14 to +0.63 log-odds per log funding per
+referral by modality and the monotone model's about 0: the outcomes plan's Medicaid retention fell 0.011-0.018 in
+truth while the projection said it held (-0.002 to +0.002); with the slope it says 0.012-0.023. The model's
+dropout rate at current funding is moved by that slope (`dropout_slopes`, pooled by modality and shrunk like the
+classifiers' funding slope, of either sign).
 
 Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
 spread), and the binomial noise of measuring n episodes. Tier probabilities and the payment's spread come from 4,000
