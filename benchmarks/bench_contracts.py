@@ -12,8 +12,13 @@ Printed: how often the stated 90 % interval holds the true metric and how often 
 quarter, the stated tier probabilities binned against the true chances, and the error of the expected payments.
 Targets (issue 20): intervals hold the truth for >= 85 % of contract-plans; the money objective's plan earns more
 expected payment in truth than the outcomes-only plan in >= 80 % of seeds. Printed, never asserted.
+Per seed, the money plans are set beside the outcomes-only plan: expected payments stated and true, each tier's
+stated and true chance, and how much money the plan moves away from the outcomes-only plan. `--also-value` adds
+money plans at other amounts per reliable improvement (0 counts payments only), to show what the contracts can
+buy when outcomes count for less; the target is scored on the 1,500 plan alone.
 Seeds 4101-4110 are reserved for this report; nothing in the models or the projection was tuned on them.
     python benchmarks/bench_contracts.py [--seeds 4101 ...] [--episodes 50000] [--draws 40] [--preset mental-health]
+        [--also-value 0 ...]
 """
 
 from __future__ import annotations
@@ -55,7 +60,12 @@ def _scenario(current: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return current.copy()
 
 
-def one_seed(seed: int, episodes: int, draws: int, preset: str) -> list[dict[str, float | str]]:
+def _money_name(value: float) -> str:
+    return "money objective" if value == VALUE_PER_IMPROVEMENT else f"money at {value:,.0f}"
+
+
+def one_seed(seed: int, episodes: int, draws: int, preset: str,
+             also_values: tuple[float, ...] = ()) -> list[dict[str, float | str]]:
     plan = build_plan(preset, episodes, seed)
     programs, table = validate_tables(*simulate_episodes(plan))
     suite = fit_suite(programs, table, PARAMS, seed=0)
@@ -67,10 +77,12 @@ def one_seed(seed: int, episodes: int, draws: int, preset: str) -> list[dict[str
     curves = outcome_curves(bundle)
     result = optimize(curves, constraints)
     contracts = parse_contracts(CONTRACTS[preset])
-    money = contract_value_plan(bundle, curves, constraints, contracts, table, VALUE_PER_IMPROVEMENT).best
     plans = {"status quo": current, "recommendation": np.array([result.allocation[p] for p in ids]),
-             "scenario": _scenario(current, np.random.default_rng([seed, 3])),
-             "money objective": np.array([money.allocation[p] for p in ids])}
+             "scenario": _scenario(current, np.random.default_rng([seed, 3]))}
+    for value in (VALUE_PER_IMPROVEMENT, *also_values):
+        money = contract_value_plan(bundle, curves, constraints, contracts, table, value).best
+        plans[_money_name(value)] = np.array([money.allocation[p] for p in ids])
+    outcomes_plan = plans["recommendation"]
     rows: list[dict[str, float | str]] = []
     for name, funding in plans.items():
         projections = project_contracts(contracts, bundle, dict(zip(ids, funding.tolist(), strict=True)), table)
@@ -88,6 +100,7 @@ def one_seed(seed: int, episodes: int, draws: int, preset: str) -> list[dict[str
                 "realised_inside": float(np.mean((values >= projection.lower) & (values <= projection.upper))),
                 "stated_payment": projection.expected_payment, "true_payment": float(payments.mean()),
                 "payment_scale": float(max(abs(t.lump_sum) for t in contract.tiers) if contract.tiers else 1.0),
+                "moved": float(np.abs(funding - outcomes_plan).sum() / 2),
                 **{f"stated_tier{i}": p for i, p in enumerate(projection.tier_probabilities)},
                 **{f"true_tier{i}": float(np.mean(values >= t.threshold)) for i, t in enumerate(contract.tiers)},
             })
@@ -100,7 +113,10 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=50_000)
     parser.add_argument("--draws", type=int, default=40)
     parser.add_argument("--preset", default="mental-health", choices=sorted(CONTRACTS))
+    parser.add_argument("--also-value", type=float, nargs="*", default=[],
+                        help="further amounts per reliable improvement to plan the money objective at")
     args = parser.parse_args()
+    money_names = [_money_name(v) for v in (VALUE_PER_IMPROVEMENT, *args.also_value)]
     rows: list[dict[str, float | str]] = []
     print(f"payer contracts against the truth ({args.preset}, {args.episodes:,} episodes, {args.draws} draws "
           "of the next period per plan)")
@@ -108,7 +124,7 @@ def main() -> None:
           f"{'+/-mc':>6} {'real.in':>7} {'E[pay] stated':>14} {'true':>9}")
     for seed in args.seeds:
         started = time.perf_counter()
-        seed_rows = one_seed(seed, args.episodes, args.draws, args.preset)
+        seed_rows = one_seed(seed, args.episodes, args.draws, args.preset, tuple(args.also_value))
         for r in seed_rows:
             print(f"{r['seed']:>6} {r['plan']:<15} {r['contract']:<18} {r['stated']:7.3f} "
                   f"[{r['lower']:7.3f}, {r['upper']:7.3f}] {r['truth']:7.3f} {r['mc_error']:6.3f} "
@@ -123,10 +139,22 @@ def main() -> None:
     print(f"\nmoney objective ({VALUE_PER_IMPROVEMENT:,.0f} per reliable improvement + payments) vs outcomes-only "
           f"recommendation, true expected payments: more in {sum(wins)} of {len(wins)} seeds, equal in {sum(ties)} "
           "(target: more in >= 80 %)")
+    for name in money_names[1:]:
+        more = sum(paid[(seed, name)] > paid[(seed, "recommendation")] for seed in args.seeds)
+        print(f"{name} per reliable improvement + payments vs outcomes-only: more true expected payment in {more} "
+              f"of {len(args.seeds)} seeds")
+    print("\nper seed and plan: expected payment stated / true, each contract's tier chances stated / true, money "
+          "moved from the outcomes-only plan")
     for seed in args.seeds:
-        print(f"  seed {seed}: money {paid[(seed, 'money objective')]:10,.0f}  outcomes-only "
-              f"{paid[(seed, 'recommendation')]:10,.0f}  status quo {paid[(seed, 'status quo')]:10,.0f}")
-    rows = [r for r in rows if r["plan"] != "money objective"]  # the coverage figures below: the three plans
+        for name in ["status quo", "recommendation", *money_names]:
+            plan_rows = [r for r in rows if r["seed"] == seed and r["plan"] == name]
+            stated_total = sum(float(r["stated_payment"]) for r in plan_rows)
+            tiers = "  ".join(f"{r['contract']} " + " ".join(
+                f"{float(r[k]):.2f}/{float(r[k.replace('stated', 'true')]):.2f}" for k in r
+                if k.startswith("stated_tier")) for r in plan_rows)
+            print(f"  {seed} {name:<18} {stated_total:9,.0f} / {paid[(seed, name)]:9,.0f}  moved "
+                  f"{float(plan_rows[0]['moved']):10,.0f}  {tiers}")
+    rows = [r for r in rows if r["plan"] not in money_names]  # the coverage figures below: the three plans
     inside = [float(r["lower"]) <= float(r["truth"]) <= float(r["upper"]) for r in rows]
     print(f"\n90 % intervals holding the true metric: {np.mean(inside):.1%} of {len(rows)} contract-plans "
           "(target >= 85 %)")

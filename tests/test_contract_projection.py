@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.contracts import measured, parse_contracts
-from usecases.contract_projection import project_contract
+from usecases.contract_projection import dropout_slopes, project_contract, retention_dropouts
 
 RI = {"contract_id": "COM-PHQ", "payer": "Commercial A",
       "population": {"payer": "commercial", "instrument": "PHQ-9", "min_baseline": 10},
@@ -64,3 +64,31 @@ def test_a_population_with_no_episodes_is_refused_by_name(trained: Any, small_wo
     contract = _contract(population={"payer": "no-such-payer"})
     with pytest.raises(ValueError, match="contract 'COM-PHQ': no recent episode of its population"):
         project_contract(contract, trained[2], {}, episodes)
+
+
+RETENTION = {"contract_id": "MCD-KEEP", "payer": "Medicaid", "population": {"payer": "medicaid"},
+             "metric": "retention", "target": 0.3, "tiers": [{"threshold": 0.3, "lump_sum": 10_000}], "min_sample": 20}
+
+
+def test_retention_follows_the_programmes_own_dropout_slope(trained: Any, small_world: Any) -> None:
+    """The dropout model may not raise dropout with funding; a programme's periods can, and retention follows them."""
+    _, _, episodes = small_world
+    bundle = trained[2]
+    contract = parse_contracts({"contracts": [RETENTION]}).contracts[0]
+    program, state = next(iter(bundle.programs.items()))
+    served = np.array([100.0, 100.0])
+    funding = np.array([state.current_funding, 1.3 * state.current_funding])
+    now = bundle.curve(program, [state.current_funding]).iloc[0]
+    rising = retention_dropouts(bundle, program, funding, served, 0.5)
+    assert rising[0] == pytest.approx(100 * now["dropouts"] / now["episodes"])  # the model's rate at current funding
+    assert rising[1] > rising[0]
+    assert retention_dropouts(bundle, program, funding, served, -0.5)[1] < rising[0]
+    richer = {p: 1.3 * s.current_funding for p, s in bundle.programs.items()}
+    up = dict.fromkeys(bundle.programs, 0.5)
+    flat = dict.fromkeys(bundle.programs, 0.0)
+    assert project_contract(contract, bundle, {}, episodes, slopes=up).value == pytest.approx(
+        project_contract(contract, bundle, {}, episodes, slopes=flat).value)
+    assert project_contract(contract, bundle, richer, episodes, slopes=up).value < \
+        project_contract(contract, bundle, richer, episodes, slopes=flat).value
+    assert set(dropout_slopes(bundle)) == set(bundle.programs)
+    assert all(np.isfinite(v) for v in dropout_slopes(bundle).values())

@@ -1,7 +1,9 @@
 """An objective that counts money: outcomes valued in money plus the payer contracts' expected payments.
 
 A contract pays on one metric over its whole measured population, m = N(f) / D(f) with
-    N(f) = sum_p share_p * ratio_p * outcome_p(f_p)   (outcome: reliable improvements, or episodes kept for retention)
+    N(f) = sum_p share_p * ratio_p * outcome_p(f_p)   (outcome: reliable improvements, or for retention episodes
+                                                       minus dropouts, the dropouts moved by the programme's
+                                                       within-programme slope as in the projection)
     D(f) = sum_p share_p * episodes_p(f_p)
 (the bridge of `usecases.contract_projection`), and its expected payment g(m) is a step-shaped function smoothed by
 the metric's spread. Neither g nor the ratio is separable by programme, so the exact optimizer cannot take it as it
@@ -24,7 +26,14 @@ import pandas as pd
 from allocation import Constraints, Objective, OutcomeCurve, optimize
 from features.contracts import Contract, ContractSet
 from models.bundle import CareAllocBundle
-from usecases.contract_projection import ContractProjection, payment_draws, population_ratios, project_contracts
+from usecases.contract_projection import (
+    ContractProjection,
+    dropout_slopes,
+    payment_draws,
+    population_ratios,
+    project_contracts,
+    retention_dropouts,
+)
 
 LINEARISATIONS = 6
 SLOPE_STEP = 0.005
@@ -62,10 +71,13 @@ def _population_terms(bundle: CareAllocBundle, table: pd.DataFrame) -> dict[str,
             if s > 0 and str(p) in bundle.programs}
 
 
-def _numerator(contract: Contract, curve: OutcomeCurve, share: float, ratio: float) -> np.ndarray:
+def _numerator(contract: Contract, bundle: CareAllocBundle, curve: OutcomeCurve, share: float, ratio: float,
+               slopes: dict[str, float]) -> np.ndarray:
     episodes = curve.metrics["episodes"]
     if contract.metric == "retention":
-        return share * (episodes - ratio * curve.metrics["dropouts"])
+        dropouts = retention_dropouts(bundle, curve.program_id, curve.funding, episodes,
+                                      slopes.get(curve.program_id, 0.0))
+        return share * (episodes - ratio * dropouts)
     return share * ratio * curve.metrics["reliable_improvements"]
 
 
@@ -79,8 +91,8 @@ def _payment_slope(contract: Contract, projection: ContractProjection) -> float:
 
 def money_score(name: str, bundle: CareAllocBundle, curves: Sequence[OutcomeCurve], allocation: dict[str, float],
                 contracts: ContractSet, episodes: pd.DataFrame, value_per_improvement: float,
-                ratios: Sequence[pd.DataFrame] | None = None) -> MoneyScore:
-    projections = tuple(project_contracts(contracts, bundle, allocation, episodes, ratios))
+                ratios: Sequence[pd.DataFrame] | None = None, slopes: dict[str, float] | None = None) -> MoneyScore:
+    projections = tuple(project_contracts(contracts, bundle, allocation, episodes, ratios, slopes))
     improvements = float(sum(np.interp(allocation[c.program_id], c.funding, c.metrics["reliable_improvements"])
                              for c in curves))
     payments = float(sum(p.expected_payment for p in projections))
@@ -89,9 +101,10 @@ def money_score(name: str, bundle: CareAllocBundle, curves: Sequence[OutcomeCurv
                       value_per_improvement * improvements + payments - funding, projections)
 
 
-def _linearised_curves(curves: Sequence[OutcomeCurve], contracts: ContractSet,
+def _linearised_curves(bundle: CareAllocBundle, curves: Sequence[OutcomeCurve], contracts: ContractSet,
                        projections: Sequence[ContractProjection], terms: Sequence[dict[str, tuple[float, float]]],
-                       allocation: dict[str, float], value_per_improvement: float) -> list[OutcomeCurve]:
+                       allocation: dict[str, float], value_per_improvement: float,
+                       slopes: dict[str, float]) -> list[OutcomeCurve]:
     """Each programme's money score on its own grid, with the payments linearised at `allocation`."""
     by_id = {c.program_id: c for c in curves}
     scores = {c.program_id: value_per_improvement * c.metrics["reliable_improvements"] - c.funding for c in curves}
@@ -107,8 +120,9 @@ def _linearised_curves(curves: Sequence[OutcomeCurve], contracts: ContractSet,
             continue
         for program, (share, ratio) in population.items():
             curve = by_id[program]
+            numerator = _numerator(contract, bundle, curve, share, ratio, slopes)
             scores[program] = scores[program] + slope / denominator * (
-                _numerator(contract, curve, share, ratio) - projection.value * share * curve.metrics["episodes"])
+                numerator - projection.value * share * curve.metrics["episodes"])
     return [dataclasses.replace(c, metrics={"reliable_improvements": scores[c.program_id]}) for c in curves]
 
 
@@ -125,19 +139,21 @@ def contract_value_plan(bundle: CareAllocBundle, curves: Sequence[OutcomeCurve],
     curves = list(curves)
     ratios = [population_ratios(c, episodes) for c in contracts.contracts]  # measured once, used by every plan
     terms = [_population_terms(bundle, table) for table in ratios]
+    slopes = dropout_slopes(bundle)
     current = {c.program_id: float(c.current_funding) for c in curves}
     outcomes_only = optimize(curves, constraints, Objective()).allocation
     candidates = [money_score("status quo", bundle, curves, current, contracts, episodes, value_per_improvement,
-                              ratios),
+                              ratios, slopes),
                   money_score("outcomes only", bundle, curves, outcomes_only, contracts, episodes,
-                              value_per_improvement, ratios)]
+                              value_per_improvement, ratios, slopes)]
     at = candidates[1]
     done = 0
     for done in range(1, linearisations + 1):
-        linear = _linearised_curves(curves, contracts, at.contracts, terms, at.allocation, value_per_improvement)
+        linear = _linearised_curves(bundle, curves, contracts, at.contracts, terms, at.allocation,
+                                    value_per_improvement, slopes)
         step = optimize(linear, constraints, Objective()).allocation
         scored = money_score(f"linearisation {done}", bundle, curves, step, contracts, episodes,
-                             value_per_improvement, ratios)
+                             value_per_improvement, ratios, slopes)
         candidates.append(scored)
         moved = max(abs(step[p] - at.allocation[p]) for p in step)
         at = scored

@@ -9,6 +9,15 @@ programme's reliable-improvement (or dropout) rate, pooled towards the all-progr
     sum_p episodes_p(f) * share_p * ratio_p * rate_p(f) / sum_p episodes_p(f) * share_p.
 Satisfaction does not respond to funding in the models, so it is projected at its recent mean and says so.
 
+Retention takes its response to funding from the programmes' own periods, not from the dropout model: that model
+is held never to raise dropout with funding (true of each patient), while a programme's dropout rate can rise with
+its funding (longer courses give more sessions to leave at, shorter waits let more marginal patients start). On
+development worlds (seeds 4001-4003) the within-programme slope was +0.14 to +0.63 log-odds per log funding per
+referral by modality and the monotone model's about 0: the outcomes plan's Medicaid retention fell 0.011-0.018 in
+truth while the projection said it held (-0.002 to +0.002); with the slope it says 0.012-0.023. The model's
+dropout rate at current funding is moved by that slope (`dropout_slopes`, pooled by modality and shrunk like the
+classifiers' funding slope, of either sign).
+
 Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
 spread), and the binomial noise of measuring n episodes. Tier probabilities and the payment's spread come from 4,000
 draws of that normal, each paid by the contract's own rule.
@@ -21,10 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 from scipy.stats import norm
 
+from features.build import funding_columns
 from features.contracts import Contract, ContractSet, Population, measure, measured
 from models.bundle import CareAllocBundle
+from models.funding_slope import FUNDING_COLUMN, SHRINKAGE
+from models.within_slope import within_programme_slopes
 
 DRAWS = 4_000
 POOLING_EPISODES = 50.0
@@ -85,11 +98,45 @@ def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFram
     return frame
 
 
+def dropout_slopes(bundle: CareAllocBundle) -> dict[str, float]:
+    """Per programme: log-odds of its dropout rate per unit of log funding per referral, from within-programme
+    variation of its recorded periods, pooled by modality, of either sign."""
+    history = bundle.history[(bundle.history["n"] > 0) & bundle.history["program_id"].astype(str).isin(
+        bundle.programs)]
+    if history.empty:
+        return dict.fromkeys(bundle.programs, 0.0)
+    program = history["program_id"].astype(str).to_numpy()
+    modality = np.array([bundle.programs[p].modality for p in program])
+    n = history["n"].to_numpy(dtype=float)
+    half = 0.5 / n  # an empirical logit: a period with no dropout (or all) stays finite
+    z = logit(np.clip(history["dropped"].to_numpy(dtype=float) / n, half, 1.0 - half))
+    x = funding_columns(history["funding"], history["referrals"], np.zeros(len(history)))[FUNDING_COLUMN]
+    fitted = within_programme_slopes(program, modality, x, z, n, SHRINKAGE, direction=0)
+    return {p: float(fitted.slope_of(np.array([s.modality]))[0]) for p, s in bundle.programs.items()}
+
+
+def retention_dropouts(bundle: CareAllocBundle, program: str, funding: np.ndarray, episodes: np.ndarray,
+                       slope: float) -> np.ndarray:
+    """Expected dropouts among `episodes` at `funding`: the model's dropout rate at current funding, moved by the
+    programme's within-programme `slope` (`dropout_slopes`)."""
+    state = bundle.programs[program]
+    now = bundle.curve(program, [state.current_funding]).iloc[0]
+    served = float(now["episodes"])
+    rate = float(now["dropouts"]) / served if served > 0 else 0.5
+    referrals = np.full(np.shape(funding), max(float(state.next_referrals), 1.0))
+    x = funding_columns(np.asarray(funding, dtype=float), referrals, np.zeros(np.shape(funding)))[FUNDING_COLUMN]
+    x_now = funding_columns(np.array([state.current_funding]), referrals[:1], np.zeros(1))[FUNDING_COLUMN][0]
+    shifted = expit(logit(np.clip(rate, 1e-6, 1.0 - 1e-6)) + slope * (x - x_now))
+    return np.asarray(episodes, dtype=float) * shifted
+
+
 def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
-                     episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None) -> ContractProjection:
+                     episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None,
+                     slopes: dict[str, float] | None = None) -> ContractProjection:
     """The contract under `allocation` (funding per programme; programmes left out keep current funding).
     `ratios`: its `population_ratios` on `episodes`, when the caller projects it under many plans (they do not
-    depend on the plan, and measuring them is most of a projection's cost)."""
+    depend on the plan, and measuring them is most of a projection's cost); `slopes`: `dropout_slopes(bundle)`,
+    likewise."""
     notes: list[str] = []
     if contract.metric == "satisfaction":
         history = measured(contract, episodes).tail(RECENT_PERIODS)
@@ -105,6 +152,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         ratio = dict(zip(table["program_id"], table["ratio"].astype(float), strict=True))
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
+        dropout_slope = {} if contract.metric != "retention" else dropout_slopes(bundle) if slopes is None else slopes
         for program, state in bundle.programs.items():
             if share.get(program, 0.0) <= 0:
                 continue
@@ -114,7 +162,9 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             if served <= 0:
                 continue
             if contract.metric == "retention":
-                rate = 1.0 - float(curve["dropouts"]) / served * ratio[program]
+                dropouts = retention_dropouts(bundle, program, np.array([funding]), np.array([served]),
+                                              dropout_slope.get(program, 0.0))[0]
+                rate = 1.0 - float(dropouts) / served * ratio[program]
                 half = 0.0
             else:
                 rate = float(curve["reliable_improvements"]) / served * ratio[program]
@@ -131,7 +181,8 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         value = float(np.dot(w, rates) / w.sum())
         model_sd = float(np.dot(w, halves) / w.sum()) / norm.ppf(0.95)  # programmes' errors move together
         if contract.metric == "retention":
-            notes.append("retention's forecast spread is measurement noise only (the dropout curve has no interval)")
+            notes.append("retention's forecast spread is measurement noise only (the dropout curve has no interval);"
+                         " its response to funding is the programmes' own within-programme dropout slope")
         n = max(episodes_expected, 1.0)
         mean = np.full(DRAWS, value)
         sd = np.full(DRAWS, np.sqrt(model_sd**2 + value * (1 - value) / n))
@@ -162,7 +213,9 @@ def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.n
 
 def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocation: dict[str, float],
                       episodes: pd.DataFrame, ratios: Sequence[pd.DataFrame | None] | None = None,
-                      ) -> list[ContractProjection]:
+                      slopes: dict[str, float] | None = None) -> list[ContractProjection]:
     tables = list(ratios) if ratios is not None else [None] * len(contracts.contracts)
-    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i])
+    if slopes is None and any(c.metric == "retention" for c in contracts.contracts):
+        slopes = dropout_slopes(bundle)
+    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i], slopes=slopes)
             for i, c in enumerate(contracts.contracts)]

@@ -31,6 +31,12 @@ def test_within_programme_slope_ignores_the_confounder() -> None:
                                    ).slopes["m"] == 0.0
     assert within_programme_slopes(program, np.full(len(program), "m"), x, -z, np.ones(len(program)), 2.0,
                                    direction=-1).slopes["m"] == pytest.approx(-0.3, abs=0.02)
+    # Direction 0 leaves the sign to the data (a programme's dropout rate, which money can raise or lower).
+    for sign in (1, -1):
+        unsigned = within_programme_slopes(program, np.full(len(program), "m"), x, sign * z, np.ones(len(program)),
+                                           2.0, direction=0)
+        assert unsigned.slopes["m"] == pytest.approx(sign * 0.3, abs=0.02)
+        assert unsigned.pooled == pytest.approx(sign * 0.3, abs=0.02)
 
 
 def test_slopes_have_the_mechanism_sign(small_world) -> None:
