@@ -20,7 +20,6 @@ import numpy as np
 from scipy import sparse
 
 from allocation.cell_domains import CellDomains
-from allocation.choice_search import LonePieces, branch_and_bound
 
 # Two thirds of HiGHS's time on these small programmes went to its sub-MIP heuristics (RINS, RENS), which the
 # tight root bound does not need (measured 0.45 s, 0.31 s of it in 13 sub-MIPs, on 64 cells).
@@ -115,7 +114,7 @@ def solve_choices(pieces: Pieces, units: int, cells: int, rows: sparse.csr_array
     matrix.eliminate_zeros()
     solved = _mip(cost, low, np.concatenate([np.ones(count), np.zeros(len(segments))]), matrix,
                   np.concatenate(row_lower), np.concatenate(row_upper), time_limit, gap, pieces.unit,
-                  pieces.width > 0, _lone(pieces, segments))
+                  pieces.width > 0)
     if isinstance(solved, bool):
         return None, solved
     x, proven, dual = solved
@@ -123,14 +122,6 @@ def solve_choices(pieces: Pieces, units: int, cells: int, rows: sparse.csr_array
     shares = np.clip(x[count:], 0.0, picked[segments])
     funding = money @ np.concatenate([picked, shares])
     return ChoicePlan(funding=funding, proven_optimal=proven, dual_bound=None if dual is None else -dual), False
-
-
-def _lone(pieces: Pieces, segments: np.ndarray) -> LonePieces:
-    count = len(pieces.unit)
-    share = np.full(count, -1)
-    share[segments] = count + np.arange(len(segments))
-    return LonePieces(cell=pieces.cell, money=np.asarray(pieces.start.sum(axis=0)).ravel(), score=pieces.start_score,
-                      width=pieces.width, gain=pieces.gain, share=share)
 
 
 def _model(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integral: np.ndarray | None,
@@ -204,8 +195,7 @@ def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np
 
 
 def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: sparse.csc_array, row_lower: np.ndarray,
-         row_upper: np.ndarray, time_limit: float, gap: float, unit: np.ndarray, segment: np.ndarray,
-         lone: LonePieces) -> tuple[
+         row_upper: np.ndarray, time_limit: float, gap: float, unit: np.ndarray, segment: np.ndarray) -> tuple[
              np.ndarray, bool, float | None] | bool:
     """min cost @ x over lower <= x <= 1 and the rows, by HiGHS directly (scipy's milp cannot set its options or
     a start): (x, proven optimal, dual bound), or whether HiGHS proved that no x exists.
@@ -229,11 +219,6 @@ def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: spar
         start = _dive(relaxed, unit, finite, lower, upper)
         if start is not None and float(cost @ start) <= bound + gap:
             return start, True, bound
-        searched = branch_and_bound(relaxed, unit, lone.money, lone, cost, lower, upper, gap, started + time_limit,
-                                    start, np.inf if start is None else float(cost @ start))
-        if searched is not None:
-            x, dual = searched
-            return True if x is None else (x, True, dual)
     solver = _run(_model(cost, lower, upper, integral, matrix, row_lower, row_upper),
                   time_limit - (time.perf_counter() - started), gap, start)
     status = solver.getModelStatus()
