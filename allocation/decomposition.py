@@ -49,12 +49,46 @@ FIRST_WIDTH = 2.0
 FIRST_SHARE = 2e-6
 GROWTH = 100.0
 MAX_ROUNDS = 5
+# Prices carried from another budget of the curve start the price search in a box this share of their size wide
+# (the default box, as wide as the bound itself, spent the evaluations a warm start saves).
+WARM_RADIUS = 0.25
+
+
+@dataclasses.dataclass(eq=False)
+class Skeleton:
+    """What does not depend on the budget (cell domains, blocks and their combinations, resource usage), built
+    once for a problem and every `Problem.at_budget` of it (the budget curve), and the tying rows' prices the
+    first solve ended on (at ``budget``), which start the price search at the other budgets."""
+
+    domains: CellDomains
+    blocks: list[BlockGroup]
+    combos: list[Combinations]
+    usage: sparse.csr_array
+    budget: float = 0.0
+    duals: np.ndarray | None = None
+
+    def start(self, structure: _Structure, budget: float) -> np.ndarray | None:
+        """The stored duals carried to ``budget`` (None before the first solve): a resource row's price per
+        money does not depend on the budget (its row is scaled by it), the budget's and the groups' rows' prices
+        per money would, so theirs scale with it."""
+        if self.duals is None or len(self.duals) != len(structure.upper):
+            return None
+        return np.where(structure.resource, self.duals, self.duals * budget / max(self.budget, 1.0))
+
+
+def skeleton(problem: Problem) -> Skeleton:
+    domains = cell_domains(problem)
+    usage = resource_usage(problem)
+    blocks = find_blocks(problem, domains, usage)
+    return Skeleton(domains=domains, blocks=blocks, combos=[combinations(problem, domains, g) for g in blocks],
+                    usage=usage)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Structure:
     """The problem cut into listed blocks and lone cells, and the rows that tie them (budget, groups, resource
-    rows not met inside a block) as ``lower <= rows @ funding <= upper`` in money, which the master prices."""
+    rows not met inside a block) as ``lower <= rows @ funding <= upper`` in money, which the master prices
+    (``resource`` marks the resource rows among them)."""
 
     domains: CellDomains
     blocks: list[BlockGroup]
@@ -63,26 +97,27 @@ class _Structure:
     rows: sparse.csr_array
     lower: np.ndarray
     upper: np.ndarray
+    resource: np.ndarray
 
 
-def _structure(problem: Problem) -> _Structure:
-    domains = cell_domains(problem)
-    usage = resource_usage(problem)
-    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem, usage)
-    blocks = find_blocks(problem, domains, usage)
+def _structure(problem: Problem, parts: Skeleton | None = None) -> _Structure:
+    parts = skeleton(problem) if parts is None else parts
+    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem, parts.usage)
     priced = np.ones(a_ub.shape[0], dtype=bool)
     alone = np.ones(problem.size, dtype=bool)
-    for group in blocks:
+    for group in parts.blocks:
         priced[first_resource + group.rows.ravel()] = False
         alone[group.cells.ravel()] = False
-    parts, lower, upper = [a_ub[priced]], [np.full(int(priced.sum()), -np.inf)], [b_ub[priced]]
+    resource = [(np.arange(a_ub.shape[0]) >= first_resource)[priced]]
+    rows, lower, upper = [a_ub[priced]], [np.full(int(priced.sum()), -np.inf)], [b_ub[priced]]
     if a_eq is not None and b_eq is not None:
-        parts.append(a_eq)
+        rows.append(a_eq)
         lower.append(b_eq)
         upper.append(b_eq)
-    return _Structure(domains=domains, blocks=blocks, combos=[combinations(problem, domains, g) for g in blocks],
-                      alone=alone, rows=sparse.vstack(parts).tocsr(), lower=np.concatenate(lower),
-                      upper=np.concatenate(upper))
+        resource.append(np.zeros(len(b_eq), dtype=bool))
+    return _Structure(domains=parts.domains, blocks=parts.blocks, combos=parts.combos, alone=alone,
+                      rows=sparse.vstack(rows).tocsr(), lower=np.concatenate(lower), upper=np.concatenate(upper),
+                      resource=np.concatenate(resource))
 
 
 def _block_columns(structure: _Structure, group: BlockGroup, combos: Combinations, scale: float) -> tuple[
@@ -198,11 +233,15 @@ def _prices(problem: Problem, structure: _Structure, duals: np.ndarray) -> _Pric
     return _Prices(bound=bound, priced=priced, block_priced=block_priced)
 
 
-def _dual_prices(problem: Problem, structure: _Structure) -> tuple[np.ndarray, bool]:
+def _dual_prices(problem: Problem, structure: _Structure, start: np.ndarray | None = None) -> tuple[
+        np.ndarray, bool]:
     scale = max(problem.budget, 1.0)
     signed = np.isfinite(structure.lower)  # equality rows (the exact budget) take prices of either sign
-    return minimise_bound(_columns(problem, structure), structure.upper / scale, signed,
-                          np.zeros(len(structure.upper)))
+    if start is None:
+        return minimise_bound(_columns(problem, structure), structure.upper / scale, signed,
+                              np.zeros(len(structure.upper)))
+    return minimise_bound(_columns(problem, structure), structure.upper / scale, signed, start,
+                          WARM_RADIUS * max(float(np.abs(start).max(initial=0.0)), 1.0))
 
 
 def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack: float) -> tuple[Pieces, int]:
@@ -233,13 +272,16 @@ def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack:
                   cell=np.concatenate([cell, np.full(extra, -1)])), units
 
 
-def solve_by_blocks(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None, bool] | None:
-    """(plan, proven infeasible) as `mixed_integer_status` gives them, or None when the rounds do not settle it."""
+def solve_by_blocks(problem: Problem, time_limit: float, parts: Skeleton | None = None) -> tuple[
+        MixedIntegerPlan | None, bool] | None:
+    """(plan, proven infeasible) as `mixed_integer_status` gives them, or None when the rounds do not settle it.
+    ``parts``: the `skeleton` of this problem at some budget; its first solve leaves its prices in it."""
     started = time.perf_counter()
-    structure = _structure(problem)
+    structure = _structure(problem, parts)
     if any(not c.ok.any(axis=1).all() for c in structure.combos):  # a block cannot meet its own rows
         return None, True
-    duals, converged = _dual_prices(problem, structure)
+    duals, converged = _dual_prices(problem, structure,
+                                    None if parts is None else parts.start(structure, problem.budget))
     if not converged:  # the rows may be out of reach: the master LP says for sure
         optimum = _master(problem, structure)
         if optimum is True:  # even the convex hulls cannot meet the rows
@@ -248,6 +290,8 @@ def solve_by_blocks(problem: Problem, time_limit: float) -> tuple[MixedIntegerPl
             return None
         assert isinstance(optimum, PricedOptimum)
         duals = _master_duals(optimum, structure)
+    if parts is not None and parts.duals is None:
+        parts.budget, parts.duals = problem.budget, duals
     lagrangian = _prices(problem, structure, duals)
     bound = lagrangian.bound
     uplift = bound - problem.value(problem.lo)  # at most this much is there to gain over the lowest plan

@@ -45,14 +45,17 @@ def lagrangian(columns: Columns, rhs: np.ndarray, prices: np.ndarray) -> tuple[f
     return value, rhs - columns.footprint[best].sum(axis=0), best
 
 
-def minimise_bound(columns: Columns, rhs: np.ndarray, signed: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, bool]:
+def minimise_bound(columns: Columns, rhs: np.ndarray, signed: np.ndarray, start: np.ndarray,
+                   radius: float | None = None) -> tuple[np.ndarray, bool]:
     """Prices (>= 0 where ``signed`` is False, free on equality rows) that make L small, and whether the model
-    closed in on the minimum (it does not when the rows cannot be met: L then falls without end)."""
+    closed in on the minimum (it does not when the rows cannot be met: L then falls without end). ``radius``:
+    the first trust region's, when ``start`` is known to be near the minimum (by default wide enough for any)."""
     centre = np.where(signed, start, np.maximum(start, 0.0))
     value, slope, _ = lagrangian(columns, rhs, centre)
     best_value = value
     points, values, slopes = [centre], [value], [slope]
-    radius = max(1.0, float(np.abs(centre).max(initial=0.0)), abs(value))
+    if radius is None:
+        radius = max(1.0, float(np.abs(centre).max(initial=0.0)), abs(value))
     tolerance = max(RELATIVE_TOLERANCE * abs(value), 1e-9)
     for _ in range(MAX_EVALUATIONS):
         candidate, promised = _model_minimum(np.array(points), np.array(values), np.array(slopes), centre, radius,

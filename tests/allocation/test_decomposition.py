@@ -131,3 +131,24 @@ def test_cutting_planes_reach_the_master_bound(seed: int, factories: types.Modul
     bound = decomposition._prices(problem, structure, prices).bound
     assert bound == pytest.approx(-optimum.objective, rel=1e-6)
     assert bound >= -optimum.objective - 1e-7 * abs(optimum.objective)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_budget_curve_reuses_blocks_and_prices(seed: int, factories: types.ModuleType) -> None:
+    """The budget curve solves `Problem.at_budget` with the first solve's blocks and prices: at every other
+    budget it still gives the full programme's value there and the same infeasibility answer."""
+    problem = _problem(factories, seed)
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for fraction in (0.8, 0.9, 1.1, 1.2):
+        other = problem.at_budget(fraction * problem.budget)
+        full, full_infeasible = mixed_integer_status(other, 20.0)
+        settled = solve_by_blocks(other, 20.0, parts)
+        if settled is None:
+            continue
+        plan, infeasible = settled
+        assert infeasible == full_infeasible
+        assert (plan is None) == (full is None)
+        if plan is not None and full is not None:
+            assert not other.violations(plan.funding)
+            _same_value(other, plan, full)
