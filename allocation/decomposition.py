@@ -244,14 +244,20 @@ def _dual_prices(problem: Problem, structure: _Structure, start: np.ndarray | No
                           WARM_RADIUS * max(float(np.abs(start).max(initial=0.0)), 1.0))
 
 
-def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack: float) -> tuple[Pieces, int]:
-    """Every choice within ``slack`` of its cell's or block's best, as the choice programme's pieces."""
+def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack: float,
+            incumbent: np.ndarray | None = None) -> tuple[Pieces, int, np.ndarray | None]:
+    """Every choice within ``slack`` of its cell's or block's best, as the choice programme's pieces, and the
+    ``incumbent`` plan (funding) as a point of that programme (None when some unit's choice is not among them)."""
     domains = structure.domains
     lone = np.flatnonzero(structure.alone)
     unit_of = np.full(problem.size, -1)
     unit_of[lone] = np.arange(len(lone))
     loss = lagrangian.priced.max(axis=1)[:, None] - lagrangian.priced
     unit, cell, money, score, width, gain = lone_pieces(domains, loss, structure.alone, slack, unit_of)
+    funding = np.zeros(problem.size) if incumbent is None else incumbent
+    near = 1e-6 * np.maximum(1.0, np.abs(funding))
+    along = funding[cell] - money
+    holds = [(along >= -near[cell]) & (along <= width + near[cell])]
     entries = [(cell, np.arange(len(cell)), money)]
     units, columns = len(lone), len(cell)
     unit_parts, score_parts = [unit], [score]
@@ -260,16 +266,31 @@ def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack:
         size = group.cells.shape[1]
         column = columns + np.arange(len(block))
         entries.append((group.cells[block].ravel(), np.repeat(column, size), combos.money[block, combo].ravel()))
+        cells = group.cells[block]
+        holds.append((np.abs(combos.money[block, combo] - funding[cells]) <= near[cells]).all(axis=1))
         unit_parts.append(units + block)
         score_parts.append(combos.score[block, combo])
         units += group.cells.shape[0]
         columns += len(block)
     owner, column_of, values = (np.concatenate(parts) for parts in zip(*entries, strict=True))
     extra = columns - len(cell)
-    return Pieces(unit=np.concatenate(unit_parts), start_score=np.concatenate(score_parts),
-                  start=sparse.csc_array((values, (owner, column_of)), shape=(problem.size, columns)),
-                  width=np.concatenate([width, np.zeros(extra)]), gain=np.concatenate([gain, np.zeros(extra)]),
-                  cell=np.concatenate([cell, np.full(extra, -1)])), units
+    pieces = Pieces(unit=np.concatenate(unit_parts), start_score=np.concatenate(score_parts),
+                    start=sparse.csc_array((values, (owner, column_of)), shape=(problem.size, columns)),
+                    width=np.concatenate([width, np.zeros(extra)]), gain=np.concatenate([gain, np.zeros(extra)]),
+                    cell=np.concatenate([cell, np.full(extra, -1)]))
+    if incumbent is None:
+        return pieces, units, None
+    held = np.flatnonzero(np.concatenate(holds))
+    taken_units, first = np.unique(pieces.unit[held], return_index=True)
+    if len(taken_units) < units:
+        return pieces, units, None
+    taken = held[first]
+    segments = np.flatnonzero(pieces.width > 0)
+    x = np.zeros(columns + len(segments))
+    x[taken] = 1.0
+    lone_taken = taken[(taken < len(cell)) & (pieces.width[taken] > 0)]
+    x[columns + np.searchsorted(segments, lone_taken)] = np.clip(along[lone_taken] / width[lone_taken], 0.0, 1.0)
+    return pieces, units, x
 
 
 def solve_by_blocks(problem: Problem, time_limit: float, parts: Skeleton | None = None) -> tuple[
@@ -306,9 +327,10 @@ def solve_by_blocks(problem: Problem, time_limit: float, parts: Skeleton | None 
         left = time_limit - (time.perf_counter() - started)
         if left <= 0:
             break
-        pieces, units = _pieces(problem, structure, lagrangian, gamma + TIE_TOLERANCE * max(1.0, abs(bound)))
+        pieces, units, known = _pieces(problem, structure, lagrangian, gamma + TIE_TOLERANCE * max(1.0, abs(bound)),
+                                       best)
         plan, _ = solve_choices(pieces, units, problem.size, structure.rows, structure.lower, structure.upper, scale,
-                                left, tolerance)
+                                left, tolerance, known)
         outside, inside = bound - gamma, None if plan is None else plan.dual_bound
         if plan is not None:
             funding = settle(problem, plan.funding)

@@ -152,3 +152,26 @@ def test_budget_curve_reuses_blocks_and_prices(seed: int, factories: types.Modul
         if plan is not None and full is not None:
             assert not other.violations(plan.funding)
             _same_value(other, plan, full)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_known_plan_maps_onto_the_restricted_programme(seed: int, factories: types.ModuleType) -> None:
+    """The best plan of earlier rounds starts the next: with every choice within L - V of its best kept, the
+    full programme's optimum (worth V) is a point of the choice programme with the same funding and value."""
+    problem = _problem(factories, seed)
+    full, _ = mixed_integer_status(problem, 20.0)
+    if full is None:
+        pytest.skip("no plan")
+    structure = decomposition._structure(problem)
+    prices, _ = decomposition._dual_prices(problem, structure)
+    lagrangian = decomposition._prices(problem, structure, prices)
+    slack = lagrangian.bound - problem.value(full.funding) + 1e-6 * max(1.0, abs(lagrangian.bound))
+    pieces, _, known = decomposition._pieces(problem, structure, lagrangian, slack, full.funding)
+    assert known is not None
+    count = len(pieces.unit)
+    segments = np.flatnonzero(pieces.width > 0)
+    funding = pieces.start @ known[:count] + np.bincount(pieces.cell[segments], weights=pieces.width[segments]
+                                                         * known[count:], minlength=problem.size)
+    np.testing.assert_allclose(funding, full.funding, rtol=1e-6, atol=1e-3)
+    value = pieces.start_score @ known[:count] + pieces.gain[segments] @ known[count:]
+    assert value == pytest.approx(problem.value(full.funding), rel=1e-7)
