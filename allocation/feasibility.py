@@ -187,11 +187,15 @@ def lp_feasible(problem: Problem) -> bool:
     return solved is not None
 
 
-def ensure_feasible(problem: Problem) -> None:
-    """Raise InfeasibleConstraintsError naming every conflict found; return quietly when a plan exists."""
+def ensure_feasible(problem: Problem, *, linear: bool = True) -> None:
+    """Raise InfeasibleConstraintsError naming every conflict found; return quietly when a plan exists.
+    ``linear=False`` leaves out the check of all rows together, for a caller whose own solve proves that (the
+    units decomposition's master: the LP took 0.3 s of each 1.3 s budget-curve point at 4,096 cells)."""
     conflicts = _named_conflicts(problem)
     if conflicts:
         raise InfeasibleConstraintsError(conflicts)
+    if not linear:
+        return
     if not (cells_feasible(problem) if problem.one_column else lp_feasible(problem)):
         raise InfeasibleConstraintsError(
             [

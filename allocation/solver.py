@@ -179,7 +179,7 @@ def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None,
     if tables is not None and plan is not None:
         return polish(other, plan, tables.step, max_rounds=1).value
     try:
-        ensure_feasible(other)
+        ensure_feasible(other, linear=parts is None)
         if parts is not None:
             return _solve_units(other, TIME_LIMIT_SECONDS, parts).value
         return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1,

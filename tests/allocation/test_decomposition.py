@@ -175,3 +175,42 @@ def test_a_known_plan_maps_onto_the_restricted_programme(seed: int, factories: t
     np.testing.assert_allclose(funding, full.funding, rtol=1e-6, atol=1e-3)
     value = pieces.start_score @ known[:count] + pieces.gain[segments] @ known[count:]
     assert value == pytest.approx(problem.value(full.funding), rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_budget_curve_points_with_units_have_no_value_exactly_where_no_plan_exists(
+        seed: int, factories: types.ModuleType) -> None:
+    """The curve's units points skip the LP feasibility check (the decomposition proves infeasibility itself):
+    no value exactly where the full programme finds no plan, down to budgets no plan can meet."""
+    from allocation import solver
+
+    problem = _problem(factories, seed)
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for fraction in (0.2, 0.4, 0.6, 0.8, 1.2):
+        other = problem.at_budget(fraction * problem.budget)
+        full, _ = mixed_integer_status(other, 20.0)
+        value = solver._value_at_budget(problem, other.budget, None, parts)
+        assert (value is None) == (full is None)
+        if value is not None and full is not None:
+            best = other.value(full.funding)
+            assert value == pytest.approx(best, abs=CERTIFIED_SHARE * abs(best) + 1e-6)
+
+
+def test_budget_curve_point_off_the_lattice_has_no_value(factories: types.ModuleType) -> None:
+    """Every cell in whole units of 10,000 and exact budgets: a curve point on the lattice has the full
+    programme's value, one off it none (the LP check the curve leaves out would have passed it anyway)."""
+    from allocation import solver
+
+    rng = np.random.default_rng(5)
+    curves = [factories.random_curve(rng, f"c{i}") for i in range(4)]
+    units = {c.program_id: DecisionUnit(step=10_000.0) for c in curves}
+    budget = 10_000.0 * round(sum(c.current_funding for c in curves) / 10_000.0)
+    problem = build_problem(curves, Constraints(budget=budget, units=units), Objective())
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for offset in (-20_000.0, -15_000.0, 5_000.0, 10_000.0):
+        other = problem.at_budget(budget + offset)
+        full, _ = mixed_integer_status(other, 20.0)
+        value = solver._value_at_budget(problem, other.budget, None, parts)
+        assert (value is None) == (full is None) == (offset % 10_000.0 != 0.0)
