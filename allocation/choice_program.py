@@ -22,10 +22,8 @@ from scipy import sparse
 from allocation.cell_domains import CellDomains
 
 # Two thirds of HiGHS's time on these small programmes went to its sub-MIP heuristics (RINS, RENS), which the
-# tight root bound does not need (measured 0.45 s, 0.31 s of it in 13 sub-MIPs, on 64 cells). Restarts after
-# root fixings (three per programme) redo presolve and root cuts: off, 11 programmes of 64 and 256 cells took
-# 1.49 s instead of 2.13 s (medians of 3), the certifying rounds at 64 cells 51-165 ms instead of 211-346.
-HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False, "mip_allow_restart": False}
+# tight root bound does not need (measured 0.45 s, 0.31 s of it in 13 sub-MIPs, on 64 cells).
+HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
 # Relaxations the dive may solve before giving up.
 MAX_DIVE_STEPS = 60
 # A binary at least this close to one counts as taken in the linear relaxation.
