@@ -84,9 +84,10 @@ class ChoicePlan:
 
 
 def solve_choices(pieces: Pieces, units: int, cells: int, rows: sparse.csr_array, lower: np.ndarray,
-                  upper: np.ndarray, scale: float, time_limit: float, gap: float) -> tuple[ChoicePlan | None, bool]:
+                  upper: np.ndarray, scale: float, time_limit: float, gap: float, known: np.ndarray | None = None
+                  ) -> tuple[ChoicePlan | None, bool]:
     """(plan, proven infeasible); HiGHS stops once its plan is within ``gap`` (in value) of its bound. Columns: a
-    binary per piece, then a share per segment piece."""
+    binary per piece, then a share per segment piece; ``known`` is a plan in them (the best of earlier rounds)."""
     count = len(pieces.unit)
     segments = np.flatnonzero(pieces.width > 0)
     share_money = sparse.csc_array((pieces.width[segments], (pieces.cell[segments], np.arange(len(segments)))),
@@ -114,7 +115,7 @@ def solve_choices(pieces: Pieces, units: int, cells: int, rows: sparse.csr_array
     matrix.eliminate_zeros()
     solved = _mip(cost, low, np.concatenate([np.ones(count), np.zeros(len(segments))]), matrix,
                   np.concatenate(row_lower), np.concatenate(row_upper), time_limit, gap, pieces.unit,
-                  pieces.width > 0)
+                  pieces.width > 0, known)
     if isinstance(solved, bool):
         return None, solved
     x, proven, dual = solved
@@ -195,14 +196,16 @@ def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np
 
 
 def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: sparse.csc_array, row_lower: np.ndarray,
-         row_upper: np.ndarray, time_limit: float, gap: float, unit: np.ndarray, segment: np.ndarray) -> tuple[
-             np.ndarray, bool, float | None] | bool:
+         row_upper: np.ndarray, time_limit: float, gap: float, unit: np.ndarray, segment: np.ndarray,
+         known: np.ndarray | None = None) -> tuple[np.ndarray, bool, float | None] | bool:
     """min cost @ x over lower <= x <= 1 and the rows, by HiGHS directly (scipy's milp cannot set its options or
     a start): (x, proven optimal, dual bound), or whether HiGHS proved that no x exists.
 
     HiGHS's own heuristics took seconds to find a plan near the bound on 1,024 cells, so it gets one: the linear
     relaxation takes at most as many units fractionally as there are tying rows; every other unit keeps the piece
-    it takes whole and a tiny programme over the fractional ones (shares stay free) gives the start. When that
+    it takes whole and a tiny programme over the fractional ones (shares stay free) gives the start, unless the
+    ``known`` plan of an earlier round is better: that one is usually the optimum, which leaves HiGHS only the
+    proof (the certifying round at 64 cells: 1.3 s from the dive's start, 0.26 s from the known plan). When the
     start is already within ``gap`` of the relaxation, it is the answer, proven by the relaxation's bound.
     """
     started = time.perf_counter()
@@ -217,6 +220,8 @@ def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: spar
         finite = np.ones(int(unit.max()) + 1, dtype=bool)
         finite[unit[segment]] = False
         start = _dive(relaxed, unit, finite, lower, upper)
+        if known is not None and (start is None or float(cost @ known) < float(cost @ start)):
+            start = known
         if start is not None and float(cost @ start) <= bound + gap:
             return start, True, bound
     solver = _run(_model(cost, lower, upper, integral, matrix, row_lower, row_upper),

@@ -49,12 +49,46 @@ FIRST_WIDTH = 2.0
 FIRST_SHARE = 2e-6
 GROWTH = 100.0
 MAX_ROUNDS = 5
+# Prices carried from another budget of the curve start the price search in a box this share of their size wide
+# (the default box, as wide as the bound itself, spent the evaluations a warm start saves).
+WARM_RADIUS = 0.25
+
+
+@dataclasses.dataclass(eq=False)
+class Skeleton:
+    """What does not depend on the budget (cell domains, blocks and their combinations, resource usage), built
+    once for a problem and every `Problem.at_budget` of it (the budget curve), and the tying rows' prices the
+    first solve ended on (at ``budget``), which start the price search at the other budgets."""
+
+    domains: CellDomains
+    blocks: list[BlockGroup]
+    combos: list[Combinations]
+    usage: sparse.csr_array
+    budget: float = 0.0
+    duals: np.ndarray | None = None
+
+    def start(self, structure: _Structure, budget: float) -> np.ndarray | None:
+        """The stored duals carried to ``budget`` (None before the first solve): a resource row's price per
+        money does not depend on the budget (its row is scaled by it), the budget's and the groups' rows' prices
+        per money would, so theirs scale with it."""
+        if self.duals is None or len(self.duals) != len(structure.upper):
+            return None
+        return np.where(structure.resource, self.duals, self.duals * budget / max(self.budget, 1.0))
+
+
+def skeleton(problem: Problem) -> Skeleton:
+    domains = cell_domains(problem)
+    usage = resource_usage(problem)
+    blocks = find_blocks(problem, domains, usage)
+    return Skeleton(domains=domains, blocks=blocks, combos=[combinations(problem, domains, g) for g in blocks],
+                    usage=usage)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Structure:
     """The problem cut into listed blocks and lone cells, and the rows that tie them (budget, groups, resource
-    rows not met inside a block) as ``lower <= rows @ funding <= upper`` in money, which the master prices."""
+    rows not met inside a block) as ``lower <= rows @ funding <= upper`` in money, which the master prices
+    (``resource`` marks the resource rows among them)."""
 
     domains: CellDomains
     blocks: list[BlockGroup]
@@ -63,26 +97,27 @@ class _Structure:
     rows: sparse.csr_array
     lower: np.ndarray
     upper: np.ndarray
+    resource: np.ndarray
 
 
-def _structure(problem: Problem) -> _Structure:
-    domains = cell_domains(problem)
-    usage = resource_usage(problem)
-    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem, usage)
-    blocks = find_blocks(problem, domains, usage)
+def _structure(problem: Problem, parts: Skeleton | None = None) -> _Structure:
+    parts = skeleton(problem) if parts is None else parts
+    a_ub, b_ub, a_eq, b_eq, first_resource = sparse_rows(problem, parts.usage)
     priced = np.ones(a_ub.shape[0], dtype=bool)
     alone = np.ones(problem.size, dtype=bool)
-    for group in blocks:
+    for group in parts.blocks:
         priced[first_resource + group.rows.ravel()] = False
         alone[group.cells.ravel()] = False
-    parts, lower, upper = [a_ub[priced]], [np.full(int(priced.sum()), -np.inf)], [b_ub[priced]]
+    resource = [(np.arange(a_ub.shape[0]) >= first_resource)[priced]]
+    rows, lower, upper = [a_ub[priced]], [np.full(int(priced.sum()), -np.inf)], [b_ub[priced]]
     if a_eq is not None and b_eq is not None:
-        parts.append(a_eq)
+        rows.append(a_eq)
         lower.append(b_eq)
         upper.append(b_eq)
-    return _Structure(domains=domains, blocks=blocks, combos=[combinations(problem, domains, g) for g in blocks],
-                      alone=alone, rows=sparse.vstack(parts).tocsr(), lower=np.concatenate(lower),
-                      upper=np.concatenate(upper))
+        resource.append(np.zeros(len(b_eq), dtype=bool))
+    return _Structure(domains=parts.domains, blocks=parts.blocks, combos=parts.combos, alone=alone,
+                      rows=sparse.vstack(rows).tocsr(), lower=np.concatenate(lower), upper=np.concatenate(upper),
+                      resource=np.concatenate(resource))
 
 
 def _block_columns(structure: _Structure, group: BlockGroup, combos: Combinations, scale: float) -> tuple[
@@ -198,21 +233,31 @@ def _prices(problem: Problem, structure: _Structure, duals: np.ndarray) -> _Pric
     return _Prices(bound=bound, priced=priced, block_priced=block_priced)
 
 
-def _dual_prices(problem: Problem, structure: _Structure) -> tuple[np.ndarray, bool]:
+def _dual_prices(problem: Problem, structure: _Structure, start: np.ndarray | None = None) -> tuple[
+        np.ndarray, bool]:
     scale = max(problem.budget, 1.0)
     signed = np.isfinite(structure.lower)  # equality rows (the exact budget) take prices of either sign
-    return minimise_bound(_columns(problem, structure), structure.upper / scale, signed,
-                          np.zeros(len(structure.upper)))
+    if start is None:
+        return minimise_bound(_columns(problem, structure), structure.upper / scale, signed,
+                              np.zeros(len(structure.upper)))
+    return minimise_bound(_columns(problem, structure), structure.upper / scale, signed, start,
+                          WARM_RADIUS * max(float(np.abs(start).max(initial=0.0)), 1.0))
 
 
-def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack: float) -> tuple[Pieces, int]:
-    """Every choice within ``slack`` of its cell's or block's best, as the choice programme's pieces."""
+def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack: float,
+            incumbent: np.ndarray | None = None) -> tuple[Pieces, int, np.ndarray | None]:
+    """Every choice within ``slack`` of its cell's or block's best, as the choice programme's pieces, and the
+    ``incumbent`` plan (funding) as a point of that programme (None when some unit's choice is not among them)."""
     domains = structure.domains
     lone = np.flatnonzero(structure.alone)
     unit_of = np.full(problem.size, -1)
     unit_of[lone] = np.arange(len(lone))
     loss = lagrangian.priced.max(axis=1)[:, None] - lagrangian.priced
     unit, cell, money, score, width, gain = lone_pieces(domains, loss, structure.alone, slack, unit_of)
+    funding = np.zeros(problem.size) if incumbent is None else incumbent
+    near = 1e-6 * np.maximum(1.0, np.abs(funding))
+    along = funding[cell] - money
+    holds = [(along >= -near[cell]) & (along <= width + near[cell])]
     entries = [(cell, np.arange(len(cell)), money)]
     units, columns = len(lone), len(cell)
     unit_parts, score_parts = [unit], [score]
@@ -221,25 +266,43 @@ def _pieces(problem: Problem, structure: _Structure, lagrangian: _Prices, slack:
         size = group.cells.shape[1]
         column = columns + np.arange(len(block))
         entries.append((group.cells[block].ravel(), np.repeat(column, size), combos.money[block, combo].ravel()))
+        cells = group.cells[block]
+        holds.append((np.abs(combos.money[block, combo] - funding[cells]) <= near[cells]).all(axis=1))
         unit_parts.append(units + block)
         score_parts.append(combos.score[block, combo])
         units += group.cells.shape[0]
         columns += len(block)
     owner, column_of, values = (np.concatenate(parts) for parts in zip(*entries, strict=True))
     extra = columns - len(cell)
-    return Pieces(unit=np.concatenate(unit_parts), start_score=np.concatenate(score_parts),
-                  start=sparse.csc_array((values, (owner, column_of)), shape=(problem.size, columns)),
-                  width=np.concatenate([width, np.zeros(extra)]), gain=np.concatenate([gain, np.zeros(extra)]),
-                  cell=np.concatenate([cell, np.full(extra, -1)])), units
+    pieces = Pieces(unit=np.concatenate(unit_parts), start_score=np.concatenate(score_parts),
+                    start=sparse.csc_array((values, (owner, column_of)), shape=(problem.size, columns)),
+                    width=np.concatenate([width, np.zeros(extra)]), gain=np.concatenate([gain, np.zeros(extra)]),
+                    cell=np.concatenate([cell, np.full(extra, -1)]))
+    if incumbent is None:
+        return pieces, units, None
+    held = np.flatnonzero(np.concatenate(holds))
+    taken_units, first = np.unique(pieces.unit[held], return_index=True)
+    if len(taken_units) < units:
+        return pieces, units, None
+    taken = held[first]
+    segments = np.flatnonzero(pieces.width > 0)
+    x = np.zeros(columns + len(segments))
+    x[taken] = 1.0
+    lone_taken = taken[(taken < len(cell)) & (pieces.width[taken] > 0)]
+    x[columns + np.searchsorted(segments, lone_taken)] = np.clip(along[lone_taken] / width[lone_taken], 0.0, 1.0)
+    return pieces, units, x
 
 
-def solve_by_blocks(problem: Problem, time_limit: float) -> tuple[MixedIntegerPlan | None, bool] | None:
-    """(plan, proven infeasible) as `mixed_integer_status` gives them, or None when the rounds do not settle it."""
+def solve_by_blocks(problem: Problem, time_limit: float, parts: Skeleton | None = None) -> tuple[
+        MixedIntegerPlan | None, bool] | None:
+    """(plan, proven infeasible) as `mixed_integer_status` gives them, or None when the rounds do not settle it.
+    ``parts``: the `skeleton` of this problem at some budget; its first solve leaves its prices in it."""
     started = time.perf_counter()
-    structure = _structure(problem)
+    structure = _structure(problem, parts)
     if any(not c.ok.any(axis=1).all() for c in structure.combos):  # a block cannot meet its own rows
         return None, True
-    duals, converged = _dual_prices(problem, structure)
+    duals, converged = _dual_prices(problem, structure,
+                                    None if parts is None else parts.start(structure, problem.budget))
     if not converged:  # the rows may be out of reach: the master LP says for sure
         optimum = _master(problem, structure)
         if optimum is True:  # even the convex hulls cannot meet the rows
@@ -248,6 +311,8 @@ def solve_by_blocks(problem: Problem, time_limit: float) -> tuple[MixedIntegerPl
             return None
         assert isinstance(optimum, PricedOptimum)
         duals = _master_duals(optimum, structure)
+    if parts is not None and parts.duals is None:
+        parts.budget, parts.duals = problem.budget, duals
     lagrangian = _prices(problem, structure, duals)
     bound = lagrangian.bound
     uplift = bound - problem.value(problem.lo)  # at most this much is there to gain over the lowest plan
@@ -262,9 +327,10 @@ def solve_by_blocks(problem: Problem, time_limit: float) -> tuple[MixedIntegerPl
         left = time_limit - (time.perf_counter() - started)
         if left <= 0:
             break
-        pieces, units = _pieces(problem, structure, lagrangian, gamma + TIE_TOLERANCE * max(1.0, abs(bound)))
+        pieces, units, known = _pieces(problem, structure, lagrangian, gamma + TIE_TOLERANCE * max(1.0, abs(bound)),
+                                       best)
         plan, _ = solve_choices(pieces, units, problem.size, structure.rows, structure.lower, structure.upper, scale,
-                                left, tolerance)
+                                left, tolerance, known)
         outside, inside = bound - gamma, None if plan is None else plan.dual_bound
         if plan is not None:
             funding = settle(problem, plan.funding)

@@ -20,7 +20,9 @@ from scipy import sparse
 _INF = highspy.kHighsInf
 
 
-def _rowwise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rowwise(matrix: np.ndarray | sparse.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(matrix, sparse.csr_array):
+        return matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32), matrix.data.astype(float)
     rows, columns = np.nonzero(matrix)
     starts = np.searchsorted(rows, np.arange(matrix.shape[0] + 1)).astype(np.int32)
     return starts, columns.astype(np.int32), matrix[rows, columns].astype(float)
@@ -30,15 +32,16 @@ def minimise(
     cost: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
-    a_ub: np.ndarray | None = None,
+    a_ub: np.ndarray | sparse.csr_array | None = None,
     b_ub: np.ndarray | None = None,
-    a_eq: np.ndarray | None = None,
+    a_eq: np.ndarray | sparse.csr_array | None = None,
     b_eq: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float] | None:
     """argmin cost @ x subject to a_ub x <= b_ub, a_eq x = b_eq, lower <= x <= upper (inf for no bound);
-    None unless HiGHS proves an optimum (infeasible, unbounded or stopped)."""
+    None unless HiGHS proves an optimum (infeasible, unbounded or stopped). The rows may be sparse (the repair's
+    identity blocks at 4,096 cells are 600 MB dense)."""
     n = len(cost)
-    parts: list[np.ndarray] = [np.zeros((0, n))]
+    parts: list[np.ndarray | sparse.csr_array] = [np.zeros((0, n))]
     row_lower: list[np.ndarray] = [np.zeros(0)]
     row_upper: list[np.ndarray] = [np.zeros(0)]
     if a_ub is not None and b_ub is not None:
@@ -49,7 +52,8 @@ def minimise(
         parts.append(a_eq)
         row_lower.append(np.asarray(b_eq, dtype=float))
         row_upper.append(np.asarray(b_eq, dtype=float))
-    matrix = np.vstack(parts)
+    matrix = (sparse.csr_array(sparse.vstack(parts)) if any(isinstance(p, sparse.csr_array) for p in parts)
+              else np.vstack(parts))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, dtype=float)

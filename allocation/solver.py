@@ -25,7 +25,7 @@ from allocation.baselines import baseline_plans
 from allocation.certificate import envelope_upper_bound
 from allocation.constraints import Constraints
 from allocation.curves import OutcomeCurve
-from allocation.decomposition import solve_by_blocks
+from allocation.decomposition import Skeleton, skeleton, solve_by_blocks
 from allocation.errors import InfeasibleConstraintsError, SolverFailedError
 from allocation.evaluation import evaluate_plan
 from allocation.explain import MARGINAL_UNIT, active_constraints, marginal_gains, programme_flags
@@ -68,6 +68,7 @@ class _Solved:
     polish_improved: bool
     shadow_price: float | None
     tables: GridTables | None
+    blocks: Skeleton | None = None
 
 
 def _best(problem: Problem, plans: list[np.ndarray | None]) -> np.ndarray | None:
@@ -94,12 +95,14 @@ def _units_infeasible(problem: Problem) -> InfeasibleConstraintsError:
     return InfeasibleConstraintsError([message])
 
 
-def _solve_units(problem: Problem, time_limit: float) -> _Solved:
+def _solve_units(problem: Problem, time_limit: float, parts: Skeleton | None = None) -> _Solved:
     """Whole units, off-or-viable cells or resource rows: priced blocks and fixing (`decomposition.py`), or the
     full mixed-integer programme when they cannot settle it, certified by a proof of optimality or, when the
-    solve stops at ``time_limit``, its dual bound."""
+    solve stops at ``time_limit``, its dual bound. ``parts``: the blocks (and prices) of this problem at another
+    budget, which the budget curve reuses."""
     started = time.perf_counter()
-    settled = solve_by_blocks(problem, time_limit)
+    parts = skeleton(problem) if parts is None else parts
+    settled = solve_by_blocks(problem, time_limit, parts)
     if settled is None:
         settled = mixed_integer_status(problem, max(time_limit - (time.perf_counter() - started), 0.1 * time_limit))
     plan, infeasible = settled
@@ -114,7 +117,7 @@ def _solve_units(problem: Problem, time_limit: float) -> _Solved:
     value = problem.value(funding)
     return _Solved(funding=funding, value=value, reference="mixed_integer", reference_value=value,
                    reference_exact=plan.proven_optimal, dual_bound=plan.dual_bound, step=0.0, rounds=0,
-                   polish_improved=False, shadow_price=None, tables=None)
+                   polish_improved=False, shadow_price=None, tables=None, blocks=parts)
 
 
 def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bool, polish_rounds: int,
@@ -164,17 +167,21 @@ def _solve(problem: Problem, step: float | None, steps: int, *, price_budget: bo
     )
 
 
-def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None) -> float | None:
+def _value_at_budget(problem: Problem, budget: float, tables: GridTables | None,
+                     parts: Skeleton | None = None) -> float | None:
     """A budget-curve point: the plan the main DP's tables hold for that budget (they do not depend on it) with
     one polish round; a fresh coarser solve (400 steps, one polish round) only when the tables cannot give a
     plan there (beyond their reach, group rules on several columns, a grid that misses a floor), where the
-    exact MIP still runs when group rules span several columns, as the DP alone can be far off."""
+    exact MIP still runs when group rules span several columns, as the DP alone can be far off. Whole units and
+    resource rows reuse the main solve's blocks and prices (``parts``)."""
     other = problem.at_budget(budget)
     plan = None if tables is None else plan_at_budget(other, tables)
     if tables is not None and plan is not None:
         return polish(other, plan, tables.step, max_rounds=1).value
     try:
-        ensure_feasible(other)
+        ensure_feasible(other, linear=parts is None)
+        if parts is not None:
+            return _solve_units(other, TIME_LIMIT_SECONDS, parts).value
         return _solve(other, None, BUDGET_CURVE_GRID_STEPS, price_budget=False, polish_rounds=1,
                       time_limit=TIME_LIMIT_SECONDS).value
     except (InfeasibleConstraintsError, SolverFailedError):  # a what-if point never sinks the recommendation
@@ -228,7 +235,8 @@ def optimize(
     budget = problem.budget
     curve_points = tuple(
         BudgetPoint(fraction, fraction * budget,
-                    value if fraction == 1.0 else _value_at_budget(problem, fraction * budget, solved.tables))
+                    value if fraction == 1.0 else _value_at_budget(problem, fraction * budget, solved.tables,
+                                                                  solved.blocks))
         for fraction in BUDGET_CURVE_FRACTIONS
     )
 

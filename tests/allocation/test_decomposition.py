@@ -131,3 +131,86 @@ def test_cutting_planes_reach_the_master_bound(seed: int, factories: types.Modul
     bound = decomposition._prices(problem, structure, prices).bound
     assert bound == pytest.approx(-optimum.objective, rel=1e-6)
     assert bound >= -optimum.objective - 1e-7 * abs(optimum.objective)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_budget_curve_reuses_blocks_and_prices(seed: int, factories: types.ModuleType) -> None:
+    """The budget curve solves `Problem.at_budget` with the first solve's blocks and prices: at every other
+    budget it still gives the full programme's value there and the same infeasibility answer."""
+    problem = _problem(factories, seed)
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for fraction in (0.8, 0.9, 1.1, 1.2):
+        other = problem.at_budget(fraction * problem.budget)
+        full, full_infeasible = mixed_integer_status(other, 20.0)
+        settled = solve_by_blocks(other, 20.0, parts)
+        if settled is None:
+            continue
+        plan, infeasible = settled
+        assert infeasible == full_infeasible
+        assert (plan is None) == (full is None)
+        if plan is not None and full is not None:
+            assert not other.violations(plan.funding)
+            _same_value(other, plan, full)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_known_plan_maps_onto_the_restricted_programme(seed: int, factories: types.ModuleType) -> None:
+    """The best plan of earlier rounds starts the next: with every choice within L - V of its best kept, the
+    full programme's optimum (worth V) is a point of the choice programme with the same funding and value."""
+    problem = _problem(factories, seed)
+    full, _ = mixed_integer_status(problem, 20.0)
+    if full is None:
+        pytest.skip("no plan")
+    structure = decomposition._structure(problem)
+    prices, _ = decomposition._dual_prices(problem, structure)
+    lagrangian = decomposition._prices(problem, structure, prices)
+    slack = lagrangian.bound - problem.value(full.funding) + 1e-6 * max(1.0, abs(lagrangian.bound))
+    pieces, _, known = decomposition._pieces(problem, structure, lagrangian, slack, full.funding)
+    assert known is not None
+    count = len(pieces.unit)
+    segments = np.flatnonzero(pieces.width > 0)
+    funding = pieces.start @ known[:count] + np.bincount(pieces.cell[segments], weights=pieces.width[segments]
+                                                         * known[count:], minlength=problem.size)
+    np.testing.assert_allclose(funding, full.funding, rtol=1e-6, atol=1e-3)
+    value = pieces.start_score @ known[:count] + pieces.gain[segments] @ known[count:]
+    assert value == pytest.approx(problem.value(full.funding), rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_budget_curve_points_with_units_have_no_value_exactly_where_no_plan_exists(
+        seed: int, factories: types.ModuleType) -> None:
+    """The curve's units points skip the LP feasibility check (the decomposition proves infeasibility itself):
+    no value exactly where the full programme finds no plan, down to budgets no plan can meet."""
+    from allocation import solver
+
+    problem = _problem(factories, seed)
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for fraction in (0.2, 0.4, 0.6, 0.8, 1.2):
+        other = problem.at_budget(fraction * problem.budget)
+        full, _ = mixed_integer_status(other, 20.0)
+        value = solver._value_at_budget(problem, other.budget, None, parts)
+        assert (value is None) == (full is None)
+        if value is not None and full is not None:
+            best = other.value(full.funding)
+            assert value == pytest.approx(best, abs=CERTIFIED_SHARE * abs(best) + 1e-6)
+
+
+def test_budget_curve_point_off_the_lattice_has_no_value(factories: types.ModuleType) -> None:
+    """Every cell in whole units of 10,000 and exact budgets: a curve point on the lattice has the full
+    programme's value, one off it none (the LP check the curve leaves out would have passed it anyway)."""
+    from allocation import solver
+
+    rng = np.random.default_rng(5)
+    curves = [factories.random_curve(rng, f"c{i}") for i in range(4)]
+    units = {c.program_id: DecisionUnit(step=10_000.0) for c in curves}
+    budget = 10_000.0 * round(sum(c.current_funding for c in curves) / 10_000.0)
+    problem = build_problem(curves, Constraints(budget=budget, units=units), Objective())
+    parts = decomposition.skeleton(problem)
+    solve_by_blocks(problem, 20.0, parts)
+    for offset in (-20_000.0, -15_000.0, 5_000.0, 10_000.0):
+        other = problem.at_budget(budget + offset)
+        full, _ = mixed_integer_status(other, 20.0)
+        value = solver._value_at_budget(problem, other.budget, None, parts)
+        assert (value is None) == (full is None) == (offset % 10_000.0 != 0.0)
