@@ -18,31 +18,10 @@ from allocation.problem import FEASIBILITY_TOLERANCE, Problem, money
 
 def linear_rows(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Budget, group and resource rows as A_ub x <= b_ub and A_eq x = b_eq (in money units; a resource row is
-    rescaled to the budget's size, so dividing every row by the budget brings it near one as well)."""
-    n = problem.size
-    ub_rows: list[np.ndarray] = []
-    ub_rhs: list[float] = []
-    ones = np.ones(n)
-    if problem.mode == "at_most":
-        ub_rows.append(ones)
-        ub_rhs.append(problem.budget)
-    for group in problem.groups:
-        mask = group.members.astype(float)
-        if group.floor is not None:
-            ub_rows.append(-mask)
-            ub_rhs.append(-group.floor)
-        if group.cap is not None:
-            ub_rows.append(mask)
-            ub_rhs.append(group.cap)
-    for row in problem.resources:
-        factor = max(problem.budget, 1.0) / row.scale
-        ub_rows.append(row.usage * factor)
-        ub_rhs.append(row.available * factor)
-    a_ub = np.array(ub_rows, dtype=float).reshape(len(ub_rows), n)
-    b_ub = np.array(ub_rhs, dtype=float)
-    if problem.mode == "exact":
-        return a_ub, b_ub, ones.reshape(1, n), np.array([problem.budget])
-    return a_ub, b_ub, None, None
+    rescaled to the budget's size, so dividing every row by the budget brings it near one as well): `sparse_rows`
+    as dense arrays, for the callers whose problems are small."""
+    a_ub, b_ub, a_eq, b_eq, _ = sparse_rows(problem)
+    return a_ub.toarray(), b_ub, None if a_eq is None else a_eq.toarray(), b_eq
 
 
 def resource_usage(problem: Problem) -> sparse.csr_array:
@@ -57,9 +36,9 @@ def resource_usage(problem: Problem) -> sparse.csr_array:
 
 def sparse_rows(problem: Problem, usage: sparse.csr_array | None = None) -> tuple[
         sparse.csr_array, np.ndarray, sparse.csr_array | None, np.ndarray | None, int]:
-    """`linear_rows` as sparse matrices (4,096 cells with a staff-hour row per clinic make a dense one of some
-    30 MB), and the index of the first resource row among the inequality rows (``usage``: `resource_usage`, if
-    the caller has it already)."""
+    """The budget, group and resource rows of `linear_rows` as sparse matrices (4,096 cells with a staff-hour row
+    per clinic make a dense one of some 30 MB), and the index of the first resource row among the inequality rows
+    (``usage``: `resource_usage`, if the caller has it already)."""
     n = problem.size
     parts: list[sparse.csr_array] = []
     rhs: list[float] = []
