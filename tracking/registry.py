@@ -19,6 +19,8 @@ hold (an HMAC or signature the service checks), which is not built here.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,13 +96,33 @@ def load_bundle(model_uri: str) -> CareAllocBundle:
     return wrapped.bundle
 
 
+class _KnownPickleNotice(logging.Filter):
+    """Drops MLflow's notice that a Python-object model is cloudpickled: that trade-off is this module's design
+    (see the module docstring: the service checks the digest first); its other warnings still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passing a Python object as `python_model`")
+
+
+def quiet_artifact_downloads() -> None:
+    """MLflow draws a progress bar per artifact download on stderr, a dozen lines of noise in a job's output or the
+    service's log; a user who wants it sets MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 def register_bundle(bundle: CareAllocBundle, name: str, example: pd.DataFrame) -> str:
     """Log the bundle to the active run as one pyfunc model with signature and input example, register it under
     `name`, record its digest and return the new version."""
     signature = infer_signature(example, bundle.risk(example))
-    info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle), signature=signature,
-                                   input_example=example, registered_model_name=name,
-                                   pip_requirements=PIP_REQUIREMENTS)
+    notice = _KnownPickleNotice()
+    logger = logging.getLogger("mlflow.pyfunc")
+    logger.addFilter(notice)
+    try:
+        info = mlflow.pyfunc.log_model(name="model", python_model=CareAllocPyfunc(bundle), signature=signature,
+                                       input_example=example, registered_model_name=name,
+                                       pip_requirements=PIP_REQUIREMENTS)
+    finally:
+        logger.removeFilter(notice)
     version = str(info.registered_model_version)
     record_digest(MlflowClient(), name, version)
     return version
@@ -122,6 +144,7 @@ class ModelRegistry:
         # model URIs (models:/...) and artifact downloads resolve through mlflow's process-wide store
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
+        quiet_artifact_downloads()
         self.name = name
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 

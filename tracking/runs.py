@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
@@ -21,6 +22,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from core.settings import Settings
+from tracking.registry import quiet_artifact_downloads
 
 TRACKED_LIBRARIES = ("carealloc", "lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "mlflow", "optuna", "shap")
 
@@ -31,6 +33,7 @@ def configure(settings: Settings) -> str:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     mlflow.set_registry_uri(settings.resolved_tracking_uri)
+    quiet_artifact_downloads()
     launched = os.environ.get("MLFLOW_EXPERIMENT_ID")
     if os.environ.get("MLFLOW_RUN_ID") and launched:
         # Started by `mlflow run`: the launcher already opened a run in its experiment; attach to it.
@@ -110,9 +113,15 @@ class RunLog:
         from mlflow.data.pandas_dataset import from_pandas
 
         where = str(source.resolve())
-        dataset = (from_pandas(frame, source=where, name=name, digest=digest) if frame is not None
-                   else MetaDataset(resolve_dataset_source(where), name=name, digest=digest))  # type: ignore[abstract]
-        mlflow.log_input(dataset, context=context)
+        with warnings.catch_warnings():
+            # MLflow registers its local artifact source under the schemes '' and 'file', so every local path
+            # "can be interpreted in multiple ways" (both are the same class); and the profile's integer hint
+            # concerns model signatures, not a dataset record. Neither is anything a user can act on.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            dataset = (from_pandas(frame, source=where, name=name, digest=digest) if frame is not None
+                       else MetaDataset(resolve_dataset_source(where), name=name, digest=digest))  # type: ignore[abstract]
+            mlflow.log_input(dataset, context=context)  # the schema is inferred here, lazily
 
 
 @contextmanager

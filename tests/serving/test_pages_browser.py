@@ -17,32 +17,24 @@ import httpx
 import pandas as pd
 import pytest
 import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from models.evaluation import reliability_table
 from models.suite import targets
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from serving.state import LoadedBundle
+from tests.browser import WAIT, chromium, needs_chromium, rows, severe, sign_in, wait
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 SHOWN_METRICS = {"response_auc": 0.6284, "response_ece": 0.0167, "dropout_ece": 0.0122, "holdout_score": 1.23456}
 """Metrics the models page must round, not clip, each to a value it keeps apart from the others."""
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-WAIT = 60  # seconds: the machine may be busy; waits end as soon as the condition holds
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="needs Debian's chromium and chromium-driver (make system installs them)"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def _bundle_with_calibration(trained: Any, small_world: Any) -> LoadedBundle:
@@ -105,31 +97,8 @@ def server(trained: Any, small_world: Any, served_settings: ServiceSettings) -> 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,900"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_window_size(1280, 900)
-    try:
+    with chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(driver, WAIT)
-
-
-def severe(driver: WebDriver, allowed: tuple[str, ...] = ()) -> list[str]:
-    """SEVERE console entries, except the provoked API refusals named in `allowed` (e.g. 'status of 422')."""
-    entries = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    return [m for m in entries if not any(a in m for a in allowed)]
 
 
 def shoot(driver: WebDriver, name: str) -> None:
@@ -150,17 +119,6 @@ def shoot(driver: WebDriver, name: str) -> None:
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
     driver.set_window_size(1280, 900)
-
-
-def sign_in(driver: WebDriver, server: str, key: str, page: str) -> None:
-    driver.get(f"{server}{page}")
-    field = wait(driver).until(ec.visibility_of_element_located((By.ID, "api_key")))
-    field.send_keys(key, Keys.ENTER)  # keyboard only
-    wait(driver).until(ec.url_to_be(f"{server}{page}"))
-
-
-def rows(driver: WebDriver, css: str) -> list[Any]:
-    return driver.find_elements(By.CSS_SELECTOR, css)
 
 
 def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: str, browser: WebDriver,
@@ -200,6 +158,16 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
     assert set(plans) == {"status_quo", "recommended", "your_scenario"}
     assert plans["your_scenario"] != plans["recommended"]
     assert "Your scenario gives" in table.find_element(By.TAG_NAME, "caption").text
+    improvements = {r.get_attribute("data-plan"): float(r.find_elements(By.TAG_NAME, "td")[1].get_attribute(
+        "data-sort-value")) for r in rows(browser, "#comparison-table tbody tr")}
+    by_improvements = browser.find_element(
+        By.XPATH, "//table[@id='comparison-table']//th/button[starts-with(., 'Expected improvements')]")
+    by_improvements.click()
+    assert [r.get_attribute("data-plan") for r in rows(browser, "#comparison-table tbody tr")] == sorted(
+        improvements, key=improvements.__getitem__)
+    by_improvements.click()
+    assert [r.get_attribute("data-plan") for r in rows(browser, "#comparison-table tbody tr")] == sorted(
+        improvements, key=improvements.__getitem__, reverse=True)
 
     browser.find_element(By.ID, "download-csv").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "download-status"), "Downloaded"))
@@ -302,6 +270,18 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
     assert sort_state() == {"Change": "ascending"}
     browser.find_element(By.XPATH, "//table[@id='allocation-table']//th/button[starts-with(., 'Programme')]").click()
     assert shown_order() == sorted(current) and sort_state() == {"Programme": "ascending"}
+
+    def baseline_values() -> list[float | None]:
+        cells = [r.find_elements(By.TAG_NAME, "td")[0] for r in rows(browser, "#baselines-table tbody tr")]
+        return [float(c.get_attribute("data-sort-value")) if c.get_attribute("data-sort-value") else None
+                for c in cells]
+
+    scored = [b["objective_value"] for b in body["baselines"] if b["feasible"]] + [body["objective_value"]]
+    browser.find_element(By.XPATH, "//table[@id='baselines-table']//th/button[starts-with(., 'Expected')]").click()
+    assert [v for v in baseline_values() if v is not None] == sorted(scored)
+    browser.find_element(By.XPATH, "//table[@id='baselines-table']//th/button[starts-with(., 'Expected')]").click()
+    assert [v for v in baseline_values() if v is not None] == sorted(scored, reverse=True)
+    assert rows(browser, "#baselines-table tbody tr")[0].find_element(By.TAG_NAME, "th").text != ""
 
     timing = browser.execute_script(  # 1,024 programmes, drawn off to the side and removed again
         "const box = document.createElement('div'); box.className = 'chart'; document.body.appendChild(box);"

@@ -242,12 +242,13 @@
     const baselines = document.querySelector("#baselines-table tbody");
     CA.clear(baselines);
     baselines.appendChild(CA.el("tr", {}, [CA.el("th", { scope: "row", text: "recommended" }),
-      CA.el("td", { text: CA.fmt.num(result.objective_value, 1) }), CA.el("td", { class: "text", text: "this page's plan" })]));
+      CA.el("td", { "data-sort-value": result.objective_value, text: CA.fmt.num(result.objective_value, 1) }), CA.el("td", { class: "text", text: "this page's plan" })]));
     result.baselines.forEach(function (b) {
       baselines.appendChild(CA.el("tr", {}, [CA.el("th", { scope: "row", text: CA.fmt.words(b.name) }),
-        CA.el("td", { text: b.feasible ? CA.fmt.num(b.objective_value, 1) : "not feasible" }),
+        CA.el("td", b.feasible ? { "data-sort-value": b.objective_value, text: CA.fmt.num(b.objective_value, 1) } : { "data-sort-value": "", text: "not feasible" }),
         CA.el("td", { class: "text", text: (b.adjusted ? "moved onto the constraints. " : "") + b.notes.join(" ") })]));
     });
+    baselinesSort.apply();
     renderScenarioInputs(result);
     loadCurves(result);
   }
@@ -324,11 +325,12 @@
     [["status_quo", "status quo"], ["recommended", "recommended"], ["your_scenario", "your scenario"]].forEach(function ([key, label]) {
       const plan = answer.data.scenarios[key];
       body.appendChild(CA.el("tr", { "data-plan": key }, [CA.el("th", { scope: "row", text: label }),
-        CA.el("td", { text: CA.fmt.money(plan.totals.funding) }),
-        CA.el("td", { text: CA.fmt.num(plan.totals.reliable_improvements, 1) }),
-        CA.el("td", { text: CA.fmt.num(plan.totals.dropouts, 1) }),
-        CA.el("td", { text: CA.fmt.num(plan.totals.episodes, 0) })]));
+        CA.el("td", { "data-sort-value": plan.totals.funding, text: CA.fmt.money(plan.totals.funding) }),
+        CA.el("td", { "data-sort-value": plan.totals.reliable_improvements, text: CA.fmt.num(plan.totals.reliable_improvements, 1) }),
+        CA.el("td", { "data-sort-value": plan.totals.dropouts, text: CA.fmt.num(plan.totals.dropouts, 1) }),
+        CA.el("td", { "data-sort-value": plan.totals.episodes, text: CA.fmt.num(plan.totals.episodes, 0) })]));
     });
+    comparisonSort.apply();
     const yours = answer.data.scenarios.your_scenario, rec = answer.data.scenarios.recommended;
     const diff = yours.totals.reliable_improvements - rec.totals.reliable_improvements;
     table.querySelector("caption").textContent = "Your scenario gives " + CA.fmt.num(Math.abs(diff), 1) + (diff >= 0 ? " more" : " fewer") +
@@ -377,6 +379,8 @@
   }
 
   const allocationSort = CA.sortable(document.getElementById("allocation-table"));
+  const baselinesSort = CA.sortable(document.getElementById("baselines-table"));
+  const comparisonSort = CA.sortable(document.getElementById("comparison-table"));
   /* A bar's hover title never shows on a touch screen; a tap writes it under the chart instead. */
   document.getElementById("moves-chart").addEventListener("click", function (event) {
     const bar = event.target.closest("rect[data-label]");
