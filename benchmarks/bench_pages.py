@@ -1,6 +1,6 @@
 """How soon the allocator page is usable, in Debian's headless Chromium against a real uvicorn (prints figures).
 
-Run: .venv/bin/python benchmarks/bench_pages.py [--programmes 24,1024] [--repeats 3] [--max-episodes 150000]
+Run: .venv/bin/python benchmarks/bench_pages.py [--programmes 24,1024] [--repeats 3] [--max-episodes 400000]
 
 For each size, a mental-health world with that many programmes (the preset's modality parameters; 24 is the demo's
 size, 1,024 the issue's cell count) and the demo's ~2,100 episodes per programme up to --max-episodes, models fitted with the default parameters, served by `create_app` exactly as
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programmes", default="24,1024", help="comma-separated programme counts")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-episodes", type=int, default=150_000, help="largest world simulated (8 quarters)")
+    parser.add_argument("--max-episodes", type=int, default=400_000, help="largest world simulated (8 quarters)")
     args = parser.parse_args()
     from tests.browser import chromium, sign_in
 
