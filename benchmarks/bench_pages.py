@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/bench_pages.py [--programmes 24,1024] [--repeat
 
 For each size, a mental-health world with that many programmes (the preset's modality parameters; 24 is the demo's
 size, 1,024 the issue's cell count) and the demo's ~2,100 episodes per programme up to --max-episodes, models
-fitted with the default parameters, served by `create_app` exactly as `carealloc serve` serves a champion. A signed-in allocator then, per repeat:
+fitted with the default parameters, served by `create_app` exactly as `carealloc serve` serves a champion.
+A signed-in allocator then, per repeat:
 - opens /pages/allocator: "ready" is the time from navigation to the form being usable (the model line written and
   one bounds row per programme), by the page's own clock (performance.now());
 - presses Recommend: "result" is the time from the press to the table, the key figures and both charts drawn;
