@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from features.contract import GROUPING_COLUMNS
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-COLUMNS = ("program_id", "current_funding", "recommended_funding", "change", "change_percent", "lower_limit",
-           "upper_limit", "expected_reliable_improvements", "interval_lower", "interval_upper",
-           "marginal_gain_per_1000", "flags")
+COLUMNS = ("program_id", "modality", *GROUPING_COLUMNS, "current_funding", "recommended_funding", "units", "unit",
+           "change", "change_percent", "lower_limit", "upper_limit", "expected_reliable_improvements",
+           "interval_lower", "interval_upper", "marginal_gain_per_1000", "flags")
+"""The programme's modality (or budget category) and grouping columns come first, so a spreadsheet can pivot a
+clinic x category plan by clinic; `units` and `unit` give a cell funded in whole steps in the units a manager
+executes (3, FTE); blank for cells in plain money."""
 MONEY_COLUMNS = frozenset({"current_funding", "recommended_funding", "change", "lower_limit", "upper_limit"})
 COUNT_COLUMNS = frozenset({"expected_reliable_improvements", "interval_lower", "interval_upper"})
 PERCENT_COLUMNS = frozenset({"change_percent"})
@@ -51,12 +56,25 @@ def _rounded(value: Any, digits: int, scale: float = 1.0) -> float | int | None:
     return int(number) if digits == 0 else number + 0.0  # + 0.0: no "-0.0" in the file
 
 
+def with_programmes(result: dict[str, Any], programmes: Mapping[str, Any]) -> dict[str, Any]:
+    """The result with each allocation carrying its programme's `modality` and `groups` (the bundle's programme
+    summaries, `programmes[program_id]`), which the recommendation's own answer leaves to /v1/programs."""
+    rows = []
+    for row in result["allocations"]:
+        known = programmes.get(row["program_id"])
+        rows.append({**row, "modality": getattr(known, "modality", None),
+                     "groups": dict(getattr(known, "groups", None) or {})})
+    return {**result, "allocations": rows}
+
+
 def allocation_rows(result: dict[str, Any]) -> Iterable[list[Any]]:
     """One row per programme in COLUMNS order, rounded for reading."""
     for row in result["allocations"]:
         interval = row.get("expected_reliable_improvements") or {}
-        yield [row["program_id"], _rounded(row["current_funding"], 0), _rounded(row["recommended_funding"], 0),
-               _rounded(row["change"], 0), _rounded(row.get("change_pct"), 1, 100.0),
+        groups = row.get("groups") or {}
+        yield [row["program_id"], row.get("modality"), *(groups.get(column) for column in GROUPING_COLUMNS),
+               _rounded(row["current_funding"], 0), _rounded(row["recommended_funding"], 0), row.get("units"),
+               row.get("unit"), _rounded(row["change"], 0), _rounded(row.get("change_pct"), 1, 100.0),
                _rounded(row["lower_limit"], 0), _rounded(row["upper_limit"], 0),
                _rounded(interval.get("value"), 1), _rounded(interval.get("lower"), 1),
                _rounded(interval.get("upper"), 1), _rounded(row.get("marginal_gain_per_1000"), 2),

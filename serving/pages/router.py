@@ -27,7 +27,7 @@ from serving.pages.access import (
     pages_for,
     same_origin_only,
 )
-from serving.pages.export import allocation_csv
+from serving.pages.export import allocation_csv, with_programmes
 from serving.pages.uploads import episodes_from_csv
 from serving.pages.workbook import XLSX_MEDIA_TYPE, allocation_xlsx
 from serving.problems import ProblemError, problem_response
@@ -153,7 +153,7 @@ def models_page(*, request: Request, session: SessionDep, settings: SettingsDep)
 
 @router.post("/pages/allocator/allocation.csv", response_class=Response, dependencies=[Depends(authorize)])
 def allocation_download(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
-    result = recommendation_result(loaded, body)
+    result = with_programmes(recommendation_result(loaded, body), loaded.bundle.programs)
     table = allocation_csv(result, body.model_dump(mode="json"), datetime.now(UTC).date())
     return Response(table, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.csv"'})
@@ -161,7 +161,7 @@ def allocation_download(*, body: RecommendationCreate, loaded: LoadedDep) -> Res
 
 @router.post("/pages/allocator/allocation.xlsx", response_class=Response, dependencies=[Depends(authorize)])
 def allocation_workbook(*, body: RecommendationCreate, loaded: LoadedDep) -> Response:
-    result = recommendation_result(loaded, body)
+    result = with_programmes(recommendation_result(loaded, body), loaded.bundle.programs)
     book = allocation_xlsx(result, body.model_dump(mode="json"), datetime.now(UTC).date())
     return Response(book, media_type=XLSX_MEDIA_TYPE, headers={
         "Content-Disposition": f'attachment; filename="allocation-model-v{loaded.version}.xlsx"'})

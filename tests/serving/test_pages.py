@@ -135,7 +135,8 @@ def test_safe_cell_neutralises_spreadsheet_formulas() -> None:
            "expected_reliable_improvements": {"value": 3.0, "lower": 2.0, "upper": 4.0}}
     text = allocation_csv({"allocations": [row]}, {}, date(2026, 1, 2))
     parsed = [r for r in csv.reader(io.StringIO(text)) if not r[0].startswith("#")]
-    assert parsed[1][0] == "'=cmd|' /C calc'!A0" and parsed[1][3] == "-20" and parsed[1][-1] == "'@flag"
+    shown = dict(zip(parsed[0], parsed[1], strict=True))
+    assert shown["program_id"] == "'=cmd|' /C calc'!A0" and shown["change"] == "-20" and shown["flags"] == "'@flag"
 
 
 def test_allocation_csv_download(client: Any, keys: Any) -> None:
@@ -150,6 +151,18 @@ def test_allocation_csv_download(client: Any, keys: Any) -> None:
     assert sorted(table["program_id"]) == sorted(p["program_id"] for p in programs)
     total = sum(p["current_funding"] for p in programs)  # whole units each: within half a unit per programme
     assert abs(table["recommended_funding"].sum() - total) <= len(programs) / 2
+    by_id = {p["program_id"]: p for p in programs}
+    assert table.set_index("program_id")["modality"].to_dict() == {k: p["modality"] for k, p in by_id.items()}
+    assert table.set_index("program_id")["site_id"].to_dict() == {k: p["groups"]["site_id"] for k, p in by_id.items()}
+    assert table["units"].isna().all()  # money only: no cell was asked for in steps
+
+    first = programs[0]
+    salary = round(first["current_funding"] / 6, -3)
+    stepped = client.post("/pages/allocator/allocation.csv", headers={CSRF_HEADER: token}, json={
+        "max_change": 0.5, "programs": {first["program_id"]: {"step": salary, "unit": "FTE"}}})
+    assert stepped.status_code == 200, stepped.text
+    row = pd.read_csv(io.StringIO(stepped.text), comment="#").set_index("program_id").loc[first["program_id"]]
+    assert row["unit"] == "FTE" and row["recommended_funding"] == pytest.approx(row["units"] * salary, abs=0.5)
     infeasible = client.post("/pages/allocator/allocation.csv", headers={CSRF_HEADER: token},
                              json={"max_change": 0.01, "budget": 1.0})
     assert infeasible.status_code == 422 and infeasible.headers["content-type"] == "application/problem+json"

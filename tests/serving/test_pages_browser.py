@@ -307,6 +307,59 @@ def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser
     assert outside == []
 
 
+def test_allocator_funds_a_cell_in_whole_ftes_and_reads_the_plan_by_site(server: str, browser: WebDriver,
+                                                                         keys: Any) -> None:
+    sign_in(browser, server, keys["allocator"][0], "/pages/allocator")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "model-line"), "current total spend"))
+    programs = httpx.get(f"{server}/v1/programs", headers={"X-API-Key": keys["allocator"][0]},
+                         timeout=WAIT).json()["programs"]
+    first = programs[0]
+    salary = round(first["current_funding"] / 6, -3)
+    change = browser.find_element(By.ID, "max_change")
+    change.clear()
+    change.send_keys("50")
+    browser.find_element(By.CSS_SELECTOR, "#bounds summary").click()
+    browser.find_element(By.ID, f"bound-{first['program_id']}-step").send_keys(str(salary))
+    browser.find_element(By.ID, f"bound-{first['program_id']}-unit").send_keys("FTE")
+    browser.find_element(By.ID, "recommend").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "recommend-status"), "Done"))
+    request = browser.execute_script("return Allocator.currentRequest()")
+    assert request["programs"] == {first["program_id"]: {"step": salary, "unit": "FTE"}}
+    body = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "CA.api('POST', '/v1/recommendations', Allocator.currentRequest()).then(function (a) { done(a.data); });")
+    stepped = next(a for a in body["allocations"] if a["program_id"] == first["program_id"])
+    assert stepped["units_label"] == f"{stepped['units']} FTE"
+    row = browser.find_element(By.CSS_SELECTOR, f"#allocation-table tr[data-program='{first['program_id']}']")
+    assert stepped["units_label"] in row.text
+
+    breakdown = wait(browser).until(ec.visibility_of_element_located((By.ID, "breakdown-table")))
+    assert Select(browser.find_element(By.ID, "breakdown-column")).first_selected_option.get_attribute(
+        "value") == "site_id"
+    site_of = {p["program_id"]: p["groups"]["site_id"] for p in programs}
+    totals: dict[str, float] = {}
+    for a in body["allocations"]:
+        totals[site_of[a["program_id"]]] = totals.get(site_of[a["program_id"]], 0.0) + a["recommended_funding"]
+    shown = {r.get_attribute("data-group"): r for r in rows(browser, "#breakdown-table tbody tr")}
+    assert set(shown) == set(totals)
+    modalities = sorted({p["modality"] for p in programs})
+    for site, total in totals.items():
+        cells = shown[site].find_elements(By.TAG_NAME, "td")
+        assert float(cells[len(modalities)].get_attribute("data-sort-value")) == pytest.approx(total)
+    assert f"{stepped['units']} FTE" in shown[site_of[first["program_id"]]].text
+    Select(browser.find_element(By.ID, "breakdown-column")).select_by_value("region")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "breakdown-name"), "region"))
+    regions = {r.get_attribute("data-group") for r in rows(browser, "#breakdown-table tbody tr")}
+    assert regions == {p["groups"]["region"] for p in programs}
+    header = breakdown.find_element(By.XPATH, ".//th/button[starts-with(., 'Total')]")
+    header.click()
+    ordered = [float(r.find_elements(By.TAG_NAME, "td")[len(modalities)].get_attribute("data-sort-value"))
+               for r in rows(browser, "#breakdown-table tbody tr")]
+    assert ordered == sorted(ordered)
+    assert severe(browser) == []
+    shoot(browser, "allocator-cells")
+
+
 def test_allocator_saves_shares_loads_and_deletes_a_scenario_and_downloads_xlsx(server: str, browser: WebDriver,
                                                                                   keys: Any) -> None:
     from openpyxl import load_workbook

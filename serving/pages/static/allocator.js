@@ -47,6 +47,10 @@
             "data-field": "programs." + p.program_id + ".min", "aria-label": "Minimum for " + p.program_id })]),
         CA.el("td", {}, [CA.el("input", { id: maxId, type: "number", min: 0, step: 1000, "data-program": p.program_id, "data-bound": "max",
           "data-field": "programs." + p.program_id + ".max", "aria-label": "Maximum for " + p.program_id })]),
+        CA.el("td", {}, [CA.el("input", { id: "bound-" + p.program_id + "-step", type: "number", min: 0, step: 1000, "data-program": p.program_id,
+          "data-bound": "step", "data-field": "programs." + p.program_id + ".step", "aria-label": "Step (one unit's cost) for " + p.program_id })]),
+        CA.el("td", {}, [CA.el("input", { id: "bound-" + p.program_id + "-unit", type: "text", maxlength: 40, "data-program": p.program_id,
+          "data-unit": "", "data-field": "programs." + p.program_id + ".unit", "aria-label": "Unit name (e.g. FTE) for " + p.program_id })]),
       ]));
     });
   }
@@ -88,11 +92,15 @@
     if (budget !== null) { request.budget = budget; }
     const change = numberOrNull(document.getElementById("max_change"));
     if (change !== null) { request.max_change = change / 100; }
-    document.querySelectorAll("#bounds-table input").forEach(function (input) {
+    document.querySelectorAll("#bounds-table input[data-bound]").forEach(function (input) {
       const value = numberOrNull(input);
       if (value === null) { return; }
       const id = input.getAttribute("data-program");
       (request.programs[id] = request.programs[id] || {})[input.getAttribute("data-bound")] = value;
+    });
+    document.querySelectorAll("#bounds-table input[data-unit]").forEach(function (input) {
+      const id = input.getAttribute("data-program");
+      if (input.value.trim() !== "" && request.programs[id] && request.programs[id].step !== undefined) { request.programs[id].unit = input.value.trim(); }
     });
     document.querySelectorAll("[data-group-row]").forEach(function (row) {
       const selects = row.querySelectorAll("select");
@@ -117,12 +125,14 @@
     document.getElementById("within_observed_range").checked = Boolean(request.within_observed_range);
     document.querySelectorAll("#bounds-table input").forEach(function (input) { input.value = ""; });
     Object.entries(request.programs || {}).forEach(function ([id, limits]) {
-      ["min", "max"].forEach(function (bound) {
+      ["min", "max", "step"].forEach(function (bound) {
         const input = document.querySelector('#bounds-table input[data-program="' + CSS.escape(id) + '"][data-bound="' + bound + '"]');
         if (limits[bound] === null || limits[bound] === undefined) { return; }
         if (input) { input.value = String(limits[bound]); } else { unshown.push("bounds of " + id + " (not in the loaded model)"); }
       });
-      if (limits.locked || limits.no_decrease || limits.step || limits.min_viable) { unshown.push("other limits of " + id); }
+      const unit = document.querySelector('#bounds-table input[data-program="' + CSS.escape(id) + '"][data-unit]');
+      if (unit && limits.unit) { unit.value = limits.unit; }
+      if (limits.locked || limits.no_decrease || limits.min_viable) { unshown.push("other limits of " + id); }
     });
     CA.clear(document.getElementById("group-rows"));
     (request.groups || []).forEach(function (group) {
@@ -230,6 +240,7 @@
         CA.el("th", { scope: "row", text: a.program_id }),
         CA.el("td", { "data-sort-value": a.current_funding, text: CA.fmt.money(a.current_funding) }),
         CA.el("td", { "data-sort-value": a.recommended_funding, text: CA.fmt.money(a.recommended_funding) }),
+        CA.el("td", { "data-sort-value": a.units === null || a.units === undefined ? "" : a.units, text: a.units_label || "" }),
         CA.el("td", { class: a.change > 0 ? "up" : a.change < 0 ? "down" : "", "data-sort-value": a.change_pct, text: CA.fmt.signedPct(a.change_pct) }),
         CA.el("td", { "data-sort-value": ri.value, text: CA.fmt.num(ri.value, 1) }),
         CA.el("td", { "data-sort-value": ri.lower, text: CA.fmt.num(ri.lower, 1) + " – " + CA.fmt.num(ri.upper, 1) }),
@@ -238,6 +249,7 @@
       ]));
     });
     allocationSort.apply();
+    renderBreakdown(result);
     explain(result);
     const baselines = document.querySelector("#baselines-table tbody");
     CA.clear(baselines);
@@ -280,6 +292,67 @@
         recommended: a.recommended_funding, recommendedValue: a.metrics_recommended.reliable_improvements,
       });
     });
+  }
+
+  /* A clinic x category plan read by clinic: one row per value of a grouping column (site_id first when some
+     site holds several programmes), one column per category (modality) with its recommended funding and change,
+     then the group's total and its whole units per unit name. Offered only when some group holds several cells. */
+  function breakdownColumns() {
+    return Object.keys(state.groups).sort(function (a, b) { return (b === "site_id") - (a === "site_id") || a.localeCompare(b); })
+      .filter(function (column) { return state.groups[column].size < state.programs.length; });
+  }
+
+  function renderBreakdown(result) {
+    const holder = document.getElementById("breakdown");
+    const select = document.getElementById("breakdown-column");
+    const columns = breakdownColumns();
+    holder.hidden = columns.length === 0;
+    if (!columns.length) { return; }
+    if (select.options.length !== columns.length) {
+      const chosen = select.value;
+      CA.clear(select);
+      columns.forEach(function (c) { select.appendChild(CA.el("option", { value: c, text: CA.fmt.words(c) })); });
+      if (columns.includes(chosen)) { select.value = chosen; }
+    }
+    const column = select.value;
+    document.getElementById("breakdown-name").textContent = CA.fmt.words(column);
+    const byId = {};
+    state.programs.forEach(function (p) { byId[p.program_id] = p; });
+    const categories = Array.from(new Set(state.programs.map(function (p) { return p.modality; }))).sort();
+    const groups = {};
+    result.allocations.forEach(function (a) {
+      const p = byId[a.program_id];
+      if (!p) { return; }
+      const key = (p.groups || {})[column];
+      const g = groups[key] = groups[key] || { cells: {}, current: 0, recommended: 0, units: {} };
+      const cell = g.cells[p.modality] = g.cells[p.modality] || { current: 0, recommended: 0 };
+      cell.current += a.current_funding; cell.recommended += a.recommended_funding;
+      g.current += a.current_funding; g.recommended += a.recommended_funding;
+      if (a.units !== null && a.units !== undefined) { g.units[a.unit || "units"] = (g.units[a.unit || "units"] || 0) + a.units; }
+    });
+    const table = document.getElementById("breakdown-table");
+    CA.clear(table.tHead);
+    table.tHead.appendChild(CA.el("tr", {}, [CA.el("th", { scope: "col", "data-sort": "text", text: CA.fmt.words(column) })]
+      .concat(categories.map(function (c) { return CA.el("th", { scope: "col", "data-sort": "number", text: CA.fmt.words(c) }); }))
+      .concat([CA.el("th", { scope: "col", "data-sort": "number", text: "Total" }), CA.el("th", { scope: "col", "data-sort": "number", text: "Change" }),
+        CA.el("th", { scope: "col", class: "text", text: "Whole units" })])));
+    const body = table.tBodies[0];
+    CA.clear(body);
+    Object.keys(groups).sort().forEach(function (key) {
+      const g = groups[key];
+      const change = g.current > 0 ? g.recommended / g.current - 1 : null;
+      body.appendChild(CA.el("tr", { "data-group": key }, [CA.el("th", { scope: "row", text: key })]
+        .concat(categories.map(function (c) {
+          const cell = g.cells[c];
+          if (!cell) { return CA.el("td", { "data-sort-value": "", text: "" }); }
+          const moved = cell.current > 0 ? cell.recommended / cell.current - 1 : null;
+          return CA.el("td", { "data-sort-value": cell.recommended, "data-category": c, text: CA.fmt.money(cell.recommended) + " (" + CA.fmt.signedPct(moved) + ")" });
+        }))
+        .concat([CA.el("td", { "data-sort-value": g.recommended, text: CA.fmt.money(g.recommended) }),
+          CA.el("td", { class: change > 0 ? "up" : change < 0 ? "down" : "", "data-sort-value": change === null ? "" : change, text: CA.fmt.signedPct(change) }),
+          CA.el("td", { class: "text", text: Object.entries(g.units).map(function ([unit, n]) { return n + " " + unit; }).join(", ") })])));
+    });
+    CA.sortable(table);
   }
 
   function renderScenarioInputs(result) {
@@ -388,6 +461,7 @@
   });
   document.getElementById("results-title").setAttribute("tabindex", "-1");
   document.getElementById("add-group").addEventListener("click", addGroupRow);
+  document.getElementById("breakdown-column").addEventListener("change", function () { if (state.result) { renderBreakdown(state.result); } });
   document.getElementById("scenario-form").addEventListener("submit", compare);
   document.getElementById("download-csv").addEventListener("click", function () {
     download("/pages/allocator/allocation.csv", ".csv");
