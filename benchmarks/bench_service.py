@@ -37,17 +37,17 @@ CLIENTS = 8
 MODEL_NAME = "carealloc"
 
 
-def world() -> tuple[Any, Any]:
+def world(programmes: int = PROGRAMMES, episodes: int = EPISODES) -> tuple[Any, Any]:
     from synthetic import presets
     from synthetic.plan import build_plan
     from synthetic.simulate import simulate_episodes
 
-    name = f"bench-{PROGRAMMES}"
-    presets.PRESETS[name] = dataclasses.replace(presets.MENTAL_HEALTH, name=name, n_programs=PROGRAMMES)
-    return simulate_episodes(build_plan(name, EPISODES, seed=3))
+    name = f"bench-{programmes}"
+    presets.PRESETS[name] = dataclasses.replace(presets.MENTAL_HEALTH, name=name, n_programs=programmes)
+    return simulate_episodes(build_plan(name, episodes, seed=3))
 
 
-def train_champion(uri: str, root: Path) -> None:
+def train_champion(uri: str, root: Path, programmes: int, episodes_wanted: int) -> None:
     import mlflow
     from mlflow import MlflowClient
 
@@ -56,7 +56,7 @@ def train_champion(uri: str, root: Path) -> None:
     from models.suite import fit_suite
     from tracking.registry import CareAllocPyfunc, record_digest
 
-    programs, episodes = world()
+    programs, episodes = world(programmes, episodes_wanted)
     started = time.perf_counter()
     suite = fit_suite(programs, episodes, seed=0)
     forecaster = build_forecaster(programs, episodes, suite.response, suite.dropout, suite.reach)
@@ -214,13 +214,14 @@ def run(base: str, path: str, key: str, body: dict[str, Any], requests: int, sec
     return _summary(latencies, errors, time.perf_counter() - started)
 
 
-def prepare(workdir: Path | None, prefix: str) -> tuple[Path, str, dict[str, str]]:
+def prepare(workdir: Path | None, prefix: str, programmes: int = PROGRAMMES,
+            episodes: int = EPISODES) -> tuple[Path, str, dict[str, str]]:
     """The work dir, its MLflow store with a trained @champion (trained on first use) and fresh keys per role."""
     root = (workdir or Path(tempfile.mkdtemp(prefix=prefix))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     if not (root / "mlflow.db").is_file():
-        train_champion(uri, root)
+        train_champion(uri, root, programmes, episodes)
 
     from serving.keys import create_demo_keys
     from serving.settings import ServiceSettings
@@ -228,12 +229,12 @@ def prepare(workdir: Path | None, prefix: str) -> tuple[Path, str, dict[str, str
     return root, uri, dict(create_demo_keys(ServiceSettings(data_dir=root)))
 
 
-def served_inputs(base: str, allocator_key: str, episodes_wanted: int) -> tuple[list[dict[str, Any]],
-                                                                                list[dict[str, Any]]]:
+def served_inputs(base: str, allocator_key: str, episodes_wanted: int, programmes: int = PROGRAMMES,
+                  world_episodes: int = EPISODES) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The service's programmes and contract-form episodes (no outcomes) of those programmes, as JSON rows."""
     programs: list[dict[str, Any]] = httpx.get(f"{base}/v1/programs",
                                                headers={"X-API-Key": allocator_key}).json()["programs"]
-    _, episodes = world()
+    _, episodes = world(programmes, world_episodes)
     sample = episodes[episodes["program_id"].isin([p["program_id"] for p in programs])].head(episodes_wanted)
     rows = json.loads(sample.drop(columns=["final_score", "dropped_out", "sessions_attended", "satisfaction"])
                       .to_json(orient="records"))
@@ -248,18 +249,21 @@ def main() -> None:
                         help="CAREALLOC_COMPUTE_WORKERS for the service (default: one per core).")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
                         help="Load generator: raw HTTP/1.1 on one asyncio loop (default) or 8 httpx threads.")
+    parser.add_argument("--programmes", type=int, default=PROGRAMMES,
+                        help="Programmes (cells) in the world; 1024 with --episodes 400000 for the cells target.")
+    parser.add_argument("--episodes", type=int, default=EPISODES, help="Episodes in the world (8 quarters).")
     args = parser.parse_args()
-    root, uri, keys = prepare(args.workdir, "carealloc-bench-")
+    root, uri, keys = prepare(args.workdir, f"carealloc-bench-{args.programmes}-", args.programmes, args.episodes)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     workers = (os.cpu_count() or 1) if args.compute_workers is None else args.compute_workers
     process = start_service(root, uri, port, workers)
     try:
         ready = wait_ready(base, process)
-        programs, rows = served_inputs(base, keys["allocator"], 100)
+        programs, rows = served_inputs(base, keys["allocator"], 100, args.programmes, args.episodes)
         budget = sum(p["current_funding"] for p in programs)
         scenarios = [
-            ("POST /v1/recommendations (50 programmes)", "/v1/recommendations", keys["allocator"],
+            (f"POST /v1/recommendations ({len(programs)} programmes)", "/v1/recommendations", keys["allocator"],
              {"budget": budget, "max_change": 0.3, "groups": [{"column": "region", "value": "rural",
                                                               "min_share": 0.1}]}, 160),
             ("POST /v1/patients/risk (1 episode)", "/v1/patients/risk", keys["clinician"],

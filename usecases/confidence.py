@@ -74,7 +74,10 @@ def _status_quo_terms(mid: tuple[float, ...], sigma: tuple[float, ...], seed: in
 
 
 _INTERVAL = ("reliable_improvements", "reliable_improvements_lower", "reliable_improvements_upper")
-_CACHED_PROGRAMMES = 256  # keep the draws of up to this many programmes (8 MB) for the next request
+_CACHED_PROGRAMMES = 1024
+"""Keep the draws (and the status quo's terms) of up to this many programmes for the next request: 33 MB each at
+1,024 programmes, only in a process serving a bundle that large, where drawing them again took 39 of a
+recommendation's 140 ms."""
 _DRAW_BLOCK = 64  # beyond that, programmes whose draws are made together
 
 
