@@ -88,3 +88,16 @@ def test_a_period_without_the_plans_programmes_is_refused(store: PlanStore, issu
     kpis = _kpis_for(plan.forecasts, "2099-Q4", {})
     with pytest.raises(ValueError, match="hold no programme"):
         score_plan(plan, kpis, pd.Series(dtype=float))
+
+
+def test_plans_saved_at_once_from_many_threads_are_all_kept(store: PlanStore, issued: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body, request = issued
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: store.save(body, {**request, "budget": float(i)}, issued_by=f"key:{i}"),
+                            range(40)))
+    assert len(set(ids)) == 40
+    listing = store.listing()
+    assert sorted(listing["plan_id"]) == sorted(ids)
+    assert {store.get(i).request["budget"] for i in ids[:5]} == {0.0, 1.0, 2.0, 3.0, 4.0}
