@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from serving.schemas import Public
 from usecases.recommendation import RecommendationRequest
@@ -25,12 +25,12 @@ class SavedScenarioCreate(BaseModel):
         "request": {"max_change": 0.3, "groups": [{"column": "region", "value": "rural", "min_share": 0.15}]}}]})
     name: ScenarioName
     request: RecommendationRequest = Field(description="The body POST /v1/recommendations takes.")
-    shared: bool = Field(False, description="Whether other allocators' keys may see and load it.")
+    shared: StrictBool = Field(False, description="Whether other allocators' keys may see and load it.")
 
 
 class SavedScenarioUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    shared: bool = Field(description="Share with every key allowed to use saved scenarios, or stop sharing.")
+    shared: StrictBool = Field(description="Share with every key allowed to use saved scenarios, or stop sharing.")
 
 
 class SavedScenarioSummary(Public):

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from allocation import (
     Constraints,
@@ -37,8 +37,8 @@ class ProgramLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min: Money | None = None
     max: Money | None = None
-    locked: bool = False
-    no_decrease: bool = False
+    locked: StrictBool = False
+    no_decrease: StrictBool = False
     step: Annotated[Number, Field(gt=0, le=1e13)] | None = Field(
         None, description="Fund this cell in whole units of this much money (one FTE at its loaded salary, a "
                           "licence pack, a training cohort): funding = units x step, units counted from zero.")
@@ -176,7 +176,7 @@ class RecommendationRequest(BaseModel):
     max_change: Annotated[Number, Field(gt=0, le=10)] | None = None
     programs: dict[Identifier, ProgramLimits] = Field(default_factory=dict, max_length=10_000)
     groups: list[GroupLimit] = Field(default_factory=list, max_length=100)
-    within_observed_range: bool = False
+    within_observed_range: StrictBool = False
     resources: list[ResourceSpec] = Field(
         default_factory=list, max_length=1_000,
         description="Limits shared by cells (staff hours per clinic, supervisor ratios); see ResourceSpec.")

@@ -133,3 +133,19 @@ def test_a_request_that_no_longer_validates_is_a_409_and_can_be_deleted(client: 
     listed = client.get("/v1/saved-scenarios", headers=auth("allocator")).json()["scenarios"]
     assert [s["name"] for s in listed] == ["from last year"]
     assert client.delete(path, headers=auth("allocator")).status_code == 204
+
+
+def test_yes_or_no_fields_take_only_true_or_false(client: Any, auth: Any) -> None:
+    """JSON 0, 1 or "yes" where the schema says boolean is refused, as the published schema promises (the fuzzer
+    sends exactly that), in a saved scenario's request and in a recommendation alike."""
+    headers = auth("allocator")
+    pid = client.get("/v1/programs", headers=headers).json()["programs"][0]["program_id"]
+    for request, field in (({"programs": {pid: {"no_decrease": 0}}}, f"programs.{pid}.no_decrease"),
+                           ({"programs": {pid: {"locked": "yes"}}}, f"programs.{pid}.locked"),
+                           ({"within_observed_range": 1}, "within_observed_range")):
+        saved = client.post("/v1/saved-scenarios", headers=headers, json={"name": "n", "request": request})
+        assert saved.status_code == 422 and f"body.request.{field}" in saved.text, saved.text
+        asked = client.post("/v1/recommendations", headers=headers, json=request)
+        assert asked.status_code == 422 and f"body.{field}" in asked.text, asked.text
+    shared = client.post("/v1/saved-scenarios", headers=headers, json={"name": "n", "request": {}, "shared": 1})
+    assert shared.status_code == 422 and "body.shared" in shared.text
