@@ -139,6 +139,14 @@ def outcomes_at(a: ProgramArrays, i: int, pc: _ProgramCohort, funding: np.ndarra
 class Truth:
     """Exact expected next-period outcomes of a synthetic world, and the oracle allocation."""
 
+    def __new__(cls, plan: WorldPlan, cohort_size: int = 3000) -> Truth:
+        """A plan with clinics (the clinic-category world) gets the clinic-level truth, `ClinicTruth`."""
+        if cls is Truth and plan.clinics is not None:
+            from synthetic.clinic_truth import ClinicTruth  # it builds on this module
+
+            return super().__new__(ClinicTruth)
+        return super().__new__(cls)
+
     def __init__(self, plan: WorldPlan, cohort_size: int = 3000):
         self.plan = plan
         self.cohort_size = cohort_size
