@@ -8,7 +8,8 @@ per regime, the median and minimum captured share of carealloc and of each rule,
 Seeds 0-9 are the development range (models may be looked at and changed against them); the default seeds
 (1001...) are the report range and must stay unseen by anyone tuning the models.
     python benchmarks/bench_decision_quality.py [--seeds 1001 1002 ...] [--episodes 50000]
-        [--regimes smooth waits ...] [--presets mental-health physical-therapy] [--max-changes 0.3 0.5]
+        [--regimes smooth waits ...] [--presets mental-health physical-therapy physical-therapy-clinics]
+        [--max-changes 0.3 0.5]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import defaultdict
 
 from allocation.baselines import BASELINE_NAMES
 from synthetic.decision import fresh_world_bundle, score_against_truth
+from synthetic.presets import PRESETS
 from synthetic.regimes import REGIMES
 from synthetic.truth import Truth
 
@@ -36,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1001, 1011)))
     parser.add_argument("--episodes", type=int, default=50_000)
     parser.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
-    parser.add_argument("--presets", nargs="+", choices=("mental-health", "physical-therapy"),
+    parser.add_argument("--presets", nargs="+", choices=tuple(PRESETS),
                         default=["mental-health", "physical-therapy"])
     parser.add_argument("--max-changes", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--cohort-size", type=int, default=3000, help="Truth cohort per programme.")
