@@ -48,7 +48,7 @@ def main() -> None:
     print(f"decision quality: seeds {args.seeds} ({seed_range}), {args.episodes:,} episodes per world, "
           f"presets {args.presets}, max_change {args.max_changes}")
     names = ("carealloc", *RULES)
-    print(f"{'regime':<17} {'preset':<17} {'seed':>5} {'chg':>4} " + " ".join(f"{SHORT[n]:>11}" for n in names))
+    print(f"{'regime':<17} {'preset':<24} {'seed':>5} {'chg':>4} " + " ".join(f"{SHORT[n]:>11}" for n in names))
     shares: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     misses: dict[str, list[float]] = defaultdict(list)
     for regime in args.regimes:
@@ -70,7 +70,7 @@ def main() -> None:
                     if best_rule is not None and model is not None and best_rule >= NEAR_OPTIMAL:
                         misses[regime].append(best_rule - model)
                     cells = " ".join(f"{v:11.3f}" if v is not None else f"{'-':>11}" for v in row.values())
-                    print(f"{regime:<17} {preset:<17} {seed:>5} {max_change:4.1f} {cells}"
+                    print(f"{regime:<17} {preset:<24} {seed:>5} {max_change:4.1f} {cells}"
                           f"   ({time.perf_counter() - started:.0f} s)", flush=True)
     print()
     print("captured share of the achievable uplift, median / min over presets x seeds x change limits")
