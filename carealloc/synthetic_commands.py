@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 class PresetName(StrEnum):
     mental_health = "mental-health"
     physical_therapy = "physical-therapy"
+    physical_therapy_clinics = "physical-therapy-clinics"
 
 
 class FileFormat(StrEnum):
@@ -67,7 +68,9 @@ def simulate(
         write_tables(out, programs, episode_table, fmt.value)
         written = len(episode_table)
     Truth(plan).save(out)
-    (out / "contracts.json").write_text(json.dumps(CONTRACTS[preset.value], indent=2) + "\n", encoding="utf-8")
+    # The clinic-category world has the physical-therapy world's patients, instruments and payers, so its contracts.
+    contracts = CONTRACTS.get(preset.value) or CONTRACTS["physical-therapy"]
+    (out / "contracts.json").write_text(json.dumps(contracts, indent=2) + "\n", encoding="utf-8")
     layout = f" in {partitions} parts" if partitions is not None else ""
     console.print(f"wrote {len(programs):,} programme-periods and {written:,} episodes{layout} "
                   f"({preset.value}, {regime}, seed {seed}) to {out} in {time.perf_counter() - started:.1f} s")

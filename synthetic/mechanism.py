@@ -81,6 +81,8 @@ class ProgramArrays:
     wait_dropout_logit: float | None = None
     """Logit at zero wait of leaving after the assessment session because of the wait; None: no such effect."""
     wait_dropout_per_week: float = 0.0
+    age_shift: np.ndarray | None = None
+    """Years added to the drawn age of the programme's patients (a clinic's case mix); None: no shift."""
 
     @classmethod
     def from_frame(cls, programs: pd.DataFrame, preset: Preset) -> ProgramArrays:
@@ -135,7 +137,10 @@ def wait_dropout(programs: ProgramArrays, wait: np.ndarray) -> np.ndarray:
 def draw_cohort(rng: np.random.Generator, preset: Preset, programs: ProgramArrays,
                 program: np.ndarray) -> Cohort:
     n = len(program)
-    age = np.clip(np.round(rng.normal(40, 14, n)), 18, 85).astype(np.int16)
+    drawn_age = rng.normal(40, 14, n)
+    if programs.age_shift is not None:
+        drawn_age = drawn_age + programs.age_shift[program]
+    age = np.clip(np.round(drawn_age), 18, 85).astype(np.int16)
     male = rng.random(n) < 0.38
     deprivation = rng.integers(1, 11, n).astype(np.int8)
     u = rng.random(n)

@@ -28,7 +28,14 @@ def simulate_next_period(plan: WorldPlan, funding: np.ndarray, replicate: int) -
     if funding.shape != plan.current_funding.shape or not np.all(np.isfinite(funding)) or np.any(funding < 0):
         raise ValueError(f"funding must be {plan.current_funding.size} finite amounts >= 0, one per programme")
     stream = np.random.SeedSequence([plan.seed, 9, replicate])
-    referrals = np.random.default_rng(stream).poisson(plan.next_referrals)
+    draw = np.random.default_rng(stream)
+    referrals = draw.poisson(plan.next_referrals)
+    clinics = plan.clinics
+    if clinics is not None:  # referrals arrive at clinics, marketing included (clinics.py)
+        base = clinics.next_base_referrals
+        arriving = draw.poisson(base * clinics.referral_lift(clinics.spend(funding)[:, 3], base))
+        clinics = replace(clinics, base_referrals=base[:, None], referrals=arriving[:, None].astype(np.int64))
     period = replace(plan, seed=int(stream.generate_state(1)[0]), periods=(plan.next_period,),
-                     funding=funding[:, None], referrals=referrals[:, None].astype(np.int64), pilot=None)
+                     funding=funding[:, None], referrals=referrals[:, None].astype(np.int64), pilot=None,
+                     clinics=clinics)
     return simulate_episodes(period)[1]

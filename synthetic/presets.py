@@ -46,6 +46,45 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class CategoryLevers:
+    """How a clinic's budget categories act together on its patients (the clinic-category world, clinics.py).
+
+    Staffing buys visits exactly as a modality does (its ModalityParams); the other categories buy no visits:
+    each moves one lever of the clinic's care, with diminishing returns in its money per base referral x,
+    lever = max x (1 - exp(-x / scale)). Figures without a published anchor are [U].
+    """
+
+    marketing_max_lift: float = 0.45
+    """Largest relative rise in referrals that outreach can bring [U]."""
+    marketing_scale: float = 60.0
+    training_max_gain: float = 0.35
+    """Largest rise of the log effect per session (x1.42): specialised clinicians [U]."""
+    training_scale: float = 50.0
+    technology_max_shift: float = 0.7
+    """Largest fall of the per-session dropout logit (home-exercise apps, reminders). PT no-shows are common
+    (0.73 of episodes have at least one, Bhavsar 2021), so adherence is where technology acts [U for the size]."""
+    technology_scale: float = 50.0
+    reference_spend: tuple[float, float, float] = (45.0, 40.0, 50.0)
+    """Historical money per base referral of an average clinic on training, technology and marketing."""
+    tiers: tuple[tuple[str, float, float], ...] = (("A", 0.3, 0.35), ("B", 0.4, 0.0), ("C", 0.3, -0.35))
+    """Performance tiers: (name, share of clinics, quality offset); quality = offset + N(0, 0.15) [U]."""
+    severity_spread: float = 0.3
+    """SD across clinics of the intake severity shift, in baseline SDs (case mix) [U]."""
+    age_spread: float = 6.0
+    """SD across clinics of the patients' mean age, years (case mix) [U]."""
+    wait_scale: float = 4.0
+    max_wait: float = 40.0
+    wait_dropout_logit: float = -3.2
+    wait_dropout_per_week: float = 0.1
+    """Staffing short of referrals: waits and leaving after the assessment visit as in the waits regime
+    (regimes.py; 17 % leave after assessment at ~18 weeks, near CBT's pre-treatment 0.159, Fernandez 2015)."""
+
+
+CATEGORIES = ("staffing", "training", "technology", "marketing")
+"""A clinic's budget categories in the clinic-category world, staffing (the one that buys visits) first."""
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     modalities: dict[str, ModalityParams]
@@ -67,6 +106,8 @@ class Preset:
     (PHQ-9 4.5, GAD-7 3.6): clinicians discharge near remission, not at the first score under the cut-off."""
     final_when_dropped: float = 0.5
     """Probability a last-observed score is recorded for someone who dropped out after starting."""
+    categories: CategoryLevers | None = None
+    """Set for the clinic-category world: programmes are clinic x category and act together per clinic."""
 
 
 MENTAL_HEALTH = Preset(
@@ -124,4 +165,19 @@ PHYSICAL_THERAPY = Preset(
     first_period="2024-Q1",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (MENTAL_HEALTH, PHYSICAL_THERAPY)}
+PHYSICAL_THERAPY_CLINICS = Preset(
+    name="physical-therapy-clinics",
+    # Only staffing buys visits here: 9.6 visits x $130 per episode (AHRQ/MEPS, Machlin 2011). The other
+    # categories' entries name the programmes; their visit parameters are unused (CategoryLevers says what they do).
+    modalities={m: PHYSICAL_THERAPY.modalities[m] for m in CATEGORIES},
+    instruments=PHYSICAL_THERAPY.instruments,
+    diagnosis=PHYSICAL_THERAPY.diagnosis,
+    baselines=PHYSICAL_THERAPY.baselines,
+    regions=PHYSICAL_THERAPY.regions,
+    n_programs=32,
+    n_periods=8,
+    first_period="2024-Q1",
+    categories=CategoryLevers(),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (MENTAL_HEALTH, PHYSICAL_THERAPY, PHYSICAL_THERAPY_CLINICS)}

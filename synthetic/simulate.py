@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from synthetic.clinics import booking_shares
 from synthetic.mechanism import (
     MAX_SESSIONS,
     PAYERS,
@@ -75,28 +76,51 @@ def treat_offered(rng: np.random.Generator, preset: Preset, programs: ProgramArr
     }
 
 
-def _offered(plan: WorldPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Funding level per programme-period and how many of its referrals were offered treatment."""
+def _offered(plan: WorldPlan, rng: np.random.Generator) -> tuple[ProgramArrays, np.ndarray, np.ndarray]:
+    """The units that treat patients (programmes, or in the clinic-category world clinic-periods, row
+    unit x n_periods + period), each unit-period's funding level and how many of its referrals were offered."""
+    if plan.clinics is not None:
+        world = plan.clinics
+        spend = world.spend(plan.funding)
+        t = plan.funding.shape[1]
+        clinic = np.repeat(np.arange(world.n_clinics), t)
+        cells = world.cells(clinic, spend[:, 1].ravel(), spend[:, 2].ravel(), world.base_referrals.ravel())
+        kappa = courses_per_referral(spend[:, 0], world.referrals, cells.unit_cost.reshape(-1, t),
+                                     cells.standard_sessions.reshape(-1, t))
+        return cells, kappa, rng.binomial(world.referrals, reach_share(kappa, cells.reach_rate.reshape(-1, t)))
     a = plan.arrays
     kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None],
                                  a.overhead[:, None])
-    return kappa, rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
+    return a, kappa, rng.binomial(plan.referrals, reach_share(kappa, a.reach_rate[:, None]))
+
+
+def _treat(rng: np.random.Generator, plan: WorldPlan, units: ProgramArrays, unit: np.ndarray, period: np.ndarray,
+           kappa: np.ndarray) -> dict[str, np.ndarray]:
+    """Outcomes of the offered patients of (unit, period) pairs; in the clinic-category world each episode is
+    then booked to one of its clinic's programmes with the clinic's spend shares that period (clinics.py)."""
+    if plan.clinics is None:
+        part = treat_offered(rng, plan.preset, units, unit, kappa[unit, period])
+    else:
+        t = kappa.shape[1]
+        part = treat_offered(rng, plan.preset, units, unit * t + period, kappa[unit, period])
+        shares = booking_shares(plan.clinics.spend(plan.funding))[unit, :, period]
+        category = (rng.random(len(unit))[:, None] > np.cumsum(shares, axis=1)[:, :-1]).sum(axis=1)
+        part["program"] = plan.clinics.rows[unit, category]
+    part["period"] = period
+    return part
 
 
 def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The contract tables (programs, episodes) for every historical period of the plan."""
     stream = [plan.seed, 1] if plan.pilot is None else [plan.seed, 1, 7, plan.pilot.replicate]
     rng = np.random.default_rng(stream)
-    kappa, offered = _offered(plan, rng)
-    a = plan.arrays
+    units, kappa, offered = _offered(plan, rng)
 
     cell_program, cell_period = np.divmod(np.repeat(np.arange(offered.size), offered.ravel()), offered.shape[1])
     parts = []
     for start in range(0, max(len(cell_program), 1), CHUNK):
         sl = slice(start, start + CHUNK)
-        part = treat_offered(rng, plan.preset, a, cell_program[sl], kappa[cell_program[sl], cell_period[sl]])
-        part["period"] = cell_period[sl]
-        parts.append(part)
+        parts.append(_treat(rng, plan, units, cell_program[sl], cell_period[sl], kappa))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return _programs_table(plan), _episodes_table(plan, cols, rng)
 
@@ -115,7 +139,7 @@ def simulate_episode_partitions(plan: WorldPlan, partitions: int) -> Iterator[pd
     """
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
-    kappa, offered = _offered(plan, np.random.default_rng([plan.seed, 1]))
+    units, kappa, offered = _offered(plan, np.random.default_rng([plan.seed, 1]))
     ends = np.cumsum(offered.ravel())
     total = int(ends[-1]) if len(ends) else 0
     bounds = np.linspace(0, total, partitions + 1).round().astype(np.int64)
@@ -125,9 +149,7 @@ def simulate_episode_partitions(plan: WorldPlan, partitions: int) -> Iterator[pd
         for start in range(int(bounds[k]), max(int(bounds[k + 1]), int(bounds[k]) + 1), CHUNK):
             rows = np.arange(start, min(start + CHUNK, int(bounds[k + 1])))
             cell_program, cell_period = np.divmod(np.searchsorted(ends, rows, side="right"), offered.shape[1])
-            part = treat_offered(rng, plan.preset, plan.arrays, cell_program, kappa[cell_program, cell_period])
-            part["period"] = cell_period
-            parts.append(part)
+            parts.append(_treat(rng, plan, units, cell_program, cell_period, kappa))
         cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
         yield _episodes_table(plan, cols, rng, first=int(bounds[k]))
 
@@ -143,6 +165,7 @@ def _programs_table(plan: WorldPlan) -> pd.DataFrame:
         "referrals": plan.referrals.ravel(),
         "region": plan.programs["region"].to_numpy()[idx],
         "site_id": plan.programs["site_id"].to_numpy()[idx],
+        **({"tier": plan.programs["tier"].to_numpy()[idx]} if plan.clinics is not None else {}),
     })
 
 

@@ -25,6 +25,7 @@ from synthetic.mechanism import (
     QALY_HORIZON_YEARS,
     Cohort,
     InstrumentArrays,
+    ProgramArrays,
     courses_per_referral,
     draw_cohort,
     dropout_hazard,
@@ -40,6 +41,7 @@ from synthetic.mechanism import (
     wait_weeks,
 )
 from synthetic.plan import WorldPlan, build_plan
+from synthetic.presets import Preset
 
 METRICS = ("episodes", "reliable_improvements", "dropouts", "qalys", "cost")
 TRUTH_FILE = "truth.json"
@@ -60,8 +62,90 @@ class _ProgramCohort:
     ri_after_assessment: np.ndarray  # expected reliable improvement of leaving right after session 1
 
 
+def prepare_cohort(preset: Preset, arrays: ProgramArrays, cohort: Cohort) -> _ProgramCohort:
+    """The cumulative sums of one programme's representative cohort (every patient of `cohort` in that programme)."""
+    inst = InstrumentArrays.for_cohort(preset, cohort)
+    severity = severity_path(preset, arrays, cohort, inst)
+    hazard = dropout_hazard(arrays, cohort, severity)
+    n, k = severity.shape
+    survive = np.ones((n, k + 1))
+    survive[:, 2:] = np.cumprod(1.0 - hazard[:, 1:], axis=1)  # survive[:, s] = P(attends session s)
+    survive[:, 0] = 1.0
+    leave = survive[:, :k] * hazard  # P(leaves right after session s), s = 0..K (s = 0 is zero)
+    ri_at = reliable_improvement_probability(score_from_severity(severity, inst), cohort, inst)
+    qaly_at = QALY_HORIZON_YEARS * (utility(severity) - utility(severity[:, :1]))
+    sessions = np.arange(k)[None, :]
+    return _ProgramCohort(
+        patients=cohort, good=good_enough_session(severity, inst), survive=survive,
+        ri_dropped=np.cumsum(leave * preset.final_when_dropped * ri_at, axis=1),
+        sessions_dropped=np.cumsum(leave * sessions, axis=1),
+        qaly_dropped=np.cumsum(leave * qaly_at, axis=1),
+        ri_at=ri_at, qaly_at=qaly_at, ri_after_assessment=preset.final_when_dropped * ri_at[:, 1],
+    )
+
+
+def _per_started(pc: _ProgramCohort, cap: np.ndarray, leave_early: np.ndarray) -> dict[str, np.ndarray]:
+    """Expected outcomes per started patient, shape (len(cap), n); cap is an integer session cap.
+
+    `leave_early` (one per cap) is the wait's competing risk of leaving after session 1: independent of the
+    session hazard, it scales every later survival by (1 - leave_early), so the outcome is a mixture of the
+    ordinary path and leaving after session 1 wherever the planned stop is later than session 1.
+    """
+    stop = np.minimum(pc.good[None, :], cap[:, None])  # planned stop session
+    rows = np.arange(pc.good.size)[None, :]
+    before = stop - 1
+    at_stop = pc.survive[rows, stop]
+    plain = {
+        "reliable_improvements": pc.ri_dropped[rows, before] + at_stop * pc.ri_at[rows, stop],
+        "dropouts": 1.0 - at_stop,
+        "sessions": pc.sessions_dropped[rows, before] + at_stop * stop,
+        "qalys": pc.qaly_dropped[rows, before] + at_stop * pc.qaly_at[rows, stop],
+    }
+    d = np.where(stop >= 2, leave_early[:, None], 0.0)
+    early = {"reliable_improvements": pc.ri_after_assessment[None, :], "dropouts": 1.0, "sessions": 1.0,
+             "qalys": pc.qaly_at[None, :, 1]}
+    return {k: (1.0 - d) * v + d * early[k] for k, v in plain.items()}
+
+
+def outcomes_at(a: ProgramArrays, i: int, pc: _ProgramCohort, funding: np.ndarray,
+                referrals: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Expected outcomes (METRICS) of programme i of `a` at each funding level, with `referrals` (one, or one per
+    level) expected referrals; `pc` is the programme's prepared cohort."""
+    funding = np.asarray(funding, dtype=float)
+    referrals = np.broadcast_to(np.asarray(referrals, dtype=float), funding.shape)
+    kappa = courses_per_referral(funding, referrals, a.unit_cost[i], a.standard_sessions[i], a.overhead[i])
+    offered = referrals * reach_share(kappa, a.reach_rate[i])
+    cap = session_cap(kappa, a.reach_rate[i], a.standard_sessions[i])
+    low = np.floor(cap).astype(np.int64)
+    high = np.minimum(low + 1, MAX_SESSIONS)
+    frac = (cap - low)[:, None]
+    wait = wait_weeks(kappa, a.wait_scale, a.max_wait)
+    leave_early = wait_dropout(a, wait)
+    lo, hi = _per_started(pc, low, leave_early), _per_started(pc, high, leave_early)
+    cohort = pc.patients
+    size = len(cohort)
+    start = np.stack([entry_probability(a, cohort, np.full(size, w)) for w in wait])
+    per = {k: (1 - frac) * lo[k] + frac * hi[k] for k in lo}
+    mean = {k: (start * v).mean(axis=1) for k, v in per.items()}
+    return {
+        "episodes": offered,
+        "reliable_improvements": offered * mean["reliable_improvements"],
+        "dropouts": offered * (1.0 - start.mean(axis=1) + mean["dropouts"]),
+        "qalys": offered * mean["qalys"],
+        "cost": offered * mean["sessions"] * a.unit_cost[i],
+    }
+
+
 class Truth:
     """Exact expected next-period outcomes of a synthetic world, and the oracle allocation."""
+
+    def __new__(cls, plan: WorldPlan, cohort_size: int = 3000) -> Truth:
+        """A plan with clinics (the clinic-category world) gets the clinic-level truth, `ClinicTruth`."""
+        if cls is Truth and plan.clinics is not None:
+            from synthetic.clinic_truth import ClinicTruth  # it builds on this module
+
+            return super().__new__(ClinicTruth)
+        return super().__new__(cls)
 
     def __init__(self, plan: WorldPlan, cohort_size: int = 3000):
         self.plan = plan
@@ -100,75 +184,14 @@ class Truth:
 
     def _prepare(self, rng: np.random.Generator, program: int) -> _ProgramCohort:
         preset, arrays = self.plan.preset, self.plan.arrays
-        cohort = draw_cohort(rng, preset, arrays, np.full(self.cohort_size, program))
-        inst = InstrumentArrays.for_cohort(preset, cohort)
-        severity = severity_path(preset, arrays, cohort, inst)
-        hazard = dropout_hazard(arrays, cohort, severity)
-        n, k = severity.shape
-        survive = np.ones((n, k + 1))
-        survive[:, 2:] = np.cumprod(1.0 - hazard[:, 1:], axis=1)  # survive[:, s] = P(attends session s)
-        survive[:, 0] = 1.0
-        leave = survive[:, :k] * hazard  # P(leaves right after session s), s = 0..K (s = 0 is zero)
-        ri_at = reliable_improvement_probability(score_from_severity(severity, inst), cohort, inst)
-        qaly_at = QALY_HORIZON_YEARS * (utility(severity) - utility(severity[:, :1]))
-        sessions = np.arange(k)[None, :]
-        return _ProgramCohort(
-            patients=cohort, good=good_enough_session(severity, inst), survive=survive,
-            ri_dropped=np.cumsum(leave * preset.final_when_dropped * ri_at, axis=1),
-            sessions_dropped=np.cumsum(leave * sessions, axis=1),
-            qaly_dropped=np.cumsum(leave * qaly_at, axis=1),
-            ri_at=ri_at, qaly_at=qaly_at, ri_after_assessment=preset.final_when_dropped * ri_at[:, 1],
-        )
-
-    def _per_started(self, pc: _ProgramCohort, cap: np.ndarray, leave_early: np.ndarray) -> dict[str, np.ndarray]:
-        """Expected outcomes per started patient, shape (len(cap), n); cap is an integer session cap.
-
-        `leave_early` (one per cap) is the wait's competing risk of leaving after session 1: independent of the
-        session hazard, it scales every later survival by (1 - leave_early), so the outcome is a mixture of the
-        ordinary path and leaving after session 1 wherever the planned stop is later than session 1.
-        """
-        stop = np.minimum(pc.good[None, :], cap[:, None])  # planned stop session
-        rows = np.arange(pc.good.size)[None, :]
-        before = stop - 1
-        at_stop = pc.survive[rows, stop]
-        plain = {
-            "reliable_improvements": pc.ri_dropped[rows, before] + at_stop * pc.ri_at[rows, stop],
-            "dropouts": 1.0 - at_stop,
-            "sessions": pc.sessions_dropped[rows, before] + at_stop * stop,
-            "qalys": pc.qaly_dropped[rows, before] + at_stop * pc.qaly_at[rows, stop],
-        }
-        d = np.where(stop >= 2, leave_early[:, None], 0.0)
-        early = {"reliable_improvements": pc.ri_after_assessment[None, :], "dropouts": 1.0, "sessions": 1.0,
-                 "qalys": pc.qaly_at[None, :, 1]}
-        return {k: (1.0 - d) * v + d * early[k] for k, v in plain.items()}
+        return prepare_cohort(preset, arrays, draw_cohort(rng, preset, arrays, np.full(self.cohort_size, program)))
 
     def curve(self, program_id: str, funding: np.ndarray) -> pd.DataFrame:
         """Expected next-period outcomes of one programme at each funding level."""
         i = self._program_index(program_id)
-        a, pc = self.plan.arrays, self._cohorts[i]
         funding = np.asarray(funding, dtype=float)
-        referrals = float(self.plan.next_referrals[i])
-        kappa = courses_per_referral(funding, np.full_like(funding, referrals), a.unit_cost[i], a.standard_sessions[i],
-                                     a.overhead[i])
-        offered = referrals * reach_share(kappa, a.reach_rate[i])
-        cap = session_cap(kappa, a.reach_rate[i], a.standard_sessions[i])
-        low = np.floor(cap).astype(np.int64)
-        high = np.minimum(low + 1, MAX_SESSIONS)
-        frac = (cap - low)[:, None]
-        wait = wait_weeks(kappa, a.wait_scale, a.max_wait)
-        leave_early = wait_dropout(a, wait)
-        lo, hi = self._per_started(pc, low, leave_early), self._per_started(pc, high, leave_early)
-        cohort = pc.patients
-        start = np.stack([entry_probability(a, cohort, np.full(self.cohort_size, w)) for w in wait])
-        per = {k: (1 - frac) * lo[k] + frac * hi[k] for k in lo}
-        mean = {k: (start * v).mean(axis=1) for k, v in per.items()}
-        return pd.DataFrame({
-            "program_id": program_id, "funding": funding, "episodes": offered,
-            "reliable_improvements": offered * mean["reliable_improvements"],
-            "dropouts": offered * (1.0 - start.mean(axis=1) + mean["dropouts"]),
-            "qalys": offered * mean["qalys"],
-            "cost": offered * mean["sessions"] * a.unit_cost[i],
-        })
+        out = outcomes_at(self.plan.arrays, i, self._cohorts[i], funding, float(self.plan.next_referrals[i]))
+        return pd.DataFrame({"program_id": program_id, "funding": funding, **out})
 
     def expected_outcomes(self, funding: Mapping[str, float]) -> pd.DataFrame:
         """Expected next-period outcomes per programme for a full allocation (every programme named)."""
