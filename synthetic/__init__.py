@@ -5,3 +5,5 @@ draws programmes, patients and episodes through one explained mechanism (`mechan
 (`truth.py`) computes the expected outcomes of any funding exactly, so forecasts, intervals and allocations can
 be scored against what really happens rather than against another model.
 """
+
+from synthetic import clinic_truth  # noqa: F401  registers the clinic-level truth with Truth (see Truth.with_clinics)

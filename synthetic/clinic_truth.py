@@ -205,3 +205,6 @@ class ClinicTruth(Truth):
                 x, value = trial_x, trial_value
             delta /= 2
         return x
+
+
+Truth.with_clinics = ClinicTruth

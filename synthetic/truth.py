@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -139,12 +140,17 @@ def outcomes_at(a: ProgramArrays, i: int, pc: _ProgramCohort, funding: np.ndarra
 class Truth:
     """Exact expected next-period outcomes of a synthetic world, and the oracle allocation."""
 
-    def __new__(cls, plan: WorldPlan, cohort_size: int = 3000) -> Truth:
-        """A plan with clinics (the clinic-category world) gets the clinic-level truth, `ClinicTruth`."""
-        if cls is Truth and plan.clinics is not None:
-            from synthetic.clinic_truth import ClinicTruth  # it builds on this module
+    with_clinics: ClassVar[type[Truth] | None] = None
+    """The truth of plans with clinics (the clinic-category world): `synthetic.clinic_truth.ClinicTruth`, which
+    builds on this module and registers itself here when the package is imported, so this module needs no import
+    of it."""
 
-            return super().__new__(ClinicTruth)
+    def __new__(cls, plan: WorldPlan, cohort_size: int = 3000) -> Truth:
+        """A plan with clinics gets the clinic-level truth."""
+        if cls is Truth and plan.clinics is not None:
+            if Truth.with_clinics is None:
+                raise RuntimeError("synthetic.clinic_truth is not loaded; import the synthetic package")
+            return super().__new__(Truth.with_clinics)
         return super().__new__(cls)
 
     def __init__(self, plan: WorldPlan, cohort_size: int = 3000):
