@@ -24,7 +24,7 @@ import pandas as pd
 
 from synthetic.clinics import ClinicWorld, booking_shares
 from synthetic.mechanism import Cohort, draw_cohort
-from synthetic.truth import METRICS, Truth, outcomes_at, prepare_cohort
+from synthetic.truth import METRICS, Truth, add_to_budget_table, outcomes_at, prepare_cohort, spread_leftover
 
 LATTICE_LEVELS = 6
 """Money units across the widest programme range on the oracle's lattice (7 levels, 7^4 points per clinic)."""
@@ -143,16 +143,7 @@ class ClinicTruth(Truth):
             point = np.zeros(envelope.size, dtype=np.int64)
             for idx in np.argsort(values):  # the best point per total is the last written
                 envelope[totals[idx]], point[totals[idx]] = values[idx], idx
-            new = np.full(units + 1, -np.inf)
-            pick = np.zeros(units + 1, dtype=np.int64)
-            for j in range(min(envelope.size, units + 1)):
-                if not np.isfinite(envelope[j]):
-                    continue
-                candidate = np.full(units + 1, -np.inf)
-                candidate[j:] = best[: units + 1 - j] + envelope[j]
-                better = candidate > new
-                new[better], pick[better] = candidate[better], j
-            best = new
+            best, pick = add_to_budget_table(best, envelope)
             picks.append((lattice[point], pick))
         used = units
         x = lows.copy()
@@ -161,12 +152,7 @@ class ClinicTruth(Truth):
             j = int(pick[used])
             x[w.rows[c]] += unit * points[j]
             used -= j
-        leftover = budget - x.sum()  # below one unit: put it where there is room
-        for i in np.argsort(highs - x)[::-1]:
-            room = min(highs[i] - x[i], leftover)
-            x[i] += room
-            leftover -= room
-        return x
+        return spread_leftover(x, highs, budget)
 
     def _polish_exact(self, start: np.ndarray, lows: np.ndarray, highs: np.ndarray, unit: float,
                       metric: str) -> np.ndarray:

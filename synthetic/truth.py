@@ -137,6 +137,33 @@ def outcomes_at(a: ProgramArrays, i: int, pc: _ProgramCohort, funding: np.ndarra
     }
 
 
+def add_to_budget_table(best: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the oracle's dynamic programme over budget units: `best[u]` is the best value of the parts so far
+    with u units, `values[j]` the next part's value at j units (-inf where it cannot take j); returns the table with
+    that part added and, per total, the units the part takes."""
+    units = best.size - 1
+    new = np.full(units + 1, -np.inf)
+    pick = np.zeros(units + 1, dtype=np.int64)
+    for j in range(min(values.size, units + 1)):
+        if not np.isfinite(values[j]):
+            continue
+        candidate = np.full(units + 1, -np.inf)
+        candidate[j:] = best[: units + 1 - j] + values[j]
+        better = candidate > new
+        new[better], pick[better] = candidate[better], j
+    return new, pick
+
+
+def spread_leftover(x: np.ndarray, highs: np.ndarray, budget: float) -> np.ndarray:
+    """The budget left below one grid unit, put where there is room (most room first)."""
+    leftover = budget - x.sum()
+    for i in np.argsort(highs - x)[::-1]:
+        room = min(highs[i] - x[i], leftover)
+        x[i] += room
+        leftover -= room
+    return x
+
+
 class Truth:
     """Exact expected next-period outcomes of a synthetic world, and the oracle allocation."""
 
@@ -253,14 +280,7 @@ class Truth:
         for i, p in enumerate(self.program_ids):
             options = min(int(np.floor((highs[i] - lows[i]) / step + 1e-9)), units)
             values = self.curve(p, lows[i] + step * np.arange(options + 1))[metric].to_numpy()
-            new = np.full(units + 1, -np.inf)
-            pick = np.zeros(units + 1, dtype=np.int64)
-            for j in range(options + 1):
-                candidate = np.full(units + 1, -np.inf)
-                candidate[j:] = best[: units + 1 - j] + values[j]
-                better = candidate > new
-                new[better], pick[better] = candidate[better], j
-            best = new
+            best, pick = add_to_budget_table(best, values[: options + 1])
             choice.append(pick)
         used = units
         x = lows.copy()
@@ -268,12 +288,7 @@ class Truth:
             j = int(choice[i][used])
             x[i] += step * j
             used -= j
-        leftover = budget - x.sum()  # below one step: put it where there is room
-        for i in np.argsort(highs - x)[::-1]:
-            room = min(highs[i] - x[i], leftover)
-            x[i] += room
-            leftover -= room
-        return x
+        return spread_leftover(x, highs, budget)
 
     def _polish(self, start: np.ndarray, lows: np.ndarray, highs: np.ndarray, step: float,
                 metric: str) -> np.ndarray:
