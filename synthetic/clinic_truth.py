@@ -84,13 +84,7 @@ class ClinicTruth(Truth):
         return pd.DataFrame({"program_id": program_id, "funding": funding, **{m: share * out[m] for m in METRICS}})
 
     def expected_outcomes(self, funding: Mapping[str, float]) -> pd.DataFrame:
-        missing = set(self.program_ids) - set(funding)
-        unknown = set(funding) - set(self.program_ids)
-        if missing or unknown:
-            raise KeyError(f"allocation must name every programme exactly: missing {sorted(missing)}, "
-                           f"unknown {sorted(unknown)}")
-        x = np.array([funding[p] for p in self.program_ids], float)
-        return self._booked(x)
+        return self._booked(self._funding_vector(funding))
 
     def _booked(self, x: np.ndarray) -> pd.DataFrame:
         w = self.world

@@ -228,12 +228,17 @@ class Truth:
 
     def expected_outcomes(self, funding: Mapping[str, float]) -> pd.DataFrame:
         """Expected next-period outcomes per programme for a full allocation (every programme named)."""
+        x = self._funding_vector(funding)
+        return pd.concat([self.curve(p, x[i: i + 1]) for i, p in enumerate(self.program_ids)], ignore_index=True)
+
+    def _funding_vector(self, funding: Mapping[str, float]) -> np.ndarray:
+        """A full allocation as an array in programme order; every programme named exactly once."""
         missing = set(self.program_ids) - set(funding)
         unknown = set(funding) - set(self.program_ids)
         if missing or unknown:
             raise KeyError(f"allocation must name every programme exactly: missing {sorted(missing)}, "
                            f"unknown {sorted(unknown)}")
-        return pd.concat([self.curve(p, np.array([funding[p]])) for p in self.program_ids], ignore_index=True)
+        return np.array([funding[p] for p in self.program_ids], float)
 
     def value(self, funding: Mapping[str, float], metric: str = "reliable_improvements") -> float:
         return float(self.expected_outcomes(funding)[metric].sum())
