@@ -21,7 +21,8 @@ from models.suite import ModelSuite
 
 def served_forecast_cells(suite: ModelSuite, programs: pd.DataFrame, episodes: pd.DataFrame,
                           outcomes: pd.DataFrame, test_periods: tuple[str, ...], seed: int = 0) -> pd.DataFrame:
-    """program_id, period, forecast, realised reliable improvements and extrapolation distance per held-out cell.
+    """program_id, period, forecast, realised reliable improvements, extrapolation distance and the programme's
+    estimate variance (`models.intervals.estimate_variance`) per held-out cell.
 
     `episodes` need hold only the two periods before each test period (the patient mix); `outcomes` (per
     programme-period sums, `features.build.period_outcomes`) every period.
@@ -42,8 +43,9 @@ def served_forecast_cells(suite: ModelSuite, programs: pd.DataFrame, episodes: p
                          "forecast": float(curve["reliable_improvements"].iloc[0]),
                          "realised": float(realised.get((pid, period), 0.0)),
                          "distance": float(extrapolation_distance(np.array([funding]), state.observed_min,
-                                                                  state.observed_max)[0])})
-    return pd.DataFrame(rows, columns=["program_id", "period", "forecast", "realised", "distance"])
+                                                                  state.observed_max)[0]),
+                         "estimate_variance": state.estimate_variance})
+    return pd.DataFrame(rows, columns=["program_id", "period", "forecast", "realised", "distance", "estimate_variance"])
 
 
 def calibrate_intervals(cells: pd.DataFrame, programs: pd.DataFrame, outcomes: pd.DataFrame,
@@ -51,4 +53,4 @@ def calibrate_intervals(cells: pd.DataFrame, programs: pd.DataFrame, outcomes: p
     """The interval calibration from `served_forecast_cells`, with the demand swing of the referral history."""
     history = program_history(programs, outcomes=outcomes)
     return calibrate(cells["forecast"].to_numpy(), cells["realised"].to_numpy(), cells["distance"].to_numpy(),
-                     demand_spread(history), level)
+                     demand_spread(history), level, cells["estimate_variance"].to_numpy())

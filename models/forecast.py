@@ -29,7 +29,14 @@ from features.build import (
     program_history,
 )
 from models.classifier import FundingAwareClassifier
-from models.intervals import UNCALIBRATED, IntervalCalibration, bands, extrapolation_distance
+from models.intervals import (
+    UNCALIBRATED,
+    IntervalCalibration,
+    bands,
+    demand_spread,
+    estimate_variance,
+    extrapolation_distance,
+)
 from models.reach import ReachModel
 
 QALY_PER_RELIABLE_IMPROVEMENT = 0.075
@@ -49,6 +56,8 @@ class ProgramState:
     prior_mean_funding_per_referral: float
     observed_min: float
     observed_max: float
+    estimate_variance: float = 0.0
+    """Squared relative error its history size implies for the expected count (`models.intervals.estimate_variance`)."""
 
 
 @dataclass
@@ -80,7 +89,7 @@ class Forecaster:
         episodes = state.next_referrals * self.reach.predict(reach_in)
         ri = episodes * p_ri
         outside = extrapolation_distance(funding, state.observed_min, state.observed_max)
-        band = bands(ri, state.next_referrals, outside, self.intervals)
+        band = bands(ri, state.next_referrals, outside, self.intervals, state.estimate_variance)
         return pd.DataFrame({
             "program_id": program_id, "funding": funding, "episodes": episodes,
             "reliable_improvements": ri,
@@ -110,6 +119,8 @@ def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: F
     history = program_history(programs, outcomes=outcomes)
     last = history[history["period"] == periods[-1]].set_index("program_id")
     recent_refs = history[history["period"].isin(periods[-referral_periods:])].groupby("program_id")["referrals"]
+    swing = demand_spread(history)
+    improvements = history.groupby("program_id")["ri"].sum()
     group_cols = [c for c in ("region", "site_id") if c in programs.columns]
     latest = programs[programs["period"] == periods[-1]].set_index("program_id")
 
@@ -125,6 +136,8 @@ def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: F
             current_funding=float(last.loc[pid, "funding"]), next_referrals=float(recent_refs.mean()[pid]),
             prior_mean_funding_per_referral=float(fpr.mean()),
             observed_min=float(funding_seen.min()), observed_max=float(funding_seen.max()),
+            estimate_variance=estimate_variance(float(recent_refs.mean()[pid]), int(recent_refs.size()[pid]),
+                                                float(improvements[pid]), swing),
         )
         next_rows.append({"program_id": pid, "period": upcoming, "modality": states[pid].modality,
                           "funding": states[pid].current_funding, "referrals": states[pid].next_referrals,

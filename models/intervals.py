@@ -5,13 +5,21 @@ Calibration cells are held-out later programme-periods, each forecast by the ser
 cell actually had, so a cell's error includes everything the served forecast gets wrong: the patient mix, the
 referral estimate and the funding response. For a forecast f and a realised count y the score is
 
-    s = (y - f) / scale(f),    scale(f)^2 = f + (demand_spread^2 + model_spread^2) * f^2
+    s = (y - f) / scale(f),    scale(f)^2 = f + demand_spread^2 * f^2 + (estimate_variance + model_spread^2) * f^2
 
 f is the count noise of a next period (binomial/Poisson: variance about f), demand_spread the period-to-period
-swing of referrals (measured on the programmes' referral history), model_spread the rest of the relative error
-(the spread at which the calibration cells' squared scores average 1). Dividing by scale(f) makes scores of a
-20-episode programme and a 2,000-episode one comparable, so one pair of quantiles serves every size
+swing of referrals (measured on the programmes' referral history), estimate_variance the programme's own
+relative error of estimation that its history size fixes (`estimate_variance`: the referral estimate from a few
+swinging periods and the rate from a few hundred counted improvements), model_spread the rest of the relative
+error (the spread at which the calibration cells' squared scores average 1). Dividing by scale(f) makes scores of
+a 20-episode programme and a 2,000-episode one comparable, so one pair of quantiles serves every size
 (normalised conformal prediction).
+
+The estimate term is there because the holdout alone cannot size the error of the expected count: with two
+held-out periods of tens of improvements per cell, the count noise hides it, and on development worlds (smooth
+regime, seeds 203-205) the fitted model spread fell to its floor while the forecast's true relative error at
+current funding had a standard deviation of 0.11-0.15. The estimate term knows each programme's size, so a small
+programme gets the wider band it needs and a large one a narrower band.
 
 The quantiles carry the finite-sample correction: with n cells the upper one is the ceil((n + 1)(1 - a/2))-th
 smallest score and the lower one the floor((n + 1) a/2)-th, which gives at least 1 - a coverage of the next
@@ -21,7 +29,8 @@ With too few cells for the correction the interval is unbounded on that side and
 Two bands come out of one calibration:
 - realised: where next period's count will fall, f + q * scale(f), covering count noise and demand swings;
 - expected: where the expected count lies (what the truth of a simulated world gives),
-  f + q * sqrt(model_spread^2 + demand_spread^2) * f: the error without the count noise (`expected_spread`).
+  f + q * sqrt(estimate_variance + model_spread^2) * f: the error without the count noise and without the
+  next period's own demand swing (`expected_spread`).
   No guarantee holds for it (the expected count is never observed); `benchmarks/bench_uncertainty.py`
   measures its coverage against the simulated truth.
 
@@ -37,6 +46,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 DEFAULT_LEVEL = 0.9
 EXTRAPOLATION_WIDENING = 1.0
@@ -107,24 +117,44 @@ def extrapolation_distance(funding: np.ndarray, observed_min: float, observed_ma
     return np.minimum(np.maximum(0.0, np.maximum(below, above)), MAX_EXTRAPOLATION_DISTANCE)
 
 
+def estimate_variance(referrals: float, periods: int, improvements: float, spread_of_demand: float) -> float:
+    """Squared relative error of a programme's expected-count estimate that its history size alone implies.
+
+    The referral estimate is a mean of `periods` recent periods, each off its expectation by the demand swing
+    and by Poisson noise, so its squared relative error is (demand_spread^2 + 1 / referrals) / periods; the
+    rate per referral comes from `improvements` counted improvements, a Poisson relative variance of
+    1 / improvements. Pooling across programmes makes the models' error somewhat smaller than that for small
+    programmes, which the holdout's model spread (floored, never negative) cannot take back: the band errs wide.
+    """
+    referral_part = (spread_of_demand**2 + 1.0 / max(referrals, 1.0)) / max(periods, 1)
+    return float(referral_part + 1.0 / max(improvements, 1.0))
+
+
 def calibrate(forecast: np.ndarray, realised: np.ndarray, distance: np.ndarray, spread_of_demand: float,
-              level: float = DEFAULT_LEVEL) -> IntervalCalibration:
-    """Calibration from held-out cells: forecast and realised counts and each cell's extrapolation distance."""
+              level: float = DEFAULT_LEVEL, estimate: np.ndarray | None = None) -> IntervalCalibration:
+    """Calibration from held-out cells: forecast and realised counts, each cell's extrapolation distance and
+    (`estimate`) its programme's `estimate_variance` when the cell was forecast (zero when not given)."""
     f = np.maximum(np.asarray(forecast, dtype=float), 0.0)
     y = np.asarray(realised, dtype=float)
-    if len(f) != len(y) or len(f) != len(distance):
-        raise ValueError("forecast, realised and distance need one value per calibration cell")
+    known = np.zeros(len(f)) if estimate is None else np.asarray(estimate, dtype=float)
+    if len(f) != len(y) or len(f) != len(distance) or len(f) != len(known):
+        raise ValueError("forecast, realised, distance and estimate need one value per calibration cell")
     keep = np.isfinite(f) & np.isfinite(y)
-    f, y, widen = f[keep], y[keep], _widening(np.asarray(distance, dtype=float)[keep])
+    f, y, widen, known = f[keep], y[keep], _widening(np.asarray(distance, dtype=float)[keep]), known[keep]
     if len(f) == 0:
         raise ValueError("no calibration cell has both a forecast and a realised count")
-    model = _pearson_spread(f, y, widen, spread_of_demand)
-    scores = (y - f) / _scale(f, widen, spread_of_demand, model)
+    model = _pearson_spread(f, y, widen, spread_of_demand, known)
+    scores = (y - f) / _scale(f, widen, spread_of_demand, model, known)
     low, high = conformal_quantiles(scores, level)
+    # never narrower than the normal quantile: the cells' errors share each held-out period's common shift, so
+    # 48 cells are two draws of it, and a holdout whose scores came out narrow had easy periods, not a better model
+    normal = float(norm.ppf(0.5 + level / 2))
+    low, high = min(low, -normal), max(high, normal)
     return IntervalCalibration(level, low, high, model, spread_of_demand, len(f))
 
 
-def _pearson_spread(f: np.ndarray, y: np.ndarray, widen: np.ndarray, spread_of_demand: float) -> float:
+def _pearson_spread(f: np.ndarray, y: np.ndarray, widen: np.ndarray, spread_of_demand: float,
+                    known: np.ndarray) -> float:
     """The model spread at which the squared normalised scores average 1 (Pearson's moment equation).
 
     Every cell counts alike on the normalised scale, so the two dozen small programmes inform the spread as
@@ -133,7 +163,7 @@ def _pearson_spread(f: np.ndarray, y: np.ndarray, widen: np.ndarray, spread_of_d
     """
 
     def excess(model: float) -> float:
-        return float(np.mean((y - f) ** 2 / _scale(f, widen, spread_of_demand, model) ** 2)) - 1.0
+        return float(np.mean((y - f) ** 2 / _scale(f, widen, spread_of_demand, model, known) ** 2)) - 1.0
 
     low, high = MIN_MODEL_SPREAD, 5.0
     if excess(low) <= 0:
@@ -146,14 +176,15 @@ def _pearson_spread(f: np.ndarray, y: np.ndarray, widen: np.ndarray, spread_of_d
     return (low + high) / 2
 
 
-def bands(forecast: np.ndarray, referrals: float, distance: np.ndarray,
-          calibration: IntervalCalibration) -> dict[str, np.ndarray]:
-    """Expected and realised bands around `forecast`, clipped to [0, referrals]."""
+def bands(forecast: np.ndarray, referrals: float, distance: np.ndarray, calibration: IntervalCalibration,
+          estimate: float = 0.0) -> dict[str, np.ndarray]:
+    """Expected and realised bands around `forecast`, clipped to [0, referrals]; `estimate` is the programme's
+    `estimate_variance`."""
     f = np.maximum(np.asarray(forecast, dtype=float), 0.0)
     widen = _widening(distance)
     cap = max(float(referrals), 0.0)
-    spread = expected_spread(calibration) * widen * f
-    realised = _scale(f, widen, calibration.demand_spread, calibration.model_spread)
+    spread = expected_spread(calibration, estimate) * widen * f
+    realised = _scale(f, widen, calibration.demand_spread, calibration.model_spread, estimate)
     low, high = _finite(calibration.score_low, -cap), _finite(calibration.score_high, cap)
     return {
         "expected_lower": np.clip(f + min(low, 0.0) * spread, 0.0, cap),
@@ -163,14 +194,13 @@ def bands(forecast: np.ndarray, referrals: float, distance: np.ndarray,
     }
 
 
-def expected_spread(calibration: IntervalCalibration) -> float:
-    """Relative spread of the expected band: the model spread and the demand swing together.
+def expected_spread(calibration: IntervalCalibration, estimate: float = 0.0) -> float:
+    """Relative spread of the expected band: the programme's estimate error and the model spread.
 
-    The swing stays in because the forecast's referrals are an estimate from a few recent, swinging periods,
-    and it is about what that estimate misses by; separating the two needs far more calibration cells than a
-    holdout of two periods gives (with tens of episodes per cell the count noise hides the model error).
+    The next period's own demand swing is left out: the expected count is an average over it. What the
+    referral estimate misses by is in `estimate` (a mean of a few swinging periods).
     """
-    return math.sqrt(calibration.model_spread**2 + calibration.demand_spread**2)
+    return math.sqrt(calibration.model_spread**2 + estimate)
 
 
 def _finite(score: float, fallback: float) -> float:
@@ -182,5 +212,6 @@ def _widening(distance: np.ndarray) -> np.ndarray:
     return 1.0 + EXTRAPOLATION_WIDENING * np.asarray(distance, dtype=float)
 
 
-def _scale(f: np.ndarray, widen: np.ndarray, spread_of_demand: float, model: float) -> np.ndarray:
-    return np.sqrt(f + (spread_of_demand**2 + (model * widen) ** 2) * f**2 + 1e-12)
+def _scale(f: np.ndarray, widen: np.ndarray, spread_of_demand: float, model: float,
+           known: np.ndarray | float) -> np.ndarray:
+    return np.sqrt(f + (spread_of_demand**2 + (model**2 + known) * widen**2) * f**2 + 1e-12)

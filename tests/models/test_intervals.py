@@ -87,7 +87,9 @@ def test_a_budget_of_ten_gives_a_plan_with_near_zero_upper_bounds(small_world, t
                 for c in curves)
     forecast = sum(float(np.interp(plan[c.program_id], c.funding, c.metrics["reliable_improvements"]))
                    for c in curves)
-    assert upper <= 2.0 * forecast + 1e-6 and upper < 1.0
+    # near zero in absolute terms; relative to the forecast a small programme's band is wide there: its estimate
+    # error (a few dozen counted improvements) grows by the extrapolation widening at the cap
+    assert upper <= 3.0 * forecast + 1e-6 and upper < 1.0
 
 
 def test_band_shape_is_continuous_in_funding(trained) -> None:
@@ -142,3 +144,29 @@ def test_intervals_cover_the_truth_of_a_fresh_world() -> None:
                                     & (counts <= band["reliable_improvements_realised_upper"].iloc[j])))
     assert 0.75 <= np.mean(expected) <= 1.0
     assert 0.8 <= np.mean(realised) <= 0.97
+
+
+def test_estimate_variance_sizes_the_expected_band_by_the_programme_history() -> None:
+    """Errors that are only each programme's estimation error (1 / its counted improvements) leave no model
+    spread, and the expected band of a small programme is then relatively wider than a large one's and covers."""
+    from models.intervals import estimate_variance
+
+    rng = np.random.default_rng(5)
+    history = rng.uniform(10, 4000, 3000)  # counted improvements behind each programme's estimate
+    known = np.array([estimate_variance(200.0, 4, h, 0.0) for h in history])
+    assert known[np.argmin(history)] > known[np.argmax(history)]
+    truth = rng.uniform(5, 400, 3000)
+    forecast = truth * np.exp(rng.normal(0.0, np.sqrt(known)))
+    fresh = rng.poisson(truth)
+    calibration = calibrate(forecast[:1500], fresh[:1500], np.zeros(1500), 0.0, estimate=known[:1500])
+    assert calibration.model_spread < 0.05
+    small, large = history < 100, history > 2000
+    widths = {}
+    for name, rows in (("small", small), ("large", large)):
+        idx = np.flatnonzero(rows)
+        band = [bands(forecast[i:i + 1], 1e9, np.zeros(1), calibration, known[i]) for i in idx]
+        upper = np.array([b["expected_upper"][0] for b in band])
+        lower = np.array([b["expected_lower"][0] for b in band])
+        widths[name] = np.median((upper - lower) / forecast[idx])
+        assert 0.83 <= np.mean((truth[idx] >= lower) & (truth[idx] <= upper)) <= 0.97, name
+    assert widths["small"] > 3 * widths["large"]
