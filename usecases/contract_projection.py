@@ -79,17 +79,19 @@ def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFram
     periods = sorted(episodes["period"].astype(str).unique())[-RECENT_PERIODS:]
     recent = episodes[episodes["period"].astype(str).isin(periods)]
     base_metric = "dropout" if contract.metric == "retention" else "reliable_improvement"
-    rows = []
-    for program, table in recent.groupby(recent["program_id"].astype(str)):
-        population = measure(contract.population, contract.metric, table)
-        everyone = measure(Population(), "retention" if base_metric == "dropout" else "reliable_improvement", table)
-        n_pop, n_all = float(population["n"].sum()), float(everyone["n"].sum())
-        rate_pop = float((population["value"] * population["n"]).sum() / n_pop) if n_pop else np.nan
-        rate_all = float((everyone["value"] * everyone["n"]).sum() / n_all) if n_all else np.nan
-        if base_metric == "dropout":  # retention: ratio of dropout rates, the quantity the model forecasts
-            rate_pop, rate_all = 1.0 - rate_pop, 1.0 - rate_all
-        rows.append({"program_id": program, "share": n_pop / n_all if n_all else 0.0, "n": n_pop,
-                     "rate_pop": rate_pop, "rate_all": rate_all})
+    by_program = recent.assign(period=recent["program_id"].astype(str))  # `measure` per programme, not period
+    programs = sorted(by_program["period"].unique())
+    population = measure(contract.population, contract.metric, by_program).set_index("period").reindex(programs)
+    everyone = measure(Population(), "retention" if base_metric == "dropout" else "reliable_improvement",
+                       by_program).set_index("period").reindex(programs)
+    n_pop, n_all = population["n"].fillna(0.0).to_numpy(float), everyone["n"].fillna(0.0).to_numpy(float)
+    rate_pop = np.where(n_pop > 0, population["value"].to_numpy(float), np.nan)
+    rate_all = np.where(n_all > 0, everyone["value"].to_numpy(float), np.nan)
+    if base_metric == "dropout":  # retention: ratio of dropout rates, the quantity the model forecasts
+        rate_pop, rate_all = 1.0 - rate_pop, 1.0 - rate_all
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n_all > 0, n_pop / n_all, 0.0)
+    rows = {"program_id": programs, "share": share, "n": n_pop, "rate_pop": rate_pop, "rate_all": rate_all}
     frame = pd.DataFrame(rows, columns=["program_id", "share", "n", "rate_pop", "rate_all"])
     with np.errstate(invalid="ignore", divide="ignore"):
         own = frame["rate_pop"] / frame["rate_all"]
