@@ -137,11 +137,12 @@ def retention_dropouts(bundle: CareAllocBundle, program: str, funding: np.ndarra
 
 def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
                      episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None,
-                     slopes: dict[str, float] | None = None) -> ContractProjection:
+                     slopes: dict[str, float] | None = None,
+                     rows: dict[str, pd.Series] | None = None) -> ContractProjection:
     """The contract under `allocation` (funding per programme; programmes left out keep current funding).
     `ratios`: its `population_ratios` on `episodes`, when the caller projects it under many plans (they do not
     depend on the plan, and measuring them is most of a projection's cost); `slopes`: `dropout_slopes(bundle)`,
-    likewise."""
+    likewise; `rows`: `plan_rows(bundle, allocation)`, when the caller projects many contracts under one plan."""
     notes: list[str] = []
     if contract.metric == "satisfaction":
         history = measured(contract, episodes).tail(RECENT_PERIODS)
@@ -163,7 +164,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             if share.get(program, 0.0) <= 0:
                 continue
             funding = float(allocation.get(program, state.current_funding))
-            curve = bundle.curve(program, [min(max(funding, 0.0), bundle.max_funding[program])]).iloc[0]
+            curve = rows[program] if rows is not None else _plan_row(bundle, program, funding)
             served = float(curve["episodes"])
             if served <= 0:
                 continue
@@ -206,6 +207,15 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         float(sd[0]))
 
 
+def _plan_row(bundle: CareAllocBundle, program: str, funding: float) -> pd.Series:
+    return bundle.curve(program, [min(max(funding, 0.0), bundle.max_funding[program])]).iloc[0]
+
+
+def plan_rows(bundle: CareAllocBundle, allocation: dict[str, float]) -> dict[str, pd.Series]:
+    """Each programme's curve at its funding under `allocation` (current funding when left out)."""
+    return {p: _plan_row(bundle, p, float(allocation.get(p, s.current_funding))) for p, s in bundle.programs.items()}
+
+
 def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.ndarray, n: int,
                   seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the measured metric and what the contract pays for each; the same seed gives the same normals, so
@@ -223,5 +233,6 @@ def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocatio
     tables = list(ratios) if ratios is not None else [None] * len(contracts.contracts)
     if slopes is None and any(c.metric == "retention" for c in contracts.contracts):
         slopes = dropout_slopes(bundle)
-    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i], slopes=slopes)
+    rows = plan_rows(bundle, allocation)  # one curve look-up per programme, shared by the contracts
+    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i], slopes=slopes, rows=rows)
             for i, c in enumerate(contracts.contracts)]
