@@ -34,6 +34,7 @@ from allocation import Constraints, optimize
 from features.contract import validate_tables
 from features.contracts import Contract, measured, parse_contracts
 from models.bundle import make_bundle
+from models.evaluation import evaluate_holdout
 from models.forecast import QALY_PER_RELIABLE_IMPROVEMENT, build_forecaster
 from models.suite import fit_suite
 from synthetic.contracts import CONTRACTS
@@ -79,8 +80,9 @@ def one_seed(seed: int, episodes: int, draws: int, preset: str,
     plan = build_plan(preset, episodes, seed)
     programs, table = validate_tables(*simulate_episodes(plan))
     suite = fit_suite(programs, table, PARAMS, seed=0)
-    bundle = make_bundle(build_forecaster(programs, table, suite.response, suite.dropout, suite.reach), suite,
-                         programs, table)
+    forecaster = build_forecaster(programs, table, suite.response, suite.dropout, suite.reach)
+    forecaster.intervals = evaluate_holdout(programs, table, PARAMS, seed=0)["intervals"]  # as `carealloc train`
+    bundle = make_bundle(forecaster, suite, programs, table)
     ids = list(plan.programs["program_id"])
     current = plan.current_funding.astype(float)
     constraints = Constraints(budget=float(current.sum()), budget_mode="exact", max_change=MAX_CHANGE)

@@ -26,6 +26,7 @@ from features.build import (
     program_history,
 )
 from models.forecast import Forecaster, ProgramState
+from models.intervals import UNCALIBRATED, IntervalCalibration
 from models.suite import ModelSuite
 
 CURVE_MAX_MULTIPLE = 3.0
@@ -64,6 +65,9 @@ class CareAllocBundle:
     model_version: str = "unregistered"
     calibration: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     """Holdout reliability per model (forecast vs observed rate and count per probability bin; aggregates only)."""
+    intervals: IntervalCalibration = UNCALIBRATED
+    """The forecaster's interval calibration that made the curves' bands (a bundle pickled before it had one reads
+    the stand-in): what a projection needs to take parts of a band apart, e.g. a rate's spread without demand."""
 
     def limit_threads(self, threads: int) -> None:
         """Cap LightGBM's threads per prediction: a server runs many requests side by side, and OpenMP teams
@@ -143,5 +147,6 @@ def make_bundle(forecaster: Forecaster, suite: ModelSuite, programs: pd.DataFram
     base_rates = {"dropout": float(suite.dropout.predict_proba(pooled)[:, 1].mean()),
                   "non_response": float(1.0 - suite.response.predict_proba(pooled)[:, 1].mean())}
     return CareAllocBundle(suite=suite, programs=dict(forecaster.programs), curves=curves, program_table=table,
-                           history=history, next_period=upcoming, base_rates=base_rates, **provenance)
+                           history=history, next_period=upcoming, base_rates=base_rates,
+                           intervals=forecaster.intervals, **provenance)
 

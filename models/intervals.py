@@ -203,6 +203,16 @@ def expected_spread(calibration: IntervalCalibration, estimate: float = 0.0) -> 
     return math.sqrt(calibration.model_spread**2 + estimate)
 
 
+def model_share(calibration: IntervalCalibration) -> float:
+    """The model's part of the expected band's relative spread, model_spread / expected_spread (0 .. 1).
+
+    A rate of two counts that swing with demand together (reliable improvements over episodes) loses the demand
+    swing: more referrals raise numerator and denominator alike, so its relative spread is the model's alone.
+    """
+    spread = expected_spread(calibration)
+    return calibration.model_spread / spread if spread > 0 else 1.0
+
+
 def _finite(score: float, fallback: float) -> float:
     """An unbounded side (too few cells) becomes a score large enough to reach the physical limit."""
     return score if math.isfinite(score) else fallback

@@ -92,3 +92,35 @@ def test_retention_follows_the_programmes_own_dropout_slope(trained: Any, small_
         project_contract(contract, bundle, richer, episodes, slopes=flat).value
     assert set(dropout_slopes(bundle)) == set(bundle.programs)
     assert all(np.isfinite(v) for v in dropout_slopes(bundle).values())
+
+
+def _bundle_with(trained: Any, small_world: Any, **calibration: float) -> Any:
+    """The small world's bundle with its curves' bands made by another interval calibration."""
+    from dataclasses import replace
+
+    from models.bundle import make_bundle
+    from models.intervals import UNCALIBRATED
+
+    suite, forecaster, _ = trained
+    _, programs, episodes = small_world
+    return make_bundle(replace(forecaster, intervals=replace(UNCALIBRATED, **calibration)), suite, programs, episodes)
+
+
+def test_a_rate_carries_the_model_spread_and_not_the_demand_swing(trained: Any, small_world: Any) -> None:
+    """More referrals raise improvements and episodes together: the demand swing widens the count bands, not a rate."""
+    _, _, episodes = small_world
+    contract = _contract()
+    calm, swinging, unsure = (_bundle_with(trained, small_world, model_spread=m, demand_spread=d)
+                              for m, d in ((0.1, 0.05), (0.1, 0.4), (0.3, 0.05)))
+    program = next(iter(calm.programs))
+    now = calm.programs[program].current_funding
+
+    def width(bundle: Any) -> float:
+        row = bundle.curve(program, [now]).iloc[0]
+        return float(row["reliable_improvements_upper"] - row["reliable_improvements_lower"])
+
+    assert width(swinging) > 2 * width(calm)  # the counts' band does carry the swing
+    base, swung, worse = (project_contract(contract, b, {}, episodes) for b in (calm, swinging, unsure))
+    assert swung.metric_sd == pytest.approx(base.metric_sd, rel=1e-3)
+    assert (swung.lower, swung.upper) == pytest.approx((base.lower, base.upper), abs=1e-3)
+    assert worse.metric_sd > 1.5 * base.metric_sd  # the model's own spread still widens it

@@ -19,8 +19,10 @@ dropout rate at current funding is moved by that slope (`dropout_slopes`, pooled
 classifiers' funding slope, of either sign).
 
 Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
-spread), and the binomial noise of measuring n episodes. Tier probabilities and the payment's spread come from 4,000
-draws of that normal, each paid by the contract's own rule.
+spread), and the binomial noise of measuring n episodes. The programmes' bands are bands of counts, whose spread
+includes the swing of referrals (`models.intervals`); a rate is a ratio of two counts that swing together, so its
+spread keeps only the model's part of the band (`model_share` of the bundle's calibration). Tier probabilities and
+the payment's spread come from 4,000 draws of that normal, each paid by the contract's own rule.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from features.build import funding_columns
 from features.contracts import Contract, ContractSet, Population, measure, measured
 from models.bundle import CareAllocBundle
 from models.funding_slope import FUNDING_COLUMN, SHRINKAGE
+from models.intervals import model_share
 from models.within_slope import within_programme_slopes
 
 DRAWS = 4_000
@@ -76,17 +79,19 @@ def population_ratios(contract: Contract, episodes: pd.DataFrame) -> pd.DataFram
     periods = sorted(episodes["period"].astype(str).unique())[-RECENT_PERIODS:]
     recent = episodes[episodes["period"].astype(str).isin(periods)]
     base_metric = "dropout" if contract.metric == "retention" else "reliable_improvement"
-    rows = []
-    for program, table in recent.groupby(recent["program_id"].astype(str)):
-        population = measure(contract.population, contract.metric, table)
-        everyone = measure(Population(), "retention" if base_metric == "dropout" else "reliable_improvement", table)
-        n_pop, n_all = float(population["n"].sum()), float(everyone["n"].sum())
-        rate_pop = float((population["value"] * population["n"]).sum() / n_pop) if n_pop else np.nan
-        rate_all = float((everyone["value"] * everyone["n"]).sum() / n_all) if n_all else np.nan
-        if base_metric == "dropout":  # retention: ratio of dropout rates, the quantity the model forecasts
-            rate_pop, rate_all = 1.0 - rate_pop, 1.0 - rate_all
-        rows.append({"program_id": program, "share": n_pop / n_all if n_all else 0.0, "n": n_pop,
-                     "rate_pop": rate_pop, "rate_all": rate_all})
+    by_program = recent.assign(period=recent["program_id"].astype(str))  # `measure` per programme, not period
+    programs = sorted(by_program["period"].unique())
+    population = measure(contract.population, contract.metric, by_program).set_index("period").reindex(programs)
+    everyone = measure(Population(), "retention" if base_metric == "dropout" else "reliable_improvement",
+                       by_program).set_index("period").reindex(programs)
+    n_pop, n_all = population["n"].fillna(0.0).to_numpy(float), everyone["n"].fillna(0.0).to_numpy(float)
+    rate_pop = np.where(n_pop > 0, population["value"].to_numpy(float), np.nan)
+    rate_all = np.where(n_all > 0, everyone["value"].to_numpy(float), np.nan)
+    if base_metric == "dropout":  # retention: ratio of dropout rates, the quantity the model forecasts
+        rate_pop, rate_all = 1.0 - rate_pop, 1.0 - rate_all
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n_all > 0, n_pop / n_all, 0.0)
+    rows = {"program_id": programs, "share": share, "n": n_pop, "rate_pop": rate_pop, "rate_all": rate_all}
     frame = pd.DataFrame(rows, columns=["program_id", "share", "n", "rate_pop", "rate_all"])
     with np.errstate(invalid="ignore", divide="ignore"):
         own = frame["rate_pop"] / frame["rate_all"]
@@ -132,11 +137,12 @@ def retention_dropouts(bundle: CareAllocBundle, program: str, funding: np.ndarra
 
 def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: dict[str, float],
                      episodes: pd.DataFrame, seed: int = 0, ratios: pd.DataFrame | None = None,
-                     slopes: dict[str, float] | None = None) -> ContractProjection:
+                     slopes: dict[str, float] | None = None,
+                     rows: dict[str, pd.Series] | None = None) -> ContractProjection:
     """The contract under `allocation` (funding per programme; programmes left out keep current funding).
     `ratios`: its `population_ratios` on `episodes`, when the caller projects it under many plans (they do not
     depend on the plan, and measuring them is most of a projection's cost); `slopes`: `dropout_slopes(bundle)`,
-    likewise."""
+    likewise; `rows`: `plan_rows(bundle, allocation)`, when the caller projects many contracts under one plan."""
     notes: list[str] = []
     if contract.metric == "satisfaction":
         history = measured(contract, episodes).tail(RECENT_PERIODS)
@@ -153,11 +159,12 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
         dropout_slope = {} if contract.metric != "retention" else dropout_slopes(bundle) if slopes is None else slopes
+        rate_share = model_share(bundle.intervals)  # the demand swing moves improvements and episodes together
         for program, state in bundle.programs.items():
             if share.get(program, 0.0) <= 0:
                 continue
             funding = float(allocation.get(program, state.current_funding))
-            curve = bundle.curve(program, [min(max(funding, 0.0), bundle.max_funding[program])]).iloc[0]
+            curve = rows[program] if rows is not None else _plan_row(bundle, program, funding)
             served = float(curve["episodes"])
             if served <= 0:
                 continue
@@ -169,7 +176,7 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             else:
                 rate = float(curve["reliable_improvements"]) / served * ratio[program]
                 half = (float(curve["reliable_improvements_upper"]) - float(curve["reliable_improvements_lower"])) \
-                    / 2 / served * ratio[program]
+                    / 2 / served * ratio[program] * rate_share
             weights.append(served * share[program])
             rates.append(min(max(rate, 0.0), 1.0))
             halves.append(half)
@@ -200,6 +207,15 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         float(sd[0]))
 
 
+def _plan_row(bundle: CareAllocBundle, program: str, funding: float) -> pd.Series:
+    return bundle.curve(program, [min(max(funding, 0.0), bundle.max_funding[program])]).iloc[0]
+
+
+def plan_rows(bundle: CareAllocBundle, allocation: dict[str, float]) -> dict[str, pd.Series]:
+    """Each programme's curve at its funding under `allocation` (current funding when left out)."""
+    return {p: _plan_row(bundle, p, float(allocation.get(p, s.current_funding))) for p, s in bundle.programs.items()}
+
+
 def payment_draws(contract: Contract, mean: float | np.ndarray, sd: float | np.ndarray, n: int,
                   seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the measured metric and what the contract pays for each; the same seed gives the same normals, so
@@ -217,5 +233,6 @@ def project_contracts(contracts: ContractSet, bundle: CareAllocBundle, allocatio
     tables = list(ratios) if ratios is not None else [None] * len(contracts.contracts)
     if slopes is None and any(c.metric == "retention" for c in contracts.contracts):
         slopes = dropout_slopes(bundle)
-    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i], slopes=slopes)
+    rows = plan_rows(bundle, allocation)  # one curve look-up per programme, shared by the contracts
+    return [project_contract(c, bundle, allocation, episodes, seed=i, ratios=tables[i], slopes=slopes, rows=rows)
             for i, c in enumerate(contracts.contracts)]
