@@ -22,7 +22,7 @@ from models.suite import ModelSuite
 def served_forecast_cells(suite: ModelSuite, programs: pd.DataFrame, episodes: pd.DataFrame,
                           outcomes: pd.DataFrame, test_periods: tuple[str, ...], seed: int = 0) -> pd.DataFrame:
     """program_id, period, forecast, realised reliable improvements, extrapolation distance and the programme's
-    estimate variance (`models.intervals.estimate_variance`) per held-out cell.
+    estimate variance (`models.intervals.estimate_parts`, summed) per held-out cell.
 
     `episodes` need hold only the two periods before each test period (the patient mix); `outcomes` (per
     programme-period sums, `features.build.period_outcomes`) every period.

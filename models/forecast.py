@@ -34,7 +34,7 @@ from models.intervals import (
     IntervalCalibration,
     bands,
     demand_spread,
-    estimate_variance,
+    estimate_parts,
     extrapolation_distance,
 )
 from models.reach import ReachModel
@@ -56,8 +56,15 @@ class ProgramState:
     prior_mean_funding_per_referral: float
     observed_min: float
     observed_max: float
-    estimate_variance: float = 0.0
-    """Squared relative error its history size implies for the expected count (`models.intervals.estimate_variance`)."""
+    referral_variance: float = 0.0
+    """Squared relative error of the referral estimate its history implies (`models.intervals.estimate_parts`)."""
+    rate_variance: float = 0.0
+    """Squared relative error of the rate per referral its counted improvements imply (likewise)."""
+
+    @property
+    def estimate_variance(self) -> float:
+        """What the programme's history size alone says about its expected count's relative error, squared."""
+        return self.referral_variance + self.rate_variance
 
 
 @dataclass
@@ -136,8 +143,9 @@ def build_forecaster(programs: pd.DataFrame, episodes: pd.DataFrame, response: F
             current_funding=float(last.loc[pid, "funding"]), next_referrals=float(recent_refs.mean()[pid]),
             prior_mean_funding_per_referral=float(fpr.mean()),
             observed_min=float(funding_seen.min()), observed_max=float(funding_seen.max()),
-            estimate_variance=estimate_variance(float(recent_refs.mean()[pid]), int(recent_refs.size()[pid]),
-                                                float(improvements[pid]), swing),
+            **dict(zip(("referral_variance", "rate_variance"), estimate_parts(
+                float(recent_refs.mean()[pid]), int(recent_refs.size()[pid]), float(improvements[pid]), swing),
+                strict=True)),
         )
         next_rows.append({"program_id": pid, "period": upcoming, "modality": states[pid].modality,
                           "funding": states[pid].current_funding, "referrals": states[pid].next_referrals,

@@ -9,7 +9,7 @@ referral estimate and the funding response. For a forecast f and a realised coun
 
 f is the count noise of a next period (binomial/Poisson: variance about f), demand_spread the period-to-period
 swing of referrals (measured on the programmes' referral history), estimate_variance the programme's own
-relative error of estimation that its history size fixes (`estimate_variance`: the referral estimate from a few
+relative error of estimation that its history size fixes (`estimate_parts`: the referral estimate from a few
 swinging periods and the rate from a few hundred counted improvements), model_spread the rest of the relative
 error (the spread at which the calibration cells' squared scores average 1). Dividing by scale(f) makes scores of
 a 20-episode programme and a 2,000-episode one comparable, so one pair of quantiles serves every size
@@ -117,8 +117,9 @@ def extrapolation_distance(funding: np.ndarray, observed_min: float, observed_ma
     return np.minimum(np.maximum(0.0, np.maximum(below, above)), MAX_EXTRAPOLATION_DISTANCE)
 
 
-def estimate_variance(referrals: float, periods: int, improvements: float, spread_of_demand: float) -> float:
-    """Squared relative error of a programme's expected-count estimate that its history size alone implies.
+def estimate_parts(referrals: float, periods: int, improvements: float, spread_of_demand: float) -> tuple[float, float]:
+    """Squared relative errors of a programme's expected-count estimate that its history size alone implies:
+    (the referral estimate's, the rate's); their sum is the programme's estimate variance.
 
     The referral estimate is a mean of `periods` recent periods, each off its expectation by the demand swing
     and by Poisson noise, so its squared relative error is (demand_spread^2 + 1 / referrals) / periods; the
@@ -127,13 +128,14 @@ def estimate_variance(referrals: float, periods: int, improvements: float, sprea
     programmes, which the holdout's model spread (floored, never negative) cannot take back: the band errs wide.
     """
     referral_part = (spread_of_demand**2 + 1.0 / max(referrals, 1.0)) / max(periods, 1)
-    return float(referral_part + 1.0 / max(improvements, 1.0))
+    return float(referral_part), float(1.0 / max(improvements, 1.0))
 
 
 def calibrate(forecast: np.ndarray, realised: np.ndarray, distance: np.ndarray, spread_of_demand: float,
               level: float = DEFAULT_LEVEL, estimate: np.ndarray | None = None) -> IntervalCalibration:
     """Calibration from held-out cells: forecast and realised counts, each cell's extrapolation distance and
-    (`estimate`) its programme's `estimate_variance` when the cell was forecast (zero when not given)."""
+    (`estimate`) its programme's estimate variance when the cell was forecast (`estimate_parts`, summed; zero when
+    not given)."""
     f = np.maximum(np.asarray(forecast, dtype=float), 0.0)
     y = np.asarray(realised, dtype=float)
     known = np.zeros(len(f)) if estimate is None else np.asarray(estimate, dtype=float)
@@ -179,7 +181,7 @@ def _pearson_spread(f: np.ndarray, y: np.ndarray, widen: np.ndarray, spread_of_d
 def bands(forecast: np.ndarray, referrals: float, distance: np.ndarray, calibration: IntervalCalibration,
           estimate: float = 0.0) -> dict[str, np.ndarray]:
     """Expected and realised bands around `forecast`, clipped to [0, referrals]; `estimate` is the programme's
-    `estimate_variance`."""
+    estimate variance (`estimate_parts`, summed)."""
     f = np.maximum(np.asarray(forecast, dtype=float), 0.0)
     widen = _widening(distance)
     cap = max(float(referrals), 0.0)
@@ -203,14 +205,12 @@ def expected_spread(calibration: IntervalCalibration, estimate: float = 0.0) -> 
     return math.sqrt(calibration.model_spread**2 + estimate)
 
 
-def model_share(calibration: IntervalCalibration) -> float:
-    """The model's part of the expected band's relative spread, model_spread / expected_spread (0 .. 1).
-
-    A rate of two counts that swing with demand together (reliable improvements over episodes) loses the demand
-    swing: more referrals raise numerator and denominator alike, so its relative spread is the model's alone.
-    """
-    spread = expected_spread(calibration)
-    return calibration.model_spread / spread if spread > 0 else 1.0
+def model_share(calibration: IntervalCalibration, referral_variance: float = 0.0, rate_variance: float = 0.0) -> float:
+    """The part of a programme's expected band that a rate keeps (0 .. 1): the band's relative spread is
+    sqrt(model_spread^2 + referral + rate variance), and a rate of two counts that move with referrals together
+    (reliable improvements over episodes) loses the referral estimate's error, keeping sqrt(model^2 + rate)."""
+    spread = math.sqrt(calibration.model_spread**2 + referral_variance + rate_variance)
+    return math.sqrt(calibration.model_spread**2 + rate_variance) / spread if spread > 0 else 1.0
 
 
 def _finite(score: float, fallback: float) -> float:

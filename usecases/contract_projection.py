@@ -20,8 +20,8 @@ classifiers' funding slope, of either sign).
 
 Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
 spread), and the binomial noise of measuring n episodes. The programmes' bands are bands of counts, whose spread
-includes the swing of referrals (`models.intervals`); a rate is a ratio of two counts that swing together, so its
-spread keeps only the model's part of the band (`model_share` of the bundle's calibration). Tier probabilities and
+includes the error of the referral estimate (`models.intervals`); a rate is a ratio of two counts that move with
+referrals together, so its spread keeps only the rest of the band (`model_share` of the bundle's calibration). Tier probabilities and
 the payment's spread come from 4,000 draws of that normal, each paid by the contract's own rule.
 """
 
@@ -159,7 +159,6 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
         share = dict(zip(table["program_id"], table["share"].astype(float), strict=True))
         weights, rates, halves = [], [], []
         dropout_slope = {} if contract.metric != "retention" else dropout_slopes(bundle) if slopes is None else slopes
-        rate_share = model_share(bundle.intervals)  # the demand swing moves improvements and episodes together
         for program, state in bundle.programs.items():
             if share.get(program, 0.0) <= 0:
                 continue
@@ -176,7 +175,8 @@ def project_contract(contract: Contract, bundle: CareAllocBundle, allocation: di
             else:
                 rate = float(curve["reliable_improvements"]) / served * ratio[program]
                 half = (float(curve["reliable_improvements_upper"]) - float(curve["reliable_improvements_lower"])) \
-                    / 2 / served * ratio[program] * rate_share
+                    / 2 / served * ratio[program] * model_share(bundle.intervals, state.referral_variance,
+                                                                state.rate_variance)
             weights.append(served * share[program])
             rates.append(min(max(rate, 0.0), 1.0))
             halves.append(half)

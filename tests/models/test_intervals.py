@@ -149,11 +149,11 @@ def test_intervals_cover_the_truth_of_a_fresh_world() -> None:
 def test_estimate_variance_sizes_the_expected_band_by_the_programme_history() -> None:
     """Errors that are only each programme's estimation error (1 / its counted improvements) leave no model
     spread, and the expected band of a small programme is then relatively wider than a large one's and covers."""
-    from models.intervals import estimate_variance
+    from models.intervals import estimate_parts
 
     rng = np.random.default_rng(5)
     history = rng.uniform(10, 4000, 3000)  # counted improvements behind each programme's estimate
-    known = np.array([estimate_variance(200.0, 4, h, 0.0) for h in history])
+    known = np.array([sum(estimate_parts(200.0, 4, h, 0.0)) for h in history])
     assert known[np.argmin(history)] > known[np.argmax(history)]
     truth = rng.uniform(5, 400, 3000)
     forecast = truth * np.exp(rng.normal(0.0, np.sqrt(known)))
