@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from allocation.baselines import BASELINE_NAMES
 from synthetic.decision import fresh_world_bundle, score_against_truth
 from synthetic.truth import Truth
+from usecases.joint_plan import optimize_joint
+from usecases.recommendation import RecommendationRequest, recommend
 
 
 def test_recommendation_beats_status_quo_in_truth(small_world, trained) -> None:
@@ -44,3 +48,7 @@ def test_joint_clinic_plan_beats_proportional_to_referrals_in_a_clinic_world() -
     captured, by_rule = score.captured(score.recommendation), score.captured(rule)
     assert captured is not None and by_rule is not None
     assert score.recommendation > rule, (captured, by_rule)
+    body = recommend(bundle, RecommendationRequest(max_change=0.3))  # the service's path plans jointly too
+    planned = {a["program_id"]: a["recommended_funding"] for a in body["allocations"]}
+    assert planned == pytest.approx(optimize_joint(bundle, RecommendationRequest(max_change=0.3).constraints(
+        sum(s.current_funding for s in bundle.programs.values())))[0].allocation)
