@@ -27,7 +27,7 @@ tables, with the clinic column the data owner names.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from features.clinic import (
+    CLINIC_CATEGORICALS,
     ClinicPeriods,
     clinic_episode_columns,
     clinic_frame,
@@ -58,7 +59,7 @@ RECENT_PERIODS = 4
 class ClinicClassifier(FundingAwareClassifier):
     """`FundingAwareClassifier` on clinic columns: monotone in every category's spend, the clinic categorical."""
 
-    CATEGORICAL_COLUMNS = ("clinic", "region", "instrument", "sex", "payer", "diagnosis")
+    CATEGORICAL_COLUMNS = CLINIC_CATEGORICALS
 
     def is_monotone(self, column: str) -> bool:
         return column.endswith(("_per_referral", "_vs_history"))
@@ -234,5 +235,4 @@ def _tabulate(programs: pd.DataFrame, episodes: pd.DataFrame, clinic_column: str
         p = response.predict_proba(grid)[:, 1].reshape(len(cohort), len(points))
         response_table[i] = p.mean(axis=0)
     shape = (len(clinics), *(len(LATTICE),) * len(cats))
-    return ClinicValues(**{**values.__dict__, "current_per_referral": per_referral,
-                           "response": response_table.reshape(shape)})
+    return replace(values, current_per_referral=per_referral, response=response_table.reshape(shape))
