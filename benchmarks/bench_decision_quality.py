@@ -9,7 +9,7 @@ Seeds 0-9 are the development range (models may be looked at and changed against
 (1001...) are the report range and must stay unseen by anyone tuning the models.
     python benchmarks/bench_decision_quality.py [--seeds 1001 1002 ...] [--episodes 50000]
         [--regimes smooth waits ...] [--presets mental-health physical-therapy physical-therapy-clinics]
-        [--max-changes 0.3 0.5]
+        [--max-changes 0.3 0.5] [--separable]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", choices=tuple(PRESETS),
                         default=["mental-health", "physical-therapy"])
     parser.add_argument("--max-changes", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument("--separable", action="store_true",
+                        help="Forecast every programme on its own, also in clinic worlds (no joint clinic model).")
     parser.add_argument("--cohort-size", type=int, default=3000, help="Truth cohort per programme.")
     args = parser.parse_args()
     seed_range = "development" if set(args.seeds) <= set(DEV_SEEDS) else (
@@ -55,7 +57,8 @@ def main() -> None:
         for preset in args.presets:
             for seed in args.seeds:
                 started = time.perf_counter()
-                bundle, plan = fresh_world_bundle(seed, args.episodes, preset, regime=regime)
+                bundle, plan = fresh_world_bundle(seed, args.episodes, preset, regime=regime,
+                                                  joint=not args.separable)
                 truth = Truth(plan, args.cohort_size)
                 for max_change in args.max_changes:
                     score = score_against_truth(bundle, truth, max_change)

@@ -70,6 +70,8 @@ def feature_matrix(X: Features, columns: Sequence[str], levels: LevelIndex) -> n
 class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
     """Binary LightGBM model; `funding_direction` = +1 (more money never lowers p) or -1 (never raises p)."""
 
+    CATEGORICAL_COLUMNS: tuple[str, ...] = CATEGORICAL_FEATURES
+
     def __init__(self, funding_direction: int = 1, n_estimators: int = 300, learning_rate: float = 0.05,
                  num_leaves: int = 31, min_child_samples: int = 50, reg_lambda: float = 1.0,
                  feature_fraction: float = 0.9, subsample: float = 1.0, max_bin: int = 255,
@@ -95,11 +97,15 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
                                                    dtype=pd.CategoricalDtype(self.categories_[col]))
         return frame
 
+    def is_monotone(self, column: str) -> bool:
+        """Whether forecasts move only in `funding_direction` along this column (a subclass may name others)."""
+        return column in FUNDING_FEATURES
+
     def lightgbm_params(self, columns: Sequence[str]) -> dict[str, Any]:
         """LightGBM constructor arguments for these feature columns; the Dask engine passes the same ones to
         `lightgbm.DaskLGBMClassifier`, so both engines grow trees under the same constraints (enforced there by
         LightGBM's "basic" method, the only one its distributed learning has; see `training.distributed`)."""
-        constraints = [self.funding_direction if c in FUNDING_FEATURES else 0 for c in columns]
+        constraints = [self.funding_direction if self.is_monotone(c) else 0 for c in columns]
         return dict(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
@@ -118,7 +124,7 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
         data, so the Dask engine calibrates on exactly the same episodes. With `funding_slope` the trees boost
         from its log-odds term (`models.funding_slope`), which then belongs to every prediction."""
         y_arr = np.asarray(y, dtype=float)
-        levels = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in CATEGORICAL_FEATURES}
+        levels = {c: list(pd.Categorical(X[c]).categories) for c in X.columns if c in self.CATEGORICAL_COLUMNS}
         self._remember_inputs(list(X.columns), levels, funding_slope)
         frame = self._prepare(X)
         share = np.random.default_rng(self.random_state).random(len(frame)) if row_share is None else np.asarray(

@@ -11,6 +11,7 @@ import pandas as pd
 from features.build import PROGRAM_CATEGORICALS, episode_features, period_outcomes, program_period_features
 from features.outcomes import derive_outcomes
 from models.classifier import FundingAwareClassifier
+from models.clinic import ClinicModel, fit_clinic_model
 from models.funding_slope import FundingSlope, fit_funding_slope
 from models.reach import ReachModel
 
@@ -28,6 +29,11 @@ max_change 0.3) it raised the median captured share to 0.93 (regime medians 0.86
 fell in demand-following worlds, where budgets chase referral spikes and a programme's own funding changes are
 confounded too (median 0.86); on small worlds (8,000 episodes, seeds 12-14) its expected-count bands covered 0.75
 of the truth at 0.7-1.3x funding against 0.80 without."""
+CLINIC_PARAM = "clinic_column"
+"""Training parameter: the grouping column naming each programme's clinic in a clinic network whose budget
+categories act together and whose episodes are booked to categories by spend share (docs/CONTRACT.md). With it the
+suite also fits the joint clinic model (`models.clinic`), which plans then use; without it (the default) every
+programme is forecast on its own."""
 DIRECTIONS = {"response": 1, "dropout": -1}
 """Funding never lowers the chance of reliable improvement and never raises the chance of dropping out."""
 
@@ -38,6 +44,8 @@ class ModelSuite:
     dropout: FundingAwareClassifier
     reach: ReachModel
     params: dict[str, Any] = field(default_factory=dict)
+    clinic: ClinicModel | None = None
+    """The joint clinic model, fitted when the training parameters name a clinic column (CLINIC_PARAM)."""
 
 
 def episode_share(episode_id: pd.Series) -> np.ndarray:
@@ -70,12 +78,15 @@ def fit_suite(programs: pd.DataFrame, episodes: pd.DataFrame, params: dict[str, 
         X, ri, row_share=share, funding_slope=slopes["response"])
     dropout = FundingAwareClassifier(funding_direction=-1, random_state=seed, **trees).fit(
         X, dropped, row_share=share, funding_slope=slopes["dropout"])
-    return ModelSuite(response, dropout, fit_reach(program_period_features(programs, episodes)), chosen)
+    clinic = None
+    if chosen.get(CLINIC_PARAM):
+        clinic = fit_clinic_model(programs, episodes, str(chosen[CLINIC_PARAM]), ri, share, trees, seed)
+    return ModelSuite(response, dropout, fit_reach(program_period_features(programs, episodes)), chosen, clinic)
 
 
 def tree_params(chosen: dict[str, Any]) -> dict[str, Any]:
     """The classifier's constructor arguments among the training parameters."""
-    return {k: v for k, v in chosen.items() if k != FUNDING_SLOPE_PARAM}
+    return {k: v for k, v in chosen.items() if k not in (FUNDING_SLOPE_PARAM, CLINIC_PARAM)}
 
 
 def funding_slopes(programs: pd.DataFrame, outcomes: pd.DataFrame,

@@ -14,11 +14,12 @@ from allocation import Constraints, optimize
 from features.contract import validate_tables
 from models.bundle import CareAllocBundle, make_bundle
 from models.forecast import build_forecaster
-from models.suite import fit_suite
+from models.suite import CLINIC_PARAM, fit_suite
 from synthetic.plan import WorldPlan, build_plan
 from synthetic.simulate import simulate_episodes
 from synthetic.truth import Truth
 from usecases.curves import outcome_curves
+from usecases.joint_plan import clinic_values, optimize_joint
 
 ORACLE_STEPS = 3000
 
@@ -47,19 +48,27 @@ class DecisionScore:
 def score_against_truth(bundle: CareAllocBundle, truth: Truth, max_change: float = 0.3) -> DecisionScore:
     current = truth.current_funding
     budget = float(sum(current.values()))
-    result = optimize(outcome_curves(bundle), Constraints(budget=budget, budget_mode="exact", max_change=max_change))
+    constraints = Constraints(budget=budget, budget_mode="exact", max_change=max_change)
+    result, _ = optimize_joint(bundle, constraints)
+    # the rules of thumb read the programme curves, as they did before the joint clinic model, so they compare alike
+    rules = result if clinic_values(bundle) is None else optimize(outcome_curves(bundle), constraints)
     bounds = {p: ((1 - max_change) * f, (1 + max_change) * f) for p, f in current.items()}
     _, oracle = truth.oracle_allocation(budget, bounds, step=budget / ORACLE_STEPS)
     baselines = {b.name: truth.value(dict(b.allocation)) if b.feasible and b.allocation else None
-                 for b in result.baselines if b.name != "status_quo"}
+                 for b in rules.baselines if b.name != "status_quo"}
     return DecisionScore(truth.value(current), truth.value(result.allocation), oracle, baselines)
 
 
 def fresh_world_bundle(seed: int, episodes: int = 50_000, preset: str = "mental-health",
                        params: dict[str, Any] | None = None,
-                       regime: str = "smooth") -> tuple[CareAllocBundle, WorldPlan]:
-    """Simulate a world the models never saw and train on its history: (bundle, the world's plan)."""
+                       regime: str = "smooth", joint: bool = True) -> tuple[CareAllocBundle, WorldPlan]:
+    """Simulate a world the models never saw and train on its history: (bundle, the world's plan).
+
+    A clinic world's records are booked to categories by spend share per clinic (`site_id`), which its data owner
+    would declare: with `joint` the suite then fits the joint clinic model (models.clinic)."""
     plan = build_plan(preset, episodes, seed, regime)
+    if joint and plan.clinics is not None:
+        params = {**(params or {}), CLINIC_PARAM: "site_id"}
     programs, episode_table = validate_tables(*simulate_episodes(plan))
     suite = fit_suite(programs, episode_table, params, seed)
     forecaster = build_forecaster(programs, episode_table, suite.response, suite.dropout, suite.reach, seed=seed)
@@ -68,7 +77,7 @@ def fresh_world_bundle(seed: int, episodes: int = 50_000, preset: str = "mental-
 
 def fresh_world_score(seed: int, episodes: int = 50_000, preset: str = "mental-health",
                       params: dict[str, Any] | None = None, regime: str = "smooth",
-                      max_change: float = 0.3, cohort_size: int = 3000) -> DecisionScore:
+                      max_change: float = 0.3, cohort_size: int = 3000, joint: bool = True) -> DecisionScore:
     """Simulate a world the models never saw, train on its history, recommend, and score with its truth."""
-    bundle, plan = fresh_world_bundle(seed, episodes, preset, params, regime)
+    bundle, plan = fresh_world_bundle(seed, episodes, preset, params, regime, joint)
     return score_against_truth(bundle, Truth(plan, cohort_size), max_change)

@@ -22,13 +22,13 @@ from allocation import (
     ProgramBounds,
     ResourceLimit,
     evaluate,
-    optimize,
 )
 from core.identifiers import Identifier
 from core.numbers import Number
 from models.bundle import CareAllocBundle
 from usecases.confidence import probability_beats_status_quo
 from usecases.curves import outcome_curves
+from usecases.joint_plan import optimize_joint
 
 Money = Annotated[Number, Field(ge=0, le=1e13)]
 
@@ -244,7 +244,9 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest,
     _check_programs(bundle, request.cell_names())
     curves = list(outcome_curves(bundle) if curves is None else curves)
     current_total = sum(c.current_funding for c in curves)
-    result = optimize(curves, request.constraints(current_total), request.allocation_objective())
+    # a bundle with the joint clinic model plans on curves re-centred on the plan (usecases.joint_plan)
+    result, solved_on = optimize_joint(bundle, request.constraints(current_total), request.allocation_objective(),
+                                       curves)
     body = result.to_dict()
     for row in body["allocations"]:
         recommended = row["metrics_recommended"]
@@ -259,7 +261,7 @@ def recommend(bundle: CareAllocBundle, request: RecommendationRequest,
         totals["cost_per_reliable_improvement"] = totals["funding"] / improvements if improvements > 0 else None
     if request.scenarios:
         body["scenarios"] = score_scenarios(bundle, request.scenarios, request.objective, curves)["scenarios"]
-    body["probability_beats_status_quo"] = probability_beats_status_quo(curves, result.allocation)
+    body["probability_beats_status_quo"] = probability_beats_status_quo(solved_on, result.allocation)
     body["outside_observed_range"] = [a["program_id"] for a in body["allocations"]
                                       if "outside_observed_range" in a["flags"]]
     body["provenance"] = provenance(bundle)
