@@ -21,8 +21,9 @@ classifiers' funding slope, of either sign).
 Uncertainty has two parts, both kept: the forecast interval of the programmes' rates (its half-width as a normal
 spread), and the binomial noise of measuring n episodes. The programmes' bands are bands of counts, whose spread
 includes the error of the referral estimate (`models.intervals`); a rate is a ratio of two counts that move with
-referrals together, so its spread keeps only the rest of the band (`model_share` of the bundle's calibration). Tier probabilities and
-the payment's spread come from 4,000 draws of that normal, each paid by the contract's own rule.
+referrals together, so its spread keeps only the rest of the band (`model_share` of the bundle's calibration).
+Tier probabilities and the payment's spread come from 4,000 draws of that normal, each paid by the contract's own
+rule.
 """
 
 from __future__ import annotations
