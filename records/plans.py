@@ -2,8 +2,14 @@
 
 A plan is stored as issued: the request (constraints and objective), who asked (a key id or a command, never a
 patient), the model version and the period it forecasts, and per programme the recommended and current funding
-with each forecast metric and its interval. The whole response body is kept as JSON beside the long forecast
-table, so a later reader sees exactly what the allocator saw even after the response format grows.
+with each forecast metric and its interval. The whole response body is kept as the JSON text that was answered,
+beside the long forecast table, so a later reader sees exactly what the allocator saw even after the response
+format grows.
+
+The forecast table is read a whole plan at a time (a review scores one plan), never row by row across plans, so
+it is kept as one JSON value per plan: for 1,024 programmes that is one insert of ~4,000 rows' values instead
+of ~4,000 indexed rows, which took tens of milliseconds of the serving process per recommendation. A database may
+also hold plans whose forecasts are rows of `plan_forecasts`; `get` reads those from there.
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ PLANS = Table(
     Column("request", Text, nullable=False),
     Column("body", Text, nullable=False),
 )
-FORECASTS = Table(
+FORECAST_TABLES = Table(
+    "plan_forecast_tables", METADATA,
+    Column("plan_id", String(36), ForeignKey("plans.plan_id"), primary_key=True),
+    Column("forecasts", Text, nullable=False),  # JSON: {column: [value per row]}, the columns of FORECASTS
+)
+FORECASTS = Table(  # one row per programme and metric, as some databases hold their plans' forecasts
     "plan_forecasts", METADATA,
     Column("plan_id", String(36), ForeignKey("plans.plan_id"), primary_key=True),
     Column("program_id", String(200), primary_key=True),
@@ -45,6 +56,8 @@ FORECASTS = Table(
     Column("status_quo_lower", Float),
     Column("status_quo_upper", Float),
 )
+FORECAST_COLUMNS = tuple(c.name for c in FORECASTS.columns if c.name != "plan_id")
+_NUMERIC = [c.name for c in FORECASTS.columns if isinstance(c.type, Float)]
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,29 @@ def forecast_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(frozen=True)
+class PlanDocument:
+    """An issued recommendation ready to store: its body as JSON text, the fields the plans table indexes and the
+    forecast table packed as one JSON value. Built where the body is built (a compute worker for the service), so
+    the process that stores and answers it parses and serialises nothing."""
+
+    body: str
+    model_version: str
+    forecast_period: str
+    forecasts: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any], text: str | None = None) -> PlanDocument:
+        """The document of `body`; `text` is its JSON exactly as answered (default: `body` serialised here)."""
+        provenance = body.get("provenance", {})
+        rows = forecast_rows(body)
+        packed = {name: [row[name] for row in rows] for name in FORECAST_COLUMNS}
+        return cls(body=json.dumps(body, sort_keys=True, default=str) if text is None else text,
+                   model_version=str(provenance.get("model_version", "unknown")),
+                   forecast_period=str(provenance.get("forecast_period", "unknown")),
+                   forecasts=json.dumps(packed))
+
+
 class PlanStore:
     def __init__(self, url: str):
         self.engine: Engine = create_engine(url)
@@ -100,18 +136,18 @@ class PlanStore:
 
     def save(self, body: dict[str, Any], request: dict[str, Any], *, issued_by: str) -> str:
         """Store an issued recommendation (its response body and the request behind it); returns the plan id."""
+        return self.store(PlanDocument.of(body), request, issued_by=issued_by)
+
+    def store(self, document: PlanDocument, request: dict[str, Any], *, issued_by: str) -> str:
+        """Store an issued recommendation already in its stored form; returns the plan id."""
         plan_id = str(uuid.uuid4())
-        provenance = body.get("provenance", {})
         with self._writing, self.engine.begin() as connection:
             connection.execute(insert(PLANS).values(
                 plan_id=plan_id, issued_at=datetime.now(UTC).isoformat(timespec="microseconds"),  # orders plans
-                issued_by=issued_by[:200], model_version=str(provenance.get("model_version", "unknown")),
-                forecast_period=str(provenance.get("forecast_period", "unknown")),
-                request=json.dumps(request, sort_keys=True, default=str),
-                body=json.dumps(body, sort_keys=True, default=str)))
-            rows = forecast_rows(body)
-            if rows:
-                connection.execute(insert(FORECASTS), [{**row, "plan_id": plan_id} for row in rows])
+                issued_by=issued_by[:200], model_version=document.model_version,
+                forecast_period=document.forecast_period, request=json.dumps(request, sort_keys=True, default=str),
+                body=document.body))
+            connection.execute(insert(FORECAST_TABLES).values(plan_id=plan_id, forecasts=document.forecasts))
         return plan_id
 
     def get(self, plan_id: str) -> IssuedPlan:
@@ -119,15 +155,19 @@ class PlanStore:
             plan = connection.execute(select(PLANS).where(PLANS.c.plan_id == plan_id)).mappings().first()
             if plan is None:
                 raise KeyError(f"no issued plan with id {plan_id}")
-            forecasts = pd.DataFrame(connection.execute(
-                select(FORECASTS).where(FORECASTS.c.plan_id == plan_id)
-                .order_by(FORECASTS.c.program_id, FORECASTS.c.metric)).mappings().all(),
-                columns=[c.name for c in FORECASTS.columns])
-        numeric = [c.name for c in FORECASTS.columns if isinstance(c.type, Float)]
-        forecasts[numeric] = forecasts[numeric].astype(float)
+            packed = connection.execute(select(FORECAST_TABLES.c.forecasts)
+                                        .where(FORECAST_TABLES.c.plan_id == plan_id)).scalar()
+            if packed is None:
+                forecasts = pd.DataFrame(connection.execute(
+                    select(*(FORECASTS.c[name] for name in FORECAST_COLUMNS)).where(FORECASTS.c.plan_id == plan_id)
+                    .order_by(FORECASTS.c.program_id, FORECASTS.c.metric)).mappings().all(),
+                    columns=list(FORECAST_COLUMNS))
+        if packed is not None:
+            forecasts = (pd.DataFrame(json.loads(packed), columns=list(FORECAST_COLUMNS))
+                         .sort_values(["program_id", "metric"], kind="stable", ignore_index=True))
+        forecasts[_NUMERIC] = forecasts[_NUMERIC].astype(float)
         return IssuedPlan(plan["plan_id"], plan["issued_at"], plan["issued_by"], plan["model_version"],
-                          plan["forecast_period"], json.loads(plan["request"]), json.loads(plan["body"]),
-                          forecasts.drop(columns="plan_id"))
+                          plan["forecast_period"], json.loads(plan["request"]), json.loads(plan["body"]), forecasts)
 
     def latest(self, forecast_period: str) -> IssuedPlan | None:
         """The last plan issued for `forecast_period` (the one a review of that period scores), if any."""
