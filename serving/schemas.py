@@ -174,6 +174,7 @@ class ForecastPublic(Versioned):
 
 # ---- recommendations and scenarios -------------------------------------------------------------------------
 Amount = float | None
+Detail = Literal["summary", "full"]
 
 
 class ProvenancePublic(Public):
@@ -223,7 +224,8 @@ class BaselinePublic(Public):
     feasible: bool
     adjusted: bool
     objective_value: Amount
-    allocation: dict[str, float] | None
+    allocation: dict[str, float] | None = Field(description=(
+        "The rule's funding per programme: in an answer with detail full, when the rule is feasible (else null)."))
     notes: list[str]
 
 
@@ -308,6 +310,9 @@ class RecommendationPublic(ResourcesPublic, Versioned):
     outside_observed_range: list[str]
     provenance: ProvenancePublic
     money: MoneyPublic | None = Field(None, description="Objective kind money only: expected contract payments.")
+    detail_level: Detail = Field("full", description=(
+        "summary (POST /v1/recommendations by default): the baselines without their per-programme allocation; "
+        "full (?detail=full): with it."))
 
 
 class ScenariosCreate(BaseModel):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import insert, select
 
-from records.plans import PlanStore
+from records.plans import FORECAST_COLUMNS, FORECASTS, PLANS, PlanDocument, PlanStore, forecast_rows
 from usecases.plan_scoring import score_plan
 from usecases.recommendation import RecommendationRequest, recommend
 
@@ -101,3 +104,37 @@ def test_plans_saved_at_once_from_many_threads_are_all_kept(store: PlanStore, is
     listing = store.listing()
     assert sorted(listing["plan_id"]) == sorted(ids)
     assert {store.get(i).request["budget"] for i in ids[:5]} == {0.0, 1.0, 2.0, 3.0, 4.0}
+
+
+def test_the_body_is_kept_as_the_text_answered_and_the_forecasts_as_the_body_gives_them(
+        store: PlanStore, issued: Any) -> None:
+    body, request = issued
+    text = json.dumps(body)  # key order as answered, not sorted
+    plan_id = store.store(PlanDocument.of(body, text), request, issued_by="key:alloc-1")
+    with store.engine.connect() as connection:
+        kept = connection.execute(select(PLANS.c.body).where(PLANS.c.plan_id == plan_id)).scalar()
+    assert kept == text
+    plan = store.get(plan_id)
+    assert plan.body == body and plan.request == request
+    assert plan.model_version == str(body["provenance"]["model_version"])
+    expected = (pd.DataFrame(forecast_rows(body), columns=list(FORECAST_COLUMNS))
+                .sort_values(["program_id", "metric"], ignore_index=True))
+    numbers = list(FORECAST_COLUMNS[2:])  # every column after program_id and metric
+    expected[numbers] = expected[numbers].astype(float)
+    pd.testing.assert_frame_equal(plan.forecasts, expected, check_exact=True)
+
+
+def test_a_plan_with_its_forecasts_as_rows_reads_as_the_same_plan(store: PlanStore, issued: Any) -> None:
+    """Databases may hold plans whose forecasts are rows of plan_forecasts: they read exactly as packed ones."""
+    body, request = issued
+    packed = store.get(store.save(body, request, issued_by="cli"))
+    plan_id = str(uuid.uuid4())
+    with store.engine.begin() as connection:
+        connection.execute(insert(PLANS).values(
+            plan_id=plan_id, issued_at="2026-01-01T00:00:00.000000+00:00", issued_by="cli",
+            model_version=packed.model_version, forecast_period=packed.forecast_period,
+            request=json.dumps(request), body=json.dumps(body, sort_keys=True)))
+        connection.execute(insert(FORECASTS), [{**row, "plan_id": plan_id} for row in reversed(forecast_rows(body))])
+    rows = store.get(plan_id)
+    assert rows.body == packed.body
+    pd.testing.assert_frame_equal(rows.forecasts, packed.forecasts, check_exact=True)

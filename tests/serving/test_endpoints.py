@@ -165,3 +165,34 @@ def test_a_route_without_an_access_rule_is_refused_at_build_time() -> None:
     app.include_router(extra)
     with pytest.raises(KeyError, match="no access rule"):
         route_rules(app.routes)
+
+
+def untimed(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer without the solver's wall time, the one figure two runs of a request do not share."""
+    return {**answer, "solver": {k: v for k, v in answer["solver"].items() if k != "seconds"}}
+
+
+def test_a_recommendation_leaves_the_baselines_splits_out_unless_asked_for_full_detail(client: Any, auth: Any,
+                                                                                        champion: Any) -> None:
+    from serving.routers.recommendations import recommendation_result
+    from serving.schemas import RecommendationCreate, RecommendationPublic
+
+    request = {"max_change": 0.3, "groups": [{"column": "region", "value": "rural", "min_share": 0.05}]}
+    summary = client.post("/v1/recommendations", headers=auth("allocator"), json=request)
+    full = client.post("/v1/recommendations", params={"detail": "full"}, headers=auth("allocator"), json=request)
+    assert summary.status_code == full.status_code == 200, (summary.text, full.text)
+    # full: what the service answered before the option existed (the validated result), marked as full
+    result = recommendation_result(champion, RecommendationCreate.model_validate(request))
+    before = untimed(RecommendationPublic.model_validate(result).model_dump(mode="json"))
+    assert untimed(full.json()) == {**before, "detail_level": "full"}
+    assert all(b["allocation"] for b in full.json()["baselines"] if b["feasible"])
+    # summary: the same answer but for the baselines' splits
+    short = untimed(summary.json())
+    assert short["detail_level"] == "summary" and all(b["allocation"] is None for b in short["baselines"])
+    assert {**short, "detail_level": "full",
+            "baselines": [{**b, "allocation": None} for b in before["baselines"]]} == {
+        **before, "detail_level": "full", "baselines": [{**b, "allocation": None} for b in before["baselines"]]}
+    assert len(summary.content) < len(full.content)
+    refused = client.post("/v1/recommendations", params={"detail": "everything"}, headers=auth("allocator"),
+                          json=request)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.detail"

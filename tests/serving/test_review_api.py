@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from sqlalchemy import select
+
 from features.kpi import programme_kpis
 from records.kpi_history import KpiHistory
+from records.plans import FORECAST_COLUMNS, PLANS, PlanStore, forecast_rows
 
 
 def test_a_recommendation_is_stored_and_scored_when_its_period_is_in(client: Any, auth: Any, settings: Any,
@@ -33,6 +37,29 @@ def test_a_recommendation_is_stored_and_scored_when_its_period_is_in(client: Any
     assert "status quo was not run" in scored["attribution"]
     rows = client.get("/v1/review/kpis", params={"kpi": "dropout_rate"}, headers=auth("allocator")).json()
     assert {r["kpi"] for r in rows["kpis"]} == {"dropout_rate"} and len(rows["loads"]) == 1
+
+
+def test_the_stored_plan_is_the_answer_byte_for_byte_with_its_forecasts(client: Any, auth: Any,
+                                                                          settings: Any) -> None:
+    answer = client.post("/v1/recommendations", headers=auth("allocator"), json={
+        "max_change": 0.3, "groups": [{"column": "region", "value": "rural", "min_share": 0.05}]})
+    assert answer.status_code == 200, answer.text
+    plan_id = answer.headers["Location"].rsplit("/", 1)[1]
+    store = PlanStore(settings.resolved_outcomes_url)
+    try:
+        with store.engine.connect() as connection:
+            text = connection.execute(select(PLANS.c.body).where(PLANS.c.plan_id == plan_id)).scalar()
+        plan = store.get(plan_id)
+    finally:
+        store.close()
+    assert text is not None and text.encode() == answer.content
+    body = answer.json()
+    assert plan.body == body and plan.model_version == body["provenance"]["model_version"]
+    expected = (pd.DataFrame(forecast_rows(body), columns=list(FORECAST_COLUMNS))
+                .sort_values(["program_id", "metric"], ignore_index=True))
+    numbers = list(FORECAST_COLUMNS[2:])
+    expected[numbers] = expected[numbers].astype(float)
+    pd.testing.assert_frame_equal(plan.forecasts, expected, check_exact=True)
 
 
 def test_review_routes_are_for_planners_and_refuse_bad_queries_by_name(client: Any, auth: Any) -> None:
