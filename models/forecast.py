@@ -33,6 +33,7 @@ from models.intervals import (
     UNCALIBRATED,
     IntervalCalibration,
     bands,
+    cut_distance,
     demand_spread,
     estimate_parts,
     extrapolation_distance,
@@ -96,7 +97,8 @@ class Forecaster:
         episodes = state.next_referrals * self.reach.predict(reach_in)
         ri = episodes * p_ri
         outside = extrapolation_distance(funding, state.observed_min, state.observed_max)
-        band = bands(ri, state.next_referrals, outside, self.intervals, state.estimate_variance)
+        band = bands(ri, state.next_referrals, outside, self.intervals, state.estimate_variance,
+                     cut_distance(funding, state.observed_min))
         return pd.DataFrame({
             "program_id": program_id, "funding": funding, "episodes": episodes,
             "reliable_improvements": ri,

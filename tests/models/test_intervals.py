@@ -104,7 +104,9 @@ def test_band_shape_is_continuous_in_funding(trained) -> None:
         ri = curve["reliable_improvements"].to_numpy()
         for column in ("reliable_improvements_lower", "reliable_improvements_upper"):
             shape = np.abs(curve[column].to_numpy() - ri) / ri
-            assert np.abs(np.diff(shape)).max() < 0.002, (pid, column)  # a 0.2 % step in funding
+            # grid steps of 0.15 % in funding; below the observed range the lower band's relative width grows by
+            # about 2 per unit of log-funding, 0.003 a step: a step of its own would be far more
+            assert np.abs(np.diff(shape)).max() < 0.005, (pid, column)
         assert shape[-1] > shape[len(shape) // 2]  # wider beyond the largest observed funding
 
 
@@ -170,3 +172,17 @@ def test_estimate_variance_sizes_the_expected_band_by_the_programme_history() ->
         widths[name] = np.median((upper - lower) / forecast[idx])
         assert 0.83 <= np.mean((truth[idx] >= lower) & (truth[idx] <= upper)) <= 0.97, name
     assert widths["small"] > 3 * widths["large"]
+
+
+def test_a_cut_below_the_observed_range_widens_the_lower_bound_more_than_a_rise_above_it() -> None:
+    from models.intervals import cut_distance
+
+    funding = np.array([50.0, 150.0, 400.0])  # half the smallest observed, inside, twice the largest
+    distance = extrapolation_distance(funding, 100.0, 200.0)
+    below = cut_distance(funding, 100.0)
+    assert below.tolist() == pytest.approx([np.log(2), 0.0, 0.0])
+    band = bands(np.full(3, 40.0), 1e9, distance, CALIBRATED, 0.01, below)
+    down = 40.0 - band["expected_lower"]
+    assert down[0] > 2 * down[2] and down[2] > down[1]
+    assert band["expected_upper"][0] == pytest.approx(band["expected_upper"][2])  # the upper side is symmetric
+    assert band["realised_lower"][0] < band["realised_lower"][2]
