@@ -25,6 +25,7 @@ from features.build import (
     PATIENT_NUMERIC,
     ProgramPeriods,
     episode_columns,
+    funding_columns,
     period_outcomes,
     program_history,
 )
@@ -90,13 +91,14 @@ def clinic_periods(programs: pd.DataFrame, clinic_column: str, episodes: pd.Data
 
 def clinic_spend_columns(spend: np.ndarray, referrals: np.ndarray, prior_per_referral: np.ndarray,
                          categories: Sequence[str]) -> dict[str, np.ndarray]:
-    """Model columns of spend vectors (rows x categories) at given referrals; what-if forecasts call it too."""
-    per_referral = np.asarray(spend, float) / np.maximum(np.asarray(referrals, float), 1.0)[:, None]
-    level = np.log1p(np.maximum(per_referral, 0.0))
-    against = level - np.log1p(np.asarray(prior_per_referral, float))
+    """Model columns of spend vectors (rows x categories) at given referrals; what-if forecasts call it too.
+    Each category's pair is the programme funding columns (`features.build.funding_columns`) of its spend."""
+    spend, prior = np.asarray(spend, float), np.asarray(prior_per_referral, float)
     names = spend_feature_names(categories)
     k = len(categories)
-    return {**{names[j]: level[:, j] for j in range(k)}, **{names[k + j]: against[:, j] for j in range(k)}}
+    per_category = [funding_columns(np.maximum(spend[:, j], 0.0), referrals, prior[:, j]) for j in range(k)]
+    return {**{names[j]: per_category[j]["log_funding_per_referral"] for j in range(k)},
+            **{names[k + j]: per_category[j]["funding_vs_history"] for j in range(k)}}
 
 
 def clinic_episode_columns(programs: pd.DataFrame, episodes: pd.DataFrame, clinic_column: str,
