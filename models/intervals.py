@@ -220,11 +220,10 @@ def expected_spread(calibration: IntervalCalibration, estimate: float = 0.0) -> 
 
 
 def model_share(calibration: IntervalCalibration, referral_variance: float = 0.0, rate_variance: float = 0.0) -> float:
-    """The part of a programme's expected band that a rate keeps (0 .. 1): the band's relative spread is
-    sqrt(model_spread^2 + referral + rate variance), and a rate of two counts that move with referrals together
-    (reliable improvements over episodes) loses the referral estimate's error, keeping sqrt(model^2 + rate)."""
-    spread = math.sqrt(calibration.model_spread**2 + referral_variance + rate_variance)
-    return math.sqrt(calibration.model_spread**2 + rate_variance) / spread if spread > 0 else 1.0
+    """The part of a programme's expected band that a rate keeps (0 .. 1): a rate of two counts that move with
+    referrals together (reliable improvements over episodes) loses the referral estimate's error."""
+    spread = expected_spread(calibration, referral_variance + rate_variance)
+    return expected_spread(calibration, rate_variance) / spread if spread > 0 else 1.0
 
 
 def _finite(score: float, fallback: float) -> float:

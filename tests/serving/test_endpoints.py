@@ -189,8 +189,7 @@ def test_a_recommendation_leaves_the_baselines_splits_out_unless_asked_for_full_
     # summary: the same answer but for the baselines' splits
     short = untimed(summary.json())
     assert short["detail_level"] == "summary" and all(b["allocation"] is None for b in short["baselines"])
-    assert {**short, "detail_level": "full",
-            "baselines": [{**b, "allocation": None} for b in before["baselines"]]} == {
+    assert {**short, "detail_level": "full"} == {
         **before, "detail_level": "full", "baselines": [{**b, "allocation": None} for b in before["baselines"]]}
     assert len(summary.content) < len(full.content)
     refused = client.post("/v1/recommendations", params={"detail": "everything"}, headers=auth("allocator"),
