@@ -13,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from usecases.confidence import chance_text
 from usecases.recommendation import RecommendationRequest
 
 
@@ -84,7 +85,7 @@ def print_recommendation(console: Console, result: dict[str, Any], request: Reco
     plan, now = result["totals"]["plan"], result["totals"]["status_quo"]
     console.print(f"expected reliable improvements: plan {plan['reliable_improvements']:,.1f} vs status quo "
                   f"{now['reliable_improvements']:,.1f}; dropouts {plan['dropouts']:,.1f} vs {now['dropouts']:,.1f}; "
-                  f"P(plan beats status quo) = {result['probability_beats_status_quo']:.0%}")
+                  f"P(plan beats status quo) = {chance_text(result['probability_beats_status_quo'])}")
     unit = objective_unit(result["objective"])
     console.print(f"the plan against simple rules under the same constraints, in {unit}:", markup=False)
     console.print(f"  recommended plan: {result['objective_value']:,.1f}", highlight=False)

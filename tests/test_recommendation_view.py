@@ -63,3 +63,15 @@ def test_objective_units(objective: dict[str, Any], unit: str) -> None:
     from carealloc.recommendation_view import objective_unit
 
     assert objective_unit(objective) == unit
+
+
+@pytest.mark.parametrize(("probability", "shown"), [(1.0, "> 99 %"), (0.9996, "> 99 %"), (0.9, "90 %"),
+                                                    (0.004, "< 1 %"), (0.0, "< 1 %")])
+def test_a_chance_near_certain_is_not_printed_as_certain(trained: Any, probability: float, shown: str) -> None:
+    request = RecommendationRequest.model_validate(DEMO_REQUEST)
+    result = {**recommend(trained[2], request), "probability_beats_status_quo": probability}
+    console = Console(width=80, soft_wrap=True)
+    with console.capture() as captured:
+        print_recommendation(console, result, request)
+    assert f"P(plan beats status quo) = {shown}" in captured.get()
+    assert "100 %" not in captured.get() and "= 0 %" not in captured.get()

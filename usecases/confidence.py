@@ -16,6 +16,20 @@ import numpy as np
 from allocation import GridPositions, OutcomeCurve
 
 BEAT_STATUS_QUO_DRAWS = 4000
+CHANCE_FLOOR = 0.01
+"""Chances shown to people stop at 1 % and 99 %: a plan stated at 0.999 truly beat the status quo in 96-100 % of
+unseen worlds (benchmarks/bench_uncertainty.py), so "100 %" would claim a certainty the forecast does not have."""
+
+
+def chance_text(probability: float | None) -> str:
+    """A stated chance as people read it: whole percent, "> 99 %" and "< 1 %" at the ends."""
+    if probability is None:
+        return "-"
+    if probability > 1 - CHANCE_FLOOR:
+        return f"> {100 * (1 - CHANCE_FLOOR):.0f} %"
+    if probability < CHANCE_FLOOR:
+        return f"< {100 * CHANCE_FLOOR:.0f} %"
+    return f"{100 * probability:.0f} %"
 
 
 def probability_beats_status_quo(curves: Sequence[OutcomeCurve], plan: dict[str, float], seed: int = 0) -> float:

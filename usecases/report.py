@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from models.forecast import QALY_PER_RELIABLE_IMPROVEMENT
+from usecases.confidence import chance_text
 from usecases.contract_projection import ContractProjection
 from usecases.cost_effectiveness import NICE_THRESHOLDS, AcceptabilityCurve, cost_per_outcome
 
@@ -105,7 +106,7 @@ def render_html(content: ReportContent) -> str:
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     environment.filters["money"] = lambda v: "-" if v is None else f"{content.currency}{v:,.0f}"
     environment.filters["num"] = lambda v, d=1: "-" if v is None else f"{v:,.{d}f}"
-    environment.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.0f} %"
+    environment.filters["chance"] = chance_text
     body = content.recommendation
     charts = {"money": money_moves_chart(body["allocations"])}
     if content.contracts_plan:

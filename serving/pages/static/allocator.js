@@ -162,7 +162,7 @@
     list.appendChild(CA.el("li", { text: "The plan is expected to give " + CA.fmt.num(plan.reliable_improvements, 1) +
       " reliable improvements next period, " + (gain >= 0 ? CA.fmt.num(gain, 1) + " more" : CA.fmt.num(-gain, 1) + " fewer") +
       " than keeping today's split (" + CA.fmt.num(now.reliable_improvements, 1) + "); it beats the status quo in " +
-      CA.fmt.pct(result.probability_beats_status_quo) + " of forecast-error draws." }));
+      CA.fmt.chance(result.probability_beats_status_quo) + " of forecast-error draws." }));
     if (result.shadow_price !== null) {
       list.appendChild(CA.el("li", { text: "Each extra " + CA.fmt.money(1000) + " of budget would add about " + CA.fmt.num(result.shadow_price, 3) +
         " of the objective; that is what the budget constraint costs." }));
@@ -213,7 +213,7 @@
     holder.appendChild(improvementsTile("plan", "The plan", plan));
     holder.appendChild(improvementsTile("status_quo", "Status quo", now));
     holder.appendChild(tile("gain", "Gain over the status quo", (gain > 0 ? "+" : "") + CA.fmt.num(gain, 1),
-      "beats it in " + CA.fmt.pct(result.probability_beats_status_quo) + " of forecast-error draws"));
+      "beats it in " + CA.fmt.chance(result.probability_beats_status_quo) + " of forecast-error draws"));
     holder.appendChild(tile("moved", "Money moved", CA.fmt.money(moneyMoved(result)), "sum of the increases"));
   }
 

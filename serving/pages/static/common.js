@@ -70,6 +70,11 @@
     signedMoney: function (x) { return x === null || x === undefined ? "–" : signedMoneyFormat.format(Math.round(x)); },
     num: function (x, digits) { return x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }); },
     pct: function (x, digits) { return x === null || x === undefined ? "–" : (100 * x).toFixed(digits === undefined ? 0 : digits) + " %"; },
+    /* A stated chance stops at 1 % and 99 % (usecases/confidence.py CHANCE_FLOOR says why). */
+    chance: function (x) {
+      if (x === null || x === undefined) { return "–"; }
+      return x > 0.99 ? "> 99 %" : x < 0.01 ? "< 1 %" : (100 * x).toFixed(0) + " %";
+    },
     signedPct: function (x) { return x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + (100 * x).toFixed(1) + " %"; },
     words: function (text) { return String(text).replace(/_/g, " "); },
     /* A model metric rounded to two significant digits below 1 (0.6284 -> 0.63, ECE 0.0167 -> 0.017, 0.0122 ->
