@@ -86,7 +86,10 @@ def test_monotone_in_funding_with_the_slope(small_world, sloped) -> None:
         previous = now
 
 
-def test_off_by_default(trained) -> None:
+def test_on_by_default_and_off_when_asked(trained, small_world) -> None:
     suite, _, _ = trained
-    assert suite.response.funding_slope is None and suite.dropout.funding_slope is None
-    assert suite.params["funding_slope"] is False
+    assert suite.response.funding_slope is not None and suite.dropout.funding_slope is not None
+    assert suite.params["funding_slope"] is True
+    _, programs, episodes = small_world
+    plain = fit_suite(programs, episodes, {**PARAMS, "funding_slope": False})
+    assert plain.response.funding_slope is None and plain.dropout.funding_slope is None
