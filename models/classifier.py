@@ -236,20 +236,18 @@ class FundingAwareClassifier(ClassifierMixin, BaseEstimator):
     def calibrated(self, raw_probability: np.ndarray) -> np.ndarray:
         """The isotonic map (identity when there was too little data to calibrate).
 
-        The same arithmetic as `IsotonicRegression.predict` (clip, then scipy's linear interp1d: searchsorted,
-        slope of the segment, slope * offset + start), without its input checks, which took more CPU than a
-        one-episode request's trees; tests check the results are bit for bit those of `predict`.
+        What `IsotonicRegression.predict` computes (clip, then scipy's linear interp1d, which hands float64 data
+        to `np.interp`), without its input checks, which took more CPU than a one-episode request's trees; tests
+        check the results are bit for bit those of `predict`.
         """
         cal = self.calibrator_
         if cal is None:
             return raw_probability
-        x, y = cal.X_thresholds_, cal.y_thresholds_
+        y = cal.y_thresholds_
         values = np.clip(np.asarray(raw_probability, dtype=np.float64), cal.X_min_, cal.X_max_)
         if len(y) == 1:
             return np.repeat(y, len(values))
-        hi = np.searchsorted(x, values).clip(1, len(x) - 1)
-        lo = hi - 1
-        return (y[hi] - y[lo]) / (x[hi] - x[lo]) * (values - x[lo]) + y[lo]
+        return np.interp(values, cal.X_thresholds_, y)
 
     def contributions(self, X: Features) -> np.ndarray:
         """Exact TreeSHAP values in log-odds (LightGBM's own implementation) with the funding slope's term

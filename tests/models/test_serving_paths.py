@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import EPISODE_FEATURES, episode_features
+from models.funding_slope import FUNDING_COLUMN
 from models.scoring import BundleScorer, ClassifierScorer
 
 
@@ -56,7 +57,7 @@ def test_matrix_from_arrays_equals_matrix_from_frame(small_world, trained) -> No
 
 def test_one_pass_risk_equals_predict_proba(small_world, trained) -> None:
     """The risk from summed SHAP contributions through the calibration equals predict_proba's, and the
-    contributions are LightGBM's."""
+    contributions are LightGBM's, the funding slope's term added on its column."""
     _, _, episodes = small_world
     suite, _, bundle = trained
     sample = episodes.sample(300, random_state=5)
@@ -65,8 +66,13 @@ def test_one_pass_risk_equals_predict_proba(small_world, trained) -> None:
         assert model.calibrator_ is not None
         probability, contributions = ClassifierScorer(model).probability_and_contributions(columns)
         np.testing.assert_allclose(probability, model.predict_proba(frame)[:, 1], rtol=0, atol=1e-9)
-        reference = model.booster_.predict(model.prepared(frame), pred_contrib=True)
+        trees = model.booster_.predict(model.prepared(frame), pred_contrib=True)
+        assert model.funding_slope is not None  # the default: the slope's term rides on the funding column
+        reference = model.with_offset(model.matrix(frame), trees)
         np.testing.assert_allclose(contributions, reference, rtol=0, atol=1e-9)
+        funding = list(model.feature_names_in_).index(FUNDING_COLUMN)
+        np.testing.assert_allclose(np.delete(contributions, funding, axis=1), np.delete(trees, funding, axis=1),
+                                   rtol=0, atol=1e-9)
 
 
 def test_scorer_features_equal_the_bundles_and_the_bundle_pickles_without_look_ups(small_world, trained) -> None:
