@@ -18,11 +18,13 @@ Targets (issue 20): intervals hold the truth for >= 85 % of contract-plans; the 
 expected payment in truth than the outcomes-only plan in >= 80 % of seeds. Printed, never asserted. A seed counts
 as more (or less) only when the paired difference is more than twice its standard error from 0; otherwise it is
 unresolved, or identical when the money plan is the outcomes-only plan.
-Per seed, the money plans are set beside the outcomes-only plan: expected payments stated and true, the payment
-difference stated and true (+/- its standard error), each tier's stated and true chance, and how much money the
-plan moves away from the outcomes-only plan. `--also-value` adds money plans at other amounts per reliable
-improvement (0 counts payments only), to show what the contracts can buy when outcomes count for less; the target
-is scored on the 1,500 plan alone.
+Per seed, the money plans are set beside the outcomes-only plan: how much money the plan moves away from it, the
+payment difference stated and true (+/- its standard error), the reliable improvements it gives up stated (the
+outcome curves) and true (`synthetic.truth.Truth`, exact), and so the money value difference stated and true
+(the amount per improvement times the improvements plus the payments; both plans spend the same budget); then
+expected payments stated and true and each tier's stated and true chance. `--also-value` adds money plans at other
+amounts per reliable improvement (0 counts payments only), to show what the contracts can buy when outcomes count
+for less; the target is scored on the 1,500 plan alone.
 Seeds 4101-4110 are reserved for this report; nothing in the models or the projection was tuned on them.
     python benchmarks/bench_contracts.py [--seeds 4101 ...] [--episodes 50000] [--draws 200]
         [--preset mental-health] [--also-value 0 ...]
@@ -47,6 +49,7 @@ from synthetic.contracts import CONTRACTS
 from synthetic.next_period import simulate_next_period
 from synthetic.plan import build_plan
 from synthetic.simulate import simulate_episodes
+from synthetic.truth import Truth
 from usecases.contract_objective import contract_value_plan
 from usecases.contract_projection import project_contracts
 from usecases.curves import outcome_curves
@@ -86,8 +89,9 @@ RESOLVED = 2.0
 
 
 def one_seed(seed: int, episodes: int, draws: int, preset: str, also_values: tuple[float, ...] = ()
-             ) -> tuple[list[dict[str, float | str]], dict[str, np.ndarray]]:
-    """The contract-plan rows of one seed and, per plan, the total payment of each simulated next period."""
+             ) -> tuple[list[dict[str, float | str]], dict[str, np.ndarray], dict[str, tuple[float, float]]]:
+    """The contract-plan rows of one seed and, per plan, the total payment of each simulated next period and the
+    reliable improvements stated (the outcome curves) and true (`Truth`, exact)."""
     plan = build_plan(preset, episodes, seed)
     programs, table = validate_tables(*simulate_episodes(plan))
     suite = fit_suite(programs, table, PARAMS, seed=0)
@@ -108,6 +112,12 @@ def one_seed(seed: int, episodes: int, draws: int, preset: str, also_values: tup
     outcomes_plan = plans["recommendation"]
     rows: list[dict[str, float | str]] = []
     paid_per_draw: dict[str, np.ndarray] = {}
+    world_truth = Truth(plan)
+    by_id = {c.program_id: c for c in curves}
+    improvements = {name: (sum(float(np.interp(f, by_id[p].funding, by_id[p].metrics["reliable_improvements"]))
+                               for p, f in zip(ids, funding, strict=True)),
+                           world_truth.value(dict(zip(ids, funding.tolist(), strict=True))))
+                    for name, funding in plans.items()}
     for name, funding in plans.items():
         projections = project_contracts(contracts, bundle, dict(zip(ids, funding.tolist(), strict=True)), table)
         realised = [simulate_next_period(plan, funding, replicate=r) for r in range(draws)]
@@ -130,7 +140,7 @@ def one_seed(seed: int, episodes: int, draws: int, preset: str, also_values: tup
                 **{f"stated_tier{i}": p for i, p in enumerate(projection.tier_probabilities) if i in tiers},
                 **{f"true_tier{i}": float(np.mean(values >= contract.tiers[i].threshold)) for i in tiers},
             })
-    return rows, paid_per_draw
+    return rows, paid_per_draw, improvements
 
 
 def paired_difference(plan: np.ndarray, other: np.ndarray) -> tuple[float, float]:
@@ -161,13 +171,15 @@ def main() -> None:
     money_names = [_money_name(v) for v in (VALUE_PER_IMPROVEMENT, *args.also_value)]
     rows: list[dict[str, float | str]] = []
     per_draw: dict[tuple[int, str], np.ndarray] = {}
+    improved: dict[tuple[int, str], tuple[float, float]] = {}
     print(f"payer contracts against the truth ({args.preset}, {args.episodes:,} episodes, {args.draws} draws "
           "of the next period per plan)")
     print(f"{'seed':>6} {'plan':<15} {'contract':<18} {'stated':>7} {'90% interval':>17} {'truth':>7} "
           f"{'+/-mc':>6} {'real.in':>7} {'E[pay] stated':>14} {'true':>9}")
     for seed in args.seeds:
         started = time.perf_counter()
-        seed_rows, seed_paid = one_seed(seed, args.episodes, args.draws, args.preset, tuple(args.also_value))
+        seed_rows, seed_paid, seed_improvements = one_seed(seed, args.episodes, args.draws, args.preset,
+                                                           tuple(args.also_value))
         for r in seed_rows:
             print(f"{r['seed']:>6} {r['plan']:<15} {r['contract']:<18} {r['stated']:7.3f} "
                   f"[{r['lower']:7.3f}, {r['upper']:7.3f}] {r['truth']:7.3f} {r['mc_error']:6.3f} "
@@ -175,6 +187,7 @@ def main() -> None:
         print(f"       seed {seed}: {time.perf_counter() - started:.1f} s")
         rows.extend(seed_rows)
         per_draw.update({(seed, name): paid for name, paid in seed_paid.items()})
+        improved.update({(seed, name): counts for name, counts in seed_improvements.items()})
     paid = {key: float(draws.mean()) for key, draws in per_draw.items()}
     stated_paid = {key: 0.0 for key in per_draw}
     moved = {(r["seed"], r["plan"]): float(r["moved"]) for r in rows}
@@ -182,14 +195,19 @@ def main() -> None:
         stated_paid[(int(r["seed"]), str(r["plan"]))] += float(r["stated_payment"])
     print(f"\nmoney plans vs the outcomes-only recommendation, true expected payment difference (paired by draw, "
           f"+/- its standard error; more or less when resolved, {RESOLVED:.0f} standard errors from 0):")
-    for name in money_names:
+    print(f"{'':>25} {'moved':>10} {'payment: stated':>15} {'true':>9} {'+/-se':>7} {'':<10} "
+          f"{'reliable impr.: stated':>22} {'true':>7}  {'money value: stated':>19} {'true':>9}")
+    for name, value in zip(money_names, (VALUE_PER_IMPROVEMENT, *args.also_value), strict=True):
         verdicts = []
         for seed in args.seeds:
             mean, error = paired_difference(per_draw[(seed, name)], per_draw[(seed, "recommendation")])
             verdicts.append(verdict(mean, error, moved[(seed, name)]))
             stated_gain = stated_paid[(seed, name)] - stated_paid[(seed, "recommendation")]
-            print(f"  {seed} {name:<18} moved {moved[(seed, name)]:10,.0f}  stated {stated_gain:+9,.0f}  true "
-                  f"{mean:+9,.0f} +/- {error:7,.0f}  {verdicts[-1]}")
+            stated_ri, true_ri = (a - b for a, b in zip(improved[(seed, name)], improved[(seed, "recommendation")],
+                                                        strict=True))
+            print(f"  {seed} {name:<18} {moved[(seed, name)]:10,.0f} {stated_gain:+15,.0f} {mean:+9,.0f} "
+                  f"{error:7,.0f} {verdicts[-1]:<10} {stated_ri:+22.1f} {true_ri:+7.1f}  "
+                  f"{value * stated_ri + stated_gain:+19,.0f} {value * true_ri + mean:+9,.0f}")
         counts = {v: verdicts.count(v) for v in ("more", "less", "unresolved", "identical")}
         target = " (target: more in >= 80 %)" if name == "money objective" else ""
         print(f"{name}: more true expected payment in {counts['more']} of {len(verdicts)} seeds, less in "
