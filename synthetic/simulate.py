@@ -125,6 +125,30 @@ def simulate_episodes(plan: WorldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _programs_table(plan), _episodes_table(plan, cols, rng)
 
 
+def simulate_referred(plan: WorldPlan) -> pd.DataFrame:
+    """The episodes table of a programme world (no clinics) drawn referral by referral: each referral has its own
+    random numbers whatever the funding, and the funding decides only whether it is offered treatment (a uniform
+    below the reach share) and how its course goes. Offered referrals are a binomial share as in
+    `simulate_episodes`, so the distribution is the same; two fundings under one seed and the same referrals then
+    differ patient by patient only where the funding changed the patient's course (common random numbers)."""
+    if plan.clinics is not None:
+        raise ValueError("simulate_referred draws programme worlds; a clinic world's arrivals depend on its spend")
+    rng = np.random.default_rng([plan.seed, 1])
+    a = plan.arrays
+    kappa = courses_per_referral(plan.funding, plan.referrals, a.unit_cost[:, None], a.standard_sessions[:, None],
+                                 a.overhead[:, None])
+    cell_program, cell_period = np.divmod(np.repeat(np.arange(plan.referrals.size), plan.referrals.ravel()),
+                                          plan.referrals.shape[1])
+    offered = rng.random(len(cell_program)) < reach_share(kappa, a.reach_rate[:, None])[cell_program, cell_period]
+    parts = []
+    for start in range(0, max(len(cell_program), 1), CHUNK):
+        sl = slice(start, start + CHUNK)
+        part = _treat(rng, plan, a, cell_program[sl], cell_period[sl], kappa)
+        parts.append({k: v[offered[sl]] for k, v in part.items()})
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return _episodes_table(plan, cols, rng)
+
+
 def programs_table(plan: WorldPlan) -> pd.DataFrame:
     """The programs contract table of the plan (small: one row per programme-period)."""
     return _programs_table(plan)

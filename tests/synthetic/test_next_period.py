@@ -37,6 +37,23 @@ def test_episodes_follow_the_truth_and_respond_to_funding(plan) -> None:
     assert high > low
 
 
+def test_one_replicate_under_two_fundings_is_the_same_patients(plan) -> None:
+    """Common random numbers: moving one programme's money leaves every other programme's episodes as they were,
+    and more money offers treatment to the same referrals and more."""
+    funding = plan.current_funding.astype(float)
+    more = funding.copy()
+    more[0] *= 1.3
+    first, second = (simulate_next_period(plan, f, replicate=2) for f in (funding, more))
+    moved = plan.programs["program_id"].iloc[0]
+    columns = ["program_id", "baseline_score", "final_score", "dropped_out", "sessions_attended", "age", "payer"]
+    kept = [frame[frame["program_id"] != moved][columns].reset_index(drop=True) for frame in (first, second)]
+    pd.testing.assert_frame_equal(kept[0], kept[1])
+    assert (second["program_id"] == moved).sum() > (first["program_id"] == moved).sum()
+    baselines = [frame.loc[frame["program_id"] == moved, ["age", "baseline_score"]] for frame in (first, second)]
+    common = baselines[0].merge(baselines[1].drop_duplicates(), how="left", indicator=True)
+    assert (common["_merge"] == "both").mean() > 0.99  # the patients offered before are offered again
+
+
 def test_funding_of_the_wrong_shape_or_sign_is_refused(plan) -> None:
     with pytest.raises(ValueError, match="one per programme"):
         simulate_next_period(plan, np.ones(3), replicate=0)
