@@ -133,8 +133,8 @@ class PlanStore:
         self.engine: Engine = create_engine(url)
         METADATA.create_all(self.engine)
         # One SQLite writer at a time from this process, queued here: SQLite's busy handler lets concurrent
-        # writers starve, and under 8 clients asking for 1,024-cell plans (a 60 ms write each) 3 of 150 plans were
-        # lost after the 5 s busy timeout. A server database takes concurrent writers itself.
+        # writers starve, and under 8 clients asking for 1,024-cell plans some plans were lost after the 5 s busy
+        # timeout. A server database takes concurrent writers itself.
         self._writing: AbstractContextManager[Any] = threading.Lock() if url.startswith("sqlite") else nullcontext()
 
     def close(self) -> None:

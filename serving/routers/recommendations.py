@@ -93,7 +93,7 @@ def _result(loaded: LoadedBundle, body: RecommendationCreate) -> dict[str, Any]:
 def _document(loaded: LoadedBundle, body: RecommendationCreate, detail: Detail) -> PlanDocument:
     """The response document and its plan record, checked against the schema and serialised where the work ran (a
     compute worker when there are any), so the serving process, which every request shares, only stores the text
-    and passes it on (at 1,024 programmes parsing and re-serialising it there cost ~50 ms a request)."""
+    and passes it on (at 1,024 programmes parsing and re-serialising it there costs tens of ms a request)."""
     return _checked(_result(loaded, body), detail)
 
 
