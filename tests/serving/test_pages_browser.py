@@ -7,6 +7,7 @@ phone width (390 px) go to test-output/screenshots/."""
 from __future__ import annotations
 
 import copy
+import math
 import socket
 import threading
 from collections.abc import Iterator
@@ -199,8 +200,10 @@ def test_allocator_recommends_compares_a_scenario_and_sees_field_errors(server: 
 
 
 def _money(x: float) -> str:
-    """What Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', maximumFractionDigits: 0}) shows."""
-    return f"{'-' if round(x) < 0 else ''}${abs(round(x)):,}"
+    """What the page shows: CA.fmt.money's Math.round (halves up, unlike Python's round) through
+    Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', maximumFractionDigits: 0})."""
+    whole = math.floor(x + 0.5)
+    return f"{'-' if whole < 0 else ''}${abs(whole):,}"
 
 
 def test_allocator_dashboard_tiles_match_the_recommendation(server: str, browser: WebDriver, keys: Any) -> None:
