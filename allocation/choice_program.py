@@ -38,6 +38,8 @@ HIGHS_OPTIONS = {
 }
 # Relaxations the dive may solve before giving up.
 MAX_DIVE_STEPS = 60
+# A dive step that costs the relaxation at most this share of the programme's gap is taken without trying more.
+DIVE_STEP_SHARE = 0.1
 # A binary at least this close to one counts as taken in the linear relaxation.
 WHOLE = 1e-9
 FEASIBLE = 2  # HiGHS's primal_solution_status for a feasible point
@@ -174,17 +176,26 @@ def _run(lp: highspy.HighsLp, time_limit: float, gap: float, start: np.ndarray |
 
 
 def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np.ndarray,
-          upper: np.ndarray) -> np.ndarray | None:
-    """A plan from the solved relaxation: units of points (levels, block combinations) the relaxation takes
-    whole keep that point, the most-taken piece of a unit it splits is taken, and the relaxation is solved again
-    (warm) until no unit is split; curve cells stay free throughout, to absorb what the fixing moves. A piece that
-    makes the rows unmeetable is dropped instead. None when the dive fails."""
+          upper: np.ndarray, gap: float) -> np.ndarray | None:
+    """A plan from the solved relaxation: the unit the relaxation splits most takes one of its split pieces and
+    the relaxation is solved again (warm) until no unit is split. Units of points (levels, block combinations)
+    the relaxation takes whole keep that point as well, which settles the dive in a few steps, unless every split
+    piece then costs the relaxation more than DIVE_STEP_SHARE of ``gap``: the units fixed that way cannot make
+    up for the choice (on a 1,024-cell budget-curve point one such step loses 16 where freeing them loses
+    nothing, and HiGHS then spends its time finding what the dive missed), so they are freed, and only the units
+    the dive chose stay fixed. Of
+    the pieces tried the one that costs least is taken; curve cells stay free throughout, to absorb what the
+    fixing moves. A unit none of whose split pieces leaves the rows meetable loses its most-taken piece and
+    chooses again. None when the dive fails."""
     count = len(unit)
+    columns = np.arange(len(lower), dtype=np.int32)
     low, high = lower.astype(float).copy(), upper.astype(float).copy()
+    chosen_low, chosen_high = low.copy(), high.copy()  # only the units the dive chose (and dropped pieces)
     for _ in range(MAX_DIVE_STEPS):
         if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.asarray(solver.getSolution().col_value, dtype=float)
+        enough = float(solver.getInfo().objective_function_value) + DIVE_STEP_SHARE * gap
         taken = x[:count]
         split = (taken > WHOLE) & (taken < 1.0 - WHOLE)
         if not split.any():
@@ -192,17 +203,39 @@ def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np
         settled = np.zeros(int(unit.max()) + 1, dtype=bool)
         settled[unit[taken >= 1.0 - WHOLE]] = True
         settled &= finite
-        piece = int(np.flatnonzero(split)[np.argmax(taken[split])])
-        trial_low, trial_high = low.copy(), high.copy()
-        fix = np.flatnonzero(settled[unit] | (unit == unit[piece]))
-        trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) | (fix == piece)
-        solver.changeColsBounds(len(fix), fix.astype(np.int32), trial_low[fix], trial_high[fix])
-        solver.run()
-        if solver.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            low, high = trial_low, trial_high
+        first = int(np.flatnonzero(split)[np.argmax(taken[split])])
+        own = np.flatnonzero(unit == unit[first])
+        candidates = own[split[own]]
+        candidates = candidates[np.argsort(-taken[candidates], kind="stable")].tolist()
+        fix_settled = np.flatnonzero(settled[unit])
+        best: tuple[float, np.ndarray, np.ndarray, int] | None = None
+        last = None  # the bounds of the last relaxation solved
+        for base_low, base_high, fixed in ((low, high, fix_settled), (chosen_low, chosen_high, None)):
+            for piece in candidates:
+                trial_low, trial_high = base_low.copy(), base_high.copy()
+                fix = own if fixed is None else np.union1d(fixed, own)
+                trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) & (unit[fix] != unit[first])
+                trial_low[piece] = trial_high[piece] = 1.0
+                solver.changeColsBounds(len(columns), columns, trial_low, trial_high)
+                solver.run()
+                last = trial_low
+                if solver.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    objective = float(solver.getInfo().objective_function_value)
+                    if best is None or objective < best[0]:
+                        best = (objective, trial_low, trial_high, piece)
+                    if objective <= enough:
+                        break
+            if best is not None and best[0] <= enough:
+                break
+        if best is not None:
+            _, low, high, piece = best
+            chosen_low[own] = chosen_high[own] = own == piece
+            if last is not low:
+                solver.changeColsBounds(len(columns), columns, low, high)
+                solver.run()
             continue
-        high[piece] = 0.0  # this piece cannot be taken: leave it out and let the unit choose again
-        solver.changeColsBounds(len(fix), fix.astype(np.int32), low[fix], high[fix])
+        high[first] = chosen_high[first] = 0.0  # this piece cannot be taken: leave it out, the unit chooses again
+        solver.changeColsBounds(len(columns), columns, low, high)
         solver.run()
     return None
 
@@ -231,7 +264,7 @@ def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: spar
         bound = float(relaxed.getInfo().objective_function_value)
         finite = np.ones(int(unit.max()) + 1, dtype=bool)
         finite[unit[segment]] = False
-        start = _dive(relaxed, unit, finite, lower, upper)
+        start = _dive(relaxed, unit, finite, lower, upper, gap)
         if known is not None and (start is None or float(cost @ known) < float(cost @ start)):
             start = known
         if start is not None and float(cost @ start) <= bound + gap:
