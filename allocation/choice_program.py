@@ -36,7 +36,7 @@ HIGHS_OPTIONS = {
     "mip_allow_restart": False,
     "mip_detect_symmetry": False,
 }
-# Relaxations the dive may solve before giving up.
+# Steps (a unit chosen, or a piece left out) the dive may take before giving up.
 MAX_DIVE_STEPS = 60
 # A dive step that costs the relaxation at most this share of the programme's gap is taken without trying more.
 DIVE_STEP_SHARE = 0.1
