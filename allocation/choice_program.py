@@ -175,22 +175,34 @@ def _run(lp: highspy.HighsLp, time_limit: float, gap: float, start: np.ndarray |
     return solver
 
 
+def _most_taken(unit: np.ndarray, taken: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Per unit with a split piece, its most-taken split piece (the first of equals)."""
+    pieces = np.flatnonzero(split)
+    order = pieces[np.lexsort((-taken[pieces], unit[pieces]))]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = unit[order[1:]] != unit[order[:-1]]
+    return order[first]
+
+
 def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np.ndarray,
           upper: np.ndarray, gap: float) -> np.ndarray | None:
-    """A plan from the solved relaxation: the unit the relaxation splits most takes one of its split pieces and
-    the relaxation is solved again (warm) until no unit is split. Units of points (levels, block combinations)
-    the relaxation takes whole keep that point as well, which settles the dive in a few steps, unless every split
-    piece then costs the relaxation more than DIVE_STEP_SHARE of ``gap``: the units fixed that way cannot make
-    up for the choice (on a 1,024-cell budget-curve point one such step loses 16 where freeing them loses
-    nothing, and HiGHS then spends its time finding what the dive missed), so they are freed, and only the units
-    the dive chose stay fixed. Of
-    the pieces tried the one that costs least is taken; curve cells stay free throughout, to absorb what the
-    fixing moves. A unit none of whose split pieces leaves the rows meetable loses its most-taken piece and
-    chooses again. None when the dive fails."""
+    """A plan from the solved relaxation, which it solves again (warm) after each step until no unit is split.
+    Units of points (levels, block combinations) the relaxation takes whole keep that point in every step, which
+    settles the dive in a few steps. A step first fixes every split unit on its most-taken piece at once (one
+    relaxation where thousands of cells would otherwise take one each), while that costs the relaxation at most
+    DIVE_STEP_SHARE of ``gap`` per unit. After that, one step is one unit, the most-taken split piece's: it
+    takes the split piece that costs the relaxation least, stopping at the first that costs at most
+    DIVE_STEP_SHARE of ``gap``; when none is that cheap the units fixed for being whole cannot make up for the
+    choice (on a 1,024-cell budget-curve point one such step loses 16 where freeing them loses nothing, and
+    HiGHS then spends its time finding what the dive missed), so the pieces are tried again with them freed and
+    only the units the dive chose fixed. Curve cells stay free throughout, to absorb what the fixing moves. A unit
+    none of whose split pieces leaves the rows meetable loses its most-taken piece and chooses again. None when
+    the dive fails."""
     count = len(unit)
     columns = np.arange(len(lower), dtype=np.int32)
     low, high = lower.astype(float).copy(), upper.astype(float).copy()
     chosen_low, chosen_high = low.copy(), high.copy()  # only the units the dive chose (and dropped pieces)
+    together = True  # every split unit takes its most-taken piece in one step, until that costs too much
     for _ in range(MAX_DIVE_STEPS):
         if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -208,6 +220,24 @@ def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np
         candidates = own[split[own]]
         candidates = candidates[np.argsort(-taken[candidates], kind="stable")].tolist()
         fix_settled = np.flatnonzero(settled[unit])
+        if together:
+            leaders = _most_taken(unit, taken, split)
+            trial_low, trial_high = low.copy(), high.copy()
+            fix = np.union1d(fix_settled, np.flatnonzero(np.isin(unit, unit[leaders])))
+            trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) & ~np.isin(unit[fix], unit[leaders])
+            trial_low[leaders] = trial_high[leaders] = 1.0
+            solver.changeColsBounds(len(columns), columns, trial_low, trial_high)
+            solver.run()
+            if (solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                    and float(solver.getInfo().objective_function_value) <= enough + (len(leaders) - 1)
+                    * DIVE_STEP_SHARE * gap):
+                low, high = trial_low, trial_high
+                mine = np.flatnonzero(np.isin(unit, unit[leaders]))
+                chosen_low[mine] = chosen_high[mine] = trial_low[mine]
+                continue
+            together = False
+            solver.changeColsBounds(len(columns), columns, low, high)
+            solver.run()
         best: tuple[float, np.ndarray, np.ndarray, int] | None = None
         last = None  # the bounds of the last relaxation solved
         for base_low, base_high, fixed in ((low, high, fix_settled), (chosen_low, chosen_high, None)):
