@@ -13,9 +13,9 @@ instead of one big MILP: exact, with the same certificate, in a fraction of the 
    a choice-form programme (`choice_program.py`) whose relaxation is the blocks' hulls, so it starts at L.
 4. Certificate: the restricted plan V is optimal once L - V <= gamma + the tolerance (any plan better by more
    would have been inside); otherwise gamma widens (to L - V - the tolerance at most) and another round settles
-   it. The dual bound reported is the larger
-   of the restricted programme's and L - gamma (every plan outside the restriction is worth less), and
-   proven_optimal means within CERTIFIED_SHARE of the achievable uplift of that bound.
+   it. The dual bound reported is the larger of the restricted programme's and L - gamma (every plan outside the
+   restriction is worth less), and proven_optimal means within CERTIFIED_SHARE of the achievable uplift of that
+   bound.
 
 `solve_by_blocks` returns None when it cannot settle the problem in a few rounds; the caller then runs the full
 programme, which stays the reference (and the tests compare the two).
