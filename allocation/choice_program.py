@@ -21,11 +21,25 @@ from scipy import sparse
 
 from allocation.cell_domains import CellDomains
 
-# Two thirds of HiGHS's time on these small programmes went to its sub-MIP heuristics (RINS, RENS), which the
-# tight root bound does not need (measured 0.45 s, 0.31 s of it in 13 sub-MIPs, on 64 cells).
-HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
-# Relaxations the dive may solve before giving up.
+# The programme starts at the Lagrangian bound and, almost always, from the optimum (the dive's or an earlier
+# round's plan), so HiGHS's work is the proof: its primal heuristics (sub-MIPs RINS, RENS and the root
+# reduced-cost one, feasibility jump) look for plans it already has, and a restart after root fixing repeats
+# presolve and the root cuts on a programme this small; each of them cost more than the branching it saves
+# (64 cells: the three proving rounds of a solve took a quarter of the time without them, same nodes).
+# Symmetry detection finds nothing to use in priced pieces.
+HIGHS_OPTIONS = {
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+    "mip_heuristic_effort": 0.0,
+    "mip_allow_restart": False,
+    "mip_detect_symmetry": False,
+}
+# Steps (a unit chosen, or a piece left out) the dive may take before giving up.
 MAX_DIVE_STEPS = 60
+# A dive step that costs the relaxation at most this share of the programme's gap is taken without trying more.
+DIVE_STEP_SHARE = 0.1
 # A binary at least this close to one counts as taken in the linear relaxation.
 WHOLE = 1e-9
 FEASIBLE = 2  # HiGHS's primal_solution_status for a feasible point
@@ -161,18 +175,39 @@ def _run(lp: highspy.HighsLp, time_limit: float, gap: float, start: np.ndarray |
     return solver
 
 
+def _most_taken(unit: np.ndarray, taken: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Per unit with a split piece, its most-taken split piece (the first of equals)."""
+    pieces = np.flatnonzero(split)
+    order = pieces[np.lexsort((-taken[pieces], unit[pieces]))]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = unit[order[1:]] != unit[order[:-1]]
+    return order[first]
+
+
 def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np.ndarray,
-          upper: np.ndarray) -> np.ndarray | None:
-    """A plan from the solved relaxation: units of points (levels, block combinations) the relaxation takes
-    whole keep that point, the most-taken piece of a unit it splits is taken, and the relaxation is solved again
-    (warm) until no unit is split; curve cells stay free throughout, to absorb what the fixing moves. A piece that
-    makes the rows unmeetable is dropped instead. None when the dive fails."""
+          upper: np.ndarray, gap: float) -> np.ndarray | None:
+    """A plan from the solved relaxation, which it solves again (warm) after each step until no unit is split.
+    Units of points (levels, block combinations) the relaxation takes whole keep that point in every step, which
+    settles the dive in a few steps. A step first fixes every split unit on its most-taken piece at once (one
+    relaxation where thousands of cells would otherwise take one each), while that costs the relaxation at most
+    DIVE_STEP_SHARE of ``gap`` per unit. After that, one step is one unit, the most-taken split piece's: it
+    takes the split piece that costs the relaxation least, stopping at the first that costs at most
+    DIVE_STEP_SHARE of ``gap``; when none is that cheap the units fixed for being whole cannot make up for the
+    choice (on a 1,024-cell budget-curve point one such step loses 16 where freeing them loses nothing, and
+    HiGHS then spends its time finding what the dive missed), so the pieces are tried again with them freed and
+    only the units the dive chose fixed. Curve cells stay free throughout, to absorb what the fixing moves. A unit
+    none of whose split pieces leaves the rows meetable loses its most-taken piece and chooses again. None when
+    the dive fails."""
     count = len(unit)
+    columns = np.arange(len(lower), dtype=np.int32)
     low, high = lower.astype(float).copy(), upper.astype(float).copy()
+    chosen_low, chosen_high = low.copy(), high.copy()  # only the units the dive chose (and dropped pieces)
+    together = True  # every split unit takes its most-taken piece in one step, until that costs too much
     for _ in range(MAX_DIVE_STEPS):
         if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.asarray(solver.getSolution().col_value, dtype=float)
+        enough = float(solver.getInfo().objective_function_value) + DIVE_STEP_SHARE * gap
         taken = x[:count]
         split = (taken > WHOLE) & (taken < 1.0 - WHOLE)
         if not split.any():
@@ -180,17 +215,57 @@ def _dive(solver: highspy.Highs, unit: np.ndarray, finite: np.ndarray, lower: np
         settled = np.zeros(int(unit.max()) + 1, dtype=bool)
         settled[unit[taken >= 1.0 - WHOLE]] = True
         settled &= finite
-        piece = int(np.flatnonzero(split)[np.argmax(taken[split])])
-        trial_low, trial_high = low.copy(), high.copy()
-        fix = np.flatnonzero(settled[unit] | (unit == unit[piece]))
-        trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) | (fix == piece)
-        solver.changeColsBounds(len(fix), fix.astype(np.int32), trial_low[fix], trial_high[fix])
-        solver.run()
-        if solver.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            low, high = trial_low, trial_high
+        first = int(np.flatnonzero(split)[np.argmax(taken[split])])
+        own = np.flatnonzero(unit == unit[first])
+        candidates = own[split[own]]
+        candidates = candidates[np.argsort(-taken[candidates], kind="stable")].tolist()
+        fix_settled = np.flatnonzero(settled[unit])
+        if together:
+            leaders = _most_taken(unit, taken, split)
+            trial_low, trial_high = low.copy(), high.copy()
+            fix = np.union1d(fix_settled, np.flatnonzero(np.isin(unit, unit[leaders])))
+            trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) & ~np.isin(unit[fix], unit[leaders])
+            trial_low[leaders] = trial_high[leaders] = 1.0
+            solver.changeColsBounds(len(columns), columns, trial_low, trial_high)
+            solver.run()
+            if (solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                    and float(solver.getInfo().objective_function_value) <= enough + (len(leaders) - 1)
+                    * DIVE_STEP_SHARE * gap):
+                low, high = trial_low, trial_high
+                mine = np.flatnonzero(np.isin(unit, unit[leaders]))
+                chosen_low[mine] = chosen_high[mine] = trial_low[mine]
+                continue
+            together = False
+            solver.changeColsBounds(len(columns), columns, low, high)
+            solver.run()
+        best: tuple[float, np.ndarray, np.ndarray, int] | None = None
+        last = None  # the bounds of the last relaxation solved
+        for base_low, base_high, fixed in ((low, high, fix_settled), (chosen_low, chosen_high, None)):
+            for piece in candidates:
+                trial_low, trial_high = base_low.copy(), base_high.copy()
+                fix = own if fixed is None else np.union1d(fixed, own)
+                trial_low[fix] = trial_high[fix] = (taken[fix] >= 1.0 - WHOLE) & (unit[fix] != unit[first])
+                trial_low[piece] = trial_high[piece] = 1.0
+                solver.changeColsBounds(len(columns), columns, trial_low, trial_high)
+                solver.run()
+                last = trial_low
+                if solver.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    objective = float(solver.getInfo().objective_function_value)
+                    if best is None or objective < best[0]:
+                        best = (objective, trial_low, trial_high, piece)
+                    if objective <= enough:
+                        break
+            if best is not None and best[0] <= enough:
+                break
+        if best is not None:
+            _, low, high, piece = best
+            chosen_low[own] = chosen_high[own] = own == piece
+            if last is not low:
+                solver.changeColsBounds(len(columns), columns, low, high)
+                solver.run()
             continue
-        high[piece] = 0.0  # this piece cannot be taken: leave it out and let the unit choose again
-        solver.changeColsBounds(len(fix), fix.astype(np.int32), low[fix], high[fix])
+        high[first] = chosen_high[first] = 0.0  # this piece cannot be taken: leave it out, the unit chooses again
+        solver.changeColsBounds(len(columns), columns, low, high)
         solver.run()
     return None
 
@@ -219,7 +294,7 @@ def _mip(cost: np.ndarray, lower: np.ndarray, integral: np.ndarray, matrix: spar
         bound = float(relaxed.getInfo().objective_function_value)
         finite = np.ones(int(unit.max()) + 1, dtype=bool)
         finite[unit[segment]] = False
-        start = _dive(relaxed, unit, finite, lower, upper)
+        start = _dive(relaxed, unit, finite, lower, upper, gap)
         if known is not None and (start is None or float(cost @ known) < float(cost @ start)):
             start = known
         if start is not None and float(cost @ start) <= bound + gap:

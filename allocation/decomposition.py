@@ -11,10 +11,11 @@ instead of one big MILP: exact, with the same certificate, in a fraction of the 
 3. Fixing: a plan's value is L minus each block's loss against its best response minus priced slack, so a plan
    worth more than L - gamma uses, in every block, only choices whose loss is within gamma. Those choices go to
    a choice-form programme (`choice_program.py`) whose relaxation is the blocks' hulls, so it starts at L.
-4. Certificate: the restricted plan V is optimal once L - V <= gamma (any better plan would have been inside);
-   otherwise gamma widens (to L - V at most) and another round settles it. The dual bound reported is the larger
-   of the restricted programme's and L - gamma (every plan outside the restriction is worth less), and
-   proven_optimal means within CERTIFIED_SHARE of the achievable uplift of that bound.
+4. Certificate: the restricted plan V is optimal once L - V <= gamma + the tolerance (any plan better by more
+   would have been inside); otherwise gamma widens (to L - V - the tolerance at most) and another round settles
+   it. The dual bound reported is the larger of the restricted programme's and L - gamma (every plan outside the
+   restriction is worth less), and proven_optimal means within CERTIFIED_SHARE of the achievable uplift of that
+   bound.
 
 `solve_by_blocks` returns None when it cannot settle the problem in a few rounds; the caller then runs the full
 programme, which stays the reference (and the tests compare the two).
@@ -343,7 +344,10 @@ def solve_by_blocks(problem: Problem, time_limit: float, parts: Skeleton | None 
         if best is not None and bound - best_value <= gamma + tolerance and proven:
             certified = min(bound, max(best_value if inside is None else inside, outside))
             return MixedIntegerPlan(best, True, certified), False
-        gamma = min(bound - best_value, GROWTH * gamma) if best is not None else GROWTH * gamma
+        # a plan outside the next restriction is worth at most L - gamma, which need only be within the
+        # tolerance of the best plan so far, not at or below it: the tolerance's worth of choices stays out
+        gamma = max(gamma, min(bound - best_value - tolerance, GROWTH * gamma)) if best is not None \
+            else GROWTH * gamma
     if best is None:
         return None
     return MixedIntegerPlan(best, False, min(bound, max(bound if inside is None else inside, outside))), False

@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from allocation import Constraints, DecisionUnit, GroupShare, ResourceLimit, decomposition
 from allocation.decomposition import CERTIFIED_SHARE, solve_by_blocks
@@ -214,3 +215,40 @@ def test_budget_curve_point_off_the_lattice_has_no_value(factories: types.Module
         full, _ = mixed_integer_status(other, 20.0)
         value = solver._value_at_budget(problem, other.budget, None, parts)
         assert (value is None) == (full is None) == (offset % 10_000.0 != 0.0)
+
+
+@pytest.mark.parametrize("step_share", [0.0, 0.1, np.inf])
+@pytest.mark.parametrize("seed", range(8))
+def test_the_dive_ends_on_a_point_of_the_choice_programme(seed: int, step_share: float, factories: types.ModuleType,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many split pieces a dive step tries (share 0: all of them and, when none is free, again with the
+    fixed units freed; infinite: only the most-taken one), its plan takes one whole piece per unit, stays in the
+    bounds it was given and meets every row, so HiGHS can start from it."""
+    from allocation import choice_program
+
+    dives: list[tuple[np.ndarray, np.ndarray, np.ndarray, object]] = []
+    dive = choice_program._dive
+
+    def recorded(solver, unit, finite, lower, upper, gap):  # type: ignore[no-untyped-def]
+        lp = solver.getLp()
+        x = dive(solver, unit, finite, lower, upper, gap)
+        dives.append((unit, lower, upper, (lp, x)))
+        return x
+
+    monkeypatch.setattr(choice_program, "_dive", recorded)
+    monkeypatch.setattr(choice_program, "DIVE_STEP_SHARE", step_share)
+    problem = _problem(factories, seed)
+    solve_by_blocks(problem, 20.0)
+    ended = [(unit, lower, upper, (lp, x)) for unit, lower, upper, (lp, x) in dives if x is not None]
+    assert ended or not dives
+    for unit, lower, upper, (lp, x) in ended:
+        count = len(unit)
+        taken = x[:count]
+        np.testing.assert_allclose(taken, np.round(taken), atol=1e-9)
+        np.testing.assert_array_equal(np.bincount(unit, weights=np.round(taken)), np.ones(int(unit.max()) + 1))
+        assert np.all(x >= lower - 1e-9) and np.all(x <= upper + 1e-9)
+        matrix = sparse.csc_array((np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_),
+                                   np.asarray(lp.a_matrix_.start_)), shape=(lp.num_row_, lp.num_col_))
+        activity = matrix @ x
+        assert np.all(activity >= np.asarray(lp.row_lower_) - 1e-7)
+        assert np.all(activity <= np.asarray(lp.row_upper_) + 1e-7)
