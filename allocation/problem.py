@@ -254,14 +254,19 @@ def _share_of(share: float | None, budget: float) -> float | None:
     return None if share is None else share * budget
 
 
+# Placeholders for the max_change reasons, worded only for the limits they set: formatting both for every
+# programme was a third of compiling a 1,024-programme problem.
+_CHANGE_BELOW, _CHANGE_ABOVE = "max_change below current", "max_change above current"
+
+
 def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[float, str, float, str, bool, list[str]]:
     """Lower and upper funding limit of one programme, the rule behind each, and any contradiction."""
     pid = curve.program_id
     bounds = constraints.programs.get(pid)
     current = curve.current_funding
-    grid = f"forecast grid covers {money(curve.funding_min)} to {money(curve.funding_max)}"
     conflicts: list[str] = []
     if bounds is not None and bounds.locked:
+        grid = f"forecast grid covers {money(curve.funding_min)} to {money(curve.funding_max)}"
         if not curve.funding_min <= current <= curve.funding_max:
             conflicts.append(f"programme {pid} is locked at {money(current)} but its {grid}")
         if bounds.min is not None and bounds.min > current:
@@ -278,8 +283,8 @@ def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[floa
         upper.append((bounds.max, "its maximum"))
     if constraints.max_change is not None:
         change = constraints.max_change
-        lower.append((current * (1 - change), f"max_change {change:.0%} below current {money(current)}"))
-        upper.append((current * (1 + change), f"max_change {change:.0%} above current {money(current)}"))
+        lower.append((current * (1 - change), _CHANGE_BELOW))
+        upper.append((current * (1 + change), _CHANGE_ABOVE))
     if constraints.within_observed_range:
         lower.append((curve.observed_min, "lowest funding observed"))
         upper.append((curve.observed_max, "highest funding observed"))
@@ -287,6 +292,10 @@ def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[floa
         lower.append((current, "no_decrease (current funding)"))
     lo, lo_why = max(lower, key=lambda item: item[0])
     hi, hi_why = min(upper, key=lambda item: item[0])
+    if lo_why is _CHANGE_BELOW or hi_why is _CHANGE_ABOVE:  # worded only where it sets the limit
+        lo_why, hi_why = (f"max_change {constraints.max_change:.0%} {side} current {money(current)}"
+                          if why is marker else why
+                          for why, marker, side in ((lo_why, _CHANGE_BELOW, "below"), (hi_why, _CHANGE_ABOVE, "above")))
     if lo > hi + 1e-9 * max(1.0, hi):
         conflicts.append(
             f"programme {pid}: lower limit {money(lo)} ({lo_why}) exceeds upper limit {money(hi)} ({hi_why})"

@@ -63,33 +63,60 @@ def outcome_gain_draws(curves: Sequence[OutcomeCurve], plan: dict[str, float], s
                  for lo, h in zip(low, high, strict=True)]
         forecasts.append((mid, sigma))
     (plan_mid, plan_sigma), (now_mid, now_sigma) = forecasts
-    now_terms = _status_quo_terms(tuple(now_mid), tuple(now_sigma), seed) if len(curves) <= _CACHED_PROGRAMMES \
-        else None
+    if len(curves) <= _CACHED_PROGRAMMES:
+        return _gains_on_kept_draws(plan_mid, plan_sigma, now_mid, now_sigma, seed)
     diff = np.zeros(BEAT_STATUS_QUO_DRAWS)
     for i, shock in enumerate(_shock_rows(len(curves), seed)):
         plan_error = np.exp(plan_sigma[i] * shock)
-        if now_terms is not None:
-            now_term = now_terms[i]
+        now_error = plan_error if now_sigma[i] == plan_sigma[i] else np.exp(now_sigma[i] * shock)
+        diff += plan_mid[i] * plan_error - now_mid[i] * now_error
+    return diff
+
+
+def _gains_on_kept_draws(plan_mid: list[float], plan_sigma: list[float], now_mid: list[float],
+                         now_sigma: list[float], seed: int) -> np.ndarray:
+    """The plain loop's sum on the draws kept in memory.
+
+    A programme whose forecast and spread are the same under plan and status quo adds exactly zero, so it is
+    left out; one whose spread is the same reads its plan error from the status quo's kept errors instead of an
+    exponential. Each term is the loop's arithmetic (the same products and exponentials, into buffers reused
+    across programmes, since fresh 32 kB temporaries per programme cost as much as the arithmetic) added in
+    programme order, so the sum is the loop's bit for bit. At 1,024 programmes (14 unchanged, 301 with the same
+    spread) the draws' part took 14.5 ms instead of 16.3.
+    """
+    now_errors = _status_quo_errors(tuple(now_sigma), seed)
+    shocks = _cached_shocks(len(now_mid), seed)
+    diff = np.zeros(BEAT_STATUS_QUO_DRAWS)
+    plan_term, now_term = np.empty_like(diff), np.empty_like(diff)
+    for i, (mid, sigma, mid_now, sigma_now) in enumerate(zip(plan_mid, plan_sigma, now_mid, now_sigma, strict=True)):
+        if sigma == sigma_now:
+            if mid == mid_now:
+                continue
+            np.multiply(now_errors[i], mid, out=plan_term)
         else:
-            now_term = now_mid[i] * (plan_error if now_sigma[i] == plan_sigma[i] else np.exp(now_sigma[i] * shock))
-        diff += plan_mid[i] * plan_error - now_term
+            np.multiply(shocks[i], sigma, out=plan_term)
+            np.exp(plan_term, out=plan_term)
+            plan_term *= mid
+        np.multiply(now_errors[i], mid_now, out=now_term)
+        plan_term -= now_term
+        diff += plan_term
     return diff
 
 
 @functools.lru_cache(maxsize=4)
-def _status_quo_terms(mid: tuple[float, ...], sigma: tuple[float, ...], seed: int) -> np.ndarray:
-    """Each programme's status-quo outcome under every draw: the same for every request on one bundle (current
-    funding does not change), and half of the exponentials; the same products as computed per request, so the
-    answer does not change."""
-    terms = np.array([m * np.exp(s * shock) for m, s, shock in zip(mid, sigma, _cached_shocks(len(mid), seed),
-                                                                   strict=True)])
-    terms.flags.writeable = False
-    return terms
+def _status_quo_errors(sigma: tuple[float, ...], seed: int) -> np.ndarray:
+    """Each programme's forecast error at current funding under every draw: the same for every request on one
+    bundle (current funding does not change), and half of the exponentials; the same exponentials as computed per
+    request, so the answer does not change. Kept as errors rather than outcomes, so QALYs read them too."""
+    shocks = _cached_shocks(len(sigma), seed)
+    errors = np.exp(np.array(sigma)[:, None] * shocks)
+    errors.flags.writeable = False
+    return errors
 
 
 _INTERVAL = ("reliable_improvements", "reliable_improvements_lower", "reliable_improvements_upper")
 _CACHED_PROGRAMMES = 1024
-"""Keep the draws (and the status quo's terms) of up to this many programmes for the next request: 33 MB each at
+"""Keep the draws (and the status quo's errors) of up to this many programmes for the next request: 33 MB each at
 1,024 programmes, only in a process serving a bundle that large, where drawing them again took 39 of a
 recommendation's 140 ms."""
 _DRAW_BLOCK = 64  # beyond that, programmes whose draws are made together
@@ -97,12 +124,8 @@ _DRAW_BLOCK = 64  # beyond that, programmes whose draws are made together
 
 def _shock_rows(programmes: int, seed: int) -> Iterator[np.ndarray]:
     """Standard normal draws, one row per programme, as one ``standard_normal(draws)`` call per programme
-    gives (a Generator's draws do not depend on how the count is split). They depend only on the seed and
-    the number of programmes and drawing them was a third of the probability's cost, so for the usual
-    sizes they are drawn once per process."""
-    if programmes <= _CACHED_PROGRAMMES:
-        yield from _cached_shocks(programmes, seed)
-        return
+    gives (a Generator's draws do not depend on how the count is split), drawn a block at a time for more
+    programmes than are kept (`_cached_shocks`)."""
     rng = np.random.default_rng(seed)
     for start in range(0, programmes, _DRAW_BLOCK):
         yield from rng.standard_normal((min(_DRAW_BLOCK, programmes - start), BEAT_STATUS_QUO_DRAWS))
