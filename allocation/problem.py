@@ -292,10 +292,10 @@ def _program_limits(curve: OutcomeCurve, constraints: Constraints) -> tuple[floa
         lower.append((current, "no_decrease (current funding)"))
     lo, lo_why = max(lower, key=lambda item: item[0])
     hi, hi_why = min(upper, key=lambda item: item[0])
-    if lo_why is _CHANGE_BELOW or hi_why is _CHANGE_ABOVE:  # worded only where it sets the limit
-        lo_why, hi_why = (f"max_change {constraints.max_change:.0%} {side} current {money(current)}"
-                          if why is marker else why
-                          for why, marker, side in ((lo_why, _CHANGE_BELOW, "below"), (hi_why, _CHANGE_ABOVE, "above")))
+    if lo_why is _CHANGE_BELOW:  # worded only where it sets the limit
+        lo_why = f"max_change {constraints.max_change:.0%} below current {money(current)}"
+    if hi_why is _CHANGE_ABOVE:
+        hi_why = f"max_change {constraints.max_change:.0%} above current {money(current)}"
     if lo > hi + 1e-9 * max(1.0, hi):
         conflicts.append(
             f"programme {pid}: lower limit {money(lo)} ({lo_why}) exceeds upper limit {money(hi)} ({hi_why})"
