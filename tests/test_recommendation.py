@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from allocation.curves import OutcomeCurve
+from usecases import confidence
 from usecases.confidence import BEAT_STATUS_QUO_DRAWS, probability_beats_status_quo
 
 
@@ -39,9 +40,14 @@ def curve(rng: np.random.Generator, pid: str) -> OutcomeCurve:
                         current_funding=current, observed_min=0.7 * current, observed_max=1.3 * current)
 
 
+@pytest.mark.parametrize("kept", [True, False], ids=["draws-kept", "drawn-in-blocks"])
 @pytest.mark.parametrize(("programmes", "seed"), [(1, 0), (12, 0), (64, 1), (65, 0), (300, 2)])
-def test_probability_is_the_per_programme_loops(programmes: int, seed: int) -> None:
-    """Sizes around the draw blocks and beyond the draws kept in memory, plans better and worse than now."""
+def test_probability_is_the_per_programme_loops(programmes: int, seed: int, kept: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sizes around the draw blocks, plans better and worse than now, both with the draws kept in memory and,
+    as for more programmes than are kept (`_CACHED_PROGRAMMES`), drawn a block at a time."""
+    if not kept:
+        monkeypatch.setattr(confidence, "_CACHED_PROGRAMMES", 0)
     rng = np.random.default_rng(programmes)
     curves = [curve(rng, f"p{i:03d}") for i in range(programmes)]
     for scale in (0.98, 1.0, 1.02):
